@@ -1,0 +1,178 @@
+"""Typed settings from the environment, validated once at start-up.
+
+Each service's ``config.py`` builds a frozen dataclass from these helpers in ``__main__`` only;
+tests construct the dataclasses directly. Every error names the variable it is about.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Final
+from urllib.parse import urlsplit
+
+_MISSING: Final = object()
+
+DEFAULT_DATABASE_URL = "postgresql://calsync:calsync@127.0.0.1:5432/calsync"
+DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+class Env:
+    """Reads typed values from an environment mapping and raises ``ConfigError`` naming the variable."""
+
+    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
+        self._environ = os.environ if environ is None else environ
+
+    def text(self, name: str, default: object = _MISSING) -> str:
+        value = self._environ.get(name, "").strip()
+        if value:
+            return value
+        if default is _MISSING:
+            raise ConfigError(f"{name} is required but not set")
+        return f"{default}"
+
+    def integer(self, name: str, default: object = _MISSING, *, minimum: int | None = None) -> int:
+        raw = self.text(name, default)
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+        if minimum is not None and value < minimum:
+            raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+        return value
+
+    def number(self, name: str, default: object = _MISSING, *, minimum: float = 0.0) -> float:
+        raw = self.text(name, default)
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+        if value < minimum:
+            raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+        return value
+
+    def flag(self, name: str, default: bool) -> bool:
+        raw = self.text(name, "true" if default else "false").lower()
+        if raw in {"1", "true", "yes", "on"}:
+            return True
+        if raw in {"0", "false", "no", "off"}:
+            return False
+        raise ConfigError(f"{name} must be true or false, got {raw!r}")
+
+    def choice(self, name: str, choices: tuple[str, ...], default: object = _MISSING) -> str:
+        value = self.text(name, default)
+        if value not in choices:
+            raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+        return value
+
+    def url(self, name: str, default: object = _MISSING, *, https: bool = False) -> str:
+        value = self.text(name, default)
+        return check_url(name, value, https=https)
+
+    def items(self, name: str, default: object = _MISSING, *, sep: str = ",") -> tuple[str, ...]:
+        raw = self.text(name, default)
+        return tuple(part.strip() for part in raw.split(sep) if part.strip())
+
+
+def check_url(name: str, value: str, *, https: bool = False) -> str:
+    """Validate an absolute http(s) URL; with ``https`` only HTTPS is accepted."""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(f"{name} must be an absolute http(s) URL, got {value!r}")
+    if https and parts.scheme != "https":
+        raise ConfigError(f"{name} must use https in production, got {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class CommonConfig:
+    """Settings every service has: where its dependencies are and how it is reached."""
+
+    service: str
+    database_url: str = DEFAULT_DATABASE_URL
+    amqp_url: str = DEFAULT_AMQP_URL
+    amqp_prefix: str = ""
+    http_host: str = "127.0.0.1"
+    http_port: int = 8080
+    public_base_url: str = "http://127.0.0.1:8080"
+    environment: str = "development"
+    log_level: str = "INFO"
+    service_token: str = ""
+    retry_delays_ms: tuple[int, ...] = (1_000, 10_000, 60_000, 300_000)
+    outbox_poll_interval: float = 0.2
+
+    @property
+    def production(self) -> bool:
+        return self.environment == "production"
+
+    def public_url(self, path: str) -> str:
+        """An absolute public URL for ``path`` (which starts with '/')."""
+        return self.public_base_url.rstrip("/") + path
+
+    @classmethod
+    def from_env(cls, env: Env, *, service: str, default_port: int) -> CommonConfig:
+        environment = env.choice("ENVIRONMENT", ("development", "production"), "development")
+        production = environment == "production"
+        delays = env.items("AMQP_RETRY_DELAYS_MS", "1000,10000,60000,300000")
+        try:
+            retry_delays = tuple(int(d) for d in delays)
+        except ValueError:
+            raise ConfigError(f"AMQP_RETRY_DELAYS_MS must be whole numbers, got {delays!r}") from None
+        return cls(
+            service=service,
+            database_url=env.text("DATABASE_URL", DEFAULT_DATABASE_URL),
+            amqp_url=env.text("AMQP_URL", DEFAULT_AMQP_URL),
+            amqp_prefix=env.text("AMQP_PREFIX", ""),
+            http_host=env.text("HTTP_HOST", "127.0.0.1"),
+            http_port=env.integer("HTTP_PORT", default_port, minimum=1),
+            public_base_url=env.url("PUBLIC_BASE_URL", https=production),
+            environment=environment,
+            log_level=env.choice("LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), "INFO"),
+            service_token=env.text("SERVICE_TOKEN"),
+            retry_delays_ms=retry_delays,
+            outbox_poll_interval=env.number("OUTBOX_POLL_INTERVAL", 0.2, minimum=0.01),
+        )
+
+
+GOOGLE_DEFAULTS = {
+    "GOOGLE_AUTH_URL": "https://accounts.google.com/o/oauth2/v2/auth",
+    "GOOGLE_TOKEN_URL": "https://oauth2.googleapis.com/token",
+    "GOOGLE_REVOKE_URL": "https://oauth2.googleapis.com/revoke",
+    "GOOGLE_USERINFO_URL": "https://openidconnect.googleapis.com/v1/userinfo",
+    "GOOGLE_RISC_CONFIG_URL": "https://accounts.google.com/.well-known/risc-configuration",
+    "GOOGLE_CALENDAR_BASE_URL": "https://www.googleapis.com/calendar/v3/",
+}
+
+
+@dataclass(frozen=True)
+class GoogleConfig:
+    """Our OAuth client and every Google endpoint, as full URLs (other implementations use other paths)."""
+
+    client_id: str
+    client_secret: str
+    auth_url: str = GOOGLE_DEFAULTS["GOOGLE_AUTH_URL"]
+    token_url: str = GOOGLE_DEFAULTS["GOOGLE_TOKEN_URL"]
+    revoke_url: str = GOOGLE_DEFAULTS["GOOGLE_REVOKE_URL"]
+    userinfo_url: str = GOOGLE_DEFAULTS["GOOGLE_USERINFO_URL"]
+    risc_config_url: str = GOOGLE_DEFAULTS["GOOGLE_RISC_CONFIG_URL"]
+    calendar_base_url: str = GOOGLE_DEFAULTS["GOOGLE_CALENDAR_BASE_URL"]
+
+    @classmethod
+    def from_env(cls, env: Env) -> GoogleConfig:
+        urls = {name: env.url(name, default) for name, default in GOOGLE_DEFAULTS.items()}
+        base = urls["GOOGLE_CALENDAR_BASE_URL"]
+        return cls(
+            client_id=env.text("GOOGLE_CLIENT_ID"),
+            client_secret=env.text("GOOGLE_CLIENT_SECRET"),
+            auth_url=urls["GOOGLE_AUTH_URL"],
+            token_url=urls["GOOGLE_TOKEN_URL"],
+            revoke_url=urls["GOOGLE_REVOKE_URL"],
+            userinfo_url=urls["GOOGLE_USERINFO_URL"],
+            risc_config_url=urls["GOOGLE_RISC_CONFIG_URL"],
+            calendar_base_url=base if base.endswith("/") else base + "/",
+        )

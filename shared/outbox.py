@@ -1,0 +1,142 @@
+"""Transactional outbox: events are saved with the state change and relayed to RabbitMQ afterwards.
+
+``add`` inserts the event in the caller's transaction. ``OutboxRelay`` claims unsent rows with
+``FOR UPDATE SKIP LOCKED`` (so replicas share the work), publishes each with a broker confirm and
+marks it sent in the same transaction. A crash between commit and publish leaves the row unsent and
+it is published after restart; a crash between publish and marking sent gives at most a duplicate,
+which consumers drop by ``message_id``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
+
+import asyncpg
+import structlog
+from aiohttp import web
+
+from shared import messages as m
+from shared.amqp import Broker
+
+log = structlog.get_logger(__name__)
+
+
+async def add(conn: asyncpg.Connection, message: m.Message, *, routing_key: str | None = None) -> None:
+    """Save ``message`` for publication when the surrounding transaction commits."""
+    await conn.execute(
+        "INSERT INTO outbox (message_id, exchange, routing_key, message_type, body)"
+        " VALUES ($1, $2, $3, $4, $5)",
+        message.message_id,
+        message.EXCHANGE,
+        routing_key or message.ROUTING_KEY,
+        message.TYPE,
+        message.to_json(),
+    )
+
+
+class OutboxRelay:
+    """Publishes committed outbox rows; ``wake()`` after a commit shortens the wait."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        broker: Broker,
+        *,
+        poll_interval: float = 0.2,
+        batch_size: int = 100,
+        keep_sent: timedelta = timedelta(days=7),
+    ) -> None:
+        self._pool = pool
+        self._broker = broker
+        self._poll_interval = poll_interval
+        self._batch_size = batch_size
+        self._keep_sent = keep_sent
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Relay forever; transient failures back off and try again."""
+        failures = 0
+        polls = 0
+        while True:
+            try:
+                sent = await self.relay_once()
+                failures = 0
+            except (asyncpg.PostgresError, OSError, TimeoutError, RuntimeError) as exc:
+                failures += 1
+                sent = 0
+                log.warning("outbox_relay_failed", error=f"{type(exc).__name__}: {exc}")
+            except Exception:
+                failures += 1
+                sent = 0
+                log.exception("outbox_relay_failed")
+            polls += 1
+            if polls % 3000 == 0:
+                await self._purge()
+            if sent == self._batch_size:
+                continue
+            delay = min(30.0, self._poll_interval * (2**failures)) if failures else self._poll_interval
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), delay)
+
+    async def relay_once(self) -> int:
+        """Publish one batch of unsent rows; returns how many were published."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(
+                "SELECT id, message_id, exchange, routing_key, message_type, body FROM outbox"
+                " WHERE sent_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
+                self._batch_size,
+            )
+            sent: list[int] = []
+            failure: Exception | None = None
+            for row in rows:
+                try:
+                    await self._broker.publish_raw(
+                        row["exchange"],
+                        row["routing_key"],
+                        bytes(row["body"]),
+                        message_id=row["message_id"],
+                        message_type=row["message_type"],
+                    )
+                except Exception as exc:  # keep what was confirmed; the rest waits for the next try
+                    failure = exc
+                    break
+                sent.append(row["id"])
+            if sent:
+                await conn.execute("UPDATE outbox SET sent_at = now() WHERE id = ANY($1::bigint[])", sent)
+        if failure is not None:
+            raise failure
+        return len(sent)
+
+    async def _purge(self) -> None:
+        async with self._pool.acquire() as conn:
+            await conn.execute("DELETE FROM outbox WHERE sent_at < now() - $1::interval", self._keep_sent)
+            await conn.execute(
+                "DELETE FROM processed_messages WHERE processed_at < now() - interval '30 days'"
+            )
+
+
+def relay_context(
+    pool_key: web.AppKey[asyncpg.Pool],
+    broker_key: web.AppKey[Broker],
+    relay_key: web.AppKey[OutboxRelay],
+    *,
+    poll_interval: float,
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    """An aiohttp cleanup context running the relay as a background task."""
+
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        relay = OutboxRelay(app[pool_key], app[broker_key], poll_interval=poll_interval)
+        app[relay_key] = relay
+        task = asyncio.create_task(relay.run(), name="outbox-relay")
+        yield
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    return ctx

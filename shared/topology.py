@@ -1,0 +1,79 @@
+"""The whole AMQP topology, declared in one place.
+
+::
+
+    platform.events (topic) --platform.appointment.*--> sync.appointments
+                            --platform.user.deleted---> sync.user_events, auth.user_events
+                            --platform.user.*---------> notifier.user_events
+    auth.events (topic) -----auth.grant.*-------------> sync.grant_events
+                            --auth.#------------------> notifier.auth_events
+    sync.events (topic) -----sync.calendar.*----------> notifier.calendar_events
+    auth.rpc (direct) -------auth.token.requested-----> auth.token_requests --reply_to--> caller
+    notifier.events (topic)  (published for the platform; nobody in calsync consumes it)
+
+    Every work queue Q (quorum, durable) has
+      calsync.retry (direct) --Q.<ms>--> Q.retry.<ms> --(TTL ms, dead-letters back)--> Q
+      calsync.dead (direct)  --Q-------> Q.dead     (reason in headers; kept for operators)
+
+Exchanges are durable topic exchanges with no arguments, so a platform service that declares
+``platform.events`` the same way gets no conflict. Every name carries the configured prefix
+(empty in production, unique per test).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from shared import messages as m
+
+RETRY_EXCHANGE = "calsync.retry"
+DEAD_EXCHANGE = "calsync.dead"
+
+EXCHANGES: dict[str, str] = {
+    m.PLATFORM_EVENTS: "topic",
+    m.AUTH_EVENTS: "topic",
+    m.SYNC_EVENTS: "topic",
+    m.NOTIFIER_EVENTS: "topic",
+    m.AUTH_RPC: "direct",
+    RETRY_EXCHANGE: "direct",
+    DEAD_EXCHANGE: "direct",
+}
+
+DELIVERY_LIMIT = 20  # a message that crashes its consumer this often is dead-lettered by RabbitMQ
+
+
+@dataclass(frozen=True)
+class QueueSpec:
+    """A consumer's work queue and what it is bound to."""
+
+    name: str
+    exchange: str
+    routing_keys: tuple[str, ...]
+    service: str
+
+
+QUEUES: dict[str, QueueSpec] = {
+    q.name: q
+    for q in (
+        QueueSpec("sync.appointments", m.PLATFORM_EVENTS, ("platform.appointment.*",), "sync"),
+        QueueSpec("sync.user_events", m.PLATFORM_EVENTS, ("platform.user.deleted",), "sync"),
+        QueueSpec("sync.grant_events", m.AUTH_EVENTS, ("auth.grant.*",), "sync"),
+        QueueSpec("auth.user_events", m.PLATFORM_EVENTS, ("platform.user.deleted",), "auth"),
+        QueueSpec("auth.token_requests", m.AUTH_RPC, ("auth.token.requested",), "auth"),
+        QueueSpec("notifier.user_events", m.PLATFORM_EVENTS, ("platform.user.*",), "notifier"),
+        QueueSpec("notifier.auth_events", m.AUTH_EVENTS, ("auth.#",), "notifier"),
+        QueueSpec("notifier.calendar_events", m.SYNC_EVENTS, ("sync.calendar.*",), "notifier"),
+    )
+}
+
+
+def queues_of(service: str) -> tuple[QueueSpec, ...]:
+    return tuple(q for q in QUEUES.values() if q.service == service)
+
+
+def retry_queue(queue: str, delay_ms: int) -> str:
+    return f"{queue}.retry.{delay_ms}"
+
+
+def dead_queue(queue: str) -> str:
+    return f"{queue}.dead"

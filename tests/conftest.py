@@ -1,0 +1,197 @@
+"""Fixtures shared by every tier: a private database per test session, a private AMQP name prefix
+per test, the Google emulator, and helpers to start services in-process on real ports.
+
+Isolation: each pytest session creates its own PostgreSQL database (dropped at the end) and every
+test truncates the service tables it touched; every test gets a unique AMQP prefix, and all
+exchanges and queues under it are deleted afterwards, so nothing piles up in the broker.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
+from typing import Any
+
+import aio_pika
+import asyncpg
+import pytest
+import pytest_asyncio
+
+from shared import topology
+from shared.amqp import Broker
+from shared.config import DEFAULT_AMQP_URL, DEFAULT_DATABASE_URL, CommonConfig, GoogleConfig
+from tests.helpers import Probe, bind_probe
+
+SERVICE_SCHEMAS = ("auth", "sync", "notifier")
+TEST_RETRY_DELAYS_MS = (50, 200)
+
+
+def _admin_dsn() -> str:
+    return os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL)
+
+
+def _with_database(dsn: str, name: str) -> str:
+    base, _, _ = dsn.rpartition("/")
+    return f"{base}/{name}"
+
+
+@pytest_asyncio.fixture(scope="session")
+async def database_url() -> AsyncIterator[str]:
+    """A fresh database for this test session, dropped afterwards."""
+    name = f"calsync_t_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(_admin_dsn())
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    yield _with_database(_admin_dsn(), name)
+    admin = await asyncpg.connect(_admin_dsn())
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture(scope="session")
+def amqp_url() -> str:
+    return os.environ.get("AMQP_URL", DEFAULT_AMQP_URL)
+
+
+@pytest_asyncio.fixture(scope="session")
+async def db(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    """A pool on the test database for assertions (search_path covers every service schema)."""
+    pool = await asyncpg.create_pool(
+        database_url, min_size=1, max_size=4,
+        server_settings={"search_path": ",".join(SERVICE_SCHEMAS), "timezone": "UTC"},
+    )
+    assert pool is not None
+    yield pool
+    await pool.close()
+
+
+@pytest_asyncio.fixture
+async def clean_db(db: asyncpg.Pool) -> AsyncIterator[asyncpg.Pool]:
+    """The assertion pool; every service table is emptied after the test."""
+    yield db
+    async with db.acquire() as conn:
+        rows = await conn.fetch(
+            "SELECT format('%I.%I', schemaname, tablename) AS t FROM pg_tables"
+            " WHERE schemaname = ANY($1::text[]) AND tablename <> 'schema_migrations'",
+            list(SERVICE_SCHEMAS),
+        )
+        if rows:
+            await conn.execute(f"TRUNCATE {', '.join(r['t'] for r in rows)} RESTART IDENTITY CASCADE")
+
+
+@pytest_asyncio.fixture
+async def amqp_prefix(amqp_url: str) -> AsyncIterator[str]:
+    """A unique name prefix for this test's exchanges and queues; all of them are deleted afterwards."""
+    prefix = f"t{uuid.uuid4().hex[:8]}."
+    yield prefix
+    broker = Broker(amqp_url, prefix=prefix, retry_delays_ms=TEST_RETRY_DELAYS_MS)
+    await broker.connect()
+    try:
+        await broker.delete_topology()
+    finally:
+        await broker.close()
+
+
+@pytest.fixture
+def service_token() -> str:
+    return "svc-" + secrets.token_urlsafe(16)
+
+
+@pytest.fixture
+def common_config(
+    database_url: str, amqp_url: str, amqp_prefix: str, service_token: str, clean_db: asyncpg.Pool
+) -> Callable[..., CommonConfig]:
+    """Build a service's CommonConfig pointing at the test database and prefix."""
+
+    def make(service: str, **changes: Any) -> CommonConfig:
+        base = CommonConfig(
+            service=service,
+            database_url=database_url,
+            amqp_url=amqp_url,
+            amqp_prefix=amqp_prefix,
+            http_port=0,
+            public_base_url="http://127.0.0.1:1",  # replaced by tests that serve public pages
+            service_token=service_token,
+            retry_delays_ms=TEST_RETRY_DELAYS_MS,
+            outbox_poll_interval=0.05,
+        )
+        return replace(base, **changes)
+
+    return make
+
+
+@pytest_asyncio.fixture
+async def broker(amqp_url: str, amqp_prefix: str) -> AsyncIterator[Broker]:
+    """A test-side broker under the test's prefix, with every exchange declared."""
+    b = Broker(amqp_url, prefix=amqp_prefix, retry_delays_ms=TEST_RETRY_DELAYS_MS, name="test")
+    await b.connect()
+    await b.declare()
+    yield b
+    await b.close()
+
+
+@pytest_asyncio.fixture
+async def amqp_channel(amqp_url: str) -> AsyncIterator[aio_pika.abc.AbstractChannel]:
+    connection = await aio_pika.connect_robust(amqp_url)
+    channel = await connection.channel()
+    yield channel
+    await connection.close()
+
+
+@pytest.fixture
+def probe(
+    amqp_channel: aio_pika.abc.AbstractChannel, amqp_prefix: str, broker: Broker
+) -> Callable[..., Any]:
+    """``await probe(exchange, routing_key)`` -> a Probe seeing what is published there."""
+
+    async def make(exchange: str, routing_key: str = "#") -> Probe:
+        return await bind_probe(amqp_channel, amqp_prefix + exchange, routing_key)
+
+    return make
+
+
+@pytest.fixture
+def dead_letters(amqp_channel: aio_pika.abc.AbstractChannel, amqp_prefix: str) -> Callable[..., Any]:
+    """``await dead_letters(queue)`` -> the messages currently in that queue's dead-letter queue."""
+
+    async def read(queue: str) -> list[aio_pika.abc.AbstractIncomingMessage]:
+        dq = await amqp_channel.get_queue(amqp_prefix + topology.dead_queue(queue), ensure=False)
+        found = []
+        while (msg := await dq.get(no_ack=True, fail=False)) is not None:
+            found.append(msg)
+        return found
+
+    return read
+
+
+@pytest_asyncio.fixture
+async def emulator() -> AsyncIterator[Any]:
+    """The Google emulator on a free local port."""
+    from tests.fakes.google import GoogleEmulator
+
+    emu = GoogleEmulator()
+    await emu.start()
+    yield emu
+    await emu.stop()
+
+
+@pytest.fixture
+def google_config(emulator: Any) -> GoogleConfig:
+    """Our OAuth client settings pointing at the emulator."""
+    return GoogleConfig(
+        client_id=emulator.client_id,
+        client_secret=emulator.client_secret,
+        auth_url=emulator.auth_url,
+        token_url=emulator.token_url,
+        revoke_url=emulator.revoke_url,
+        userinfo_url=emulator.userinfo_url,
+        risc_config_url=emulator.risc_config_url,
+        calendar_base_url=emulator.calendar_base_url,
+    )

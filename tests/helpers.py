@@ -1,0 +1,87 @@
+"""Test helpers: wait on observable effects, run apps on real ports, watch the bus.
+
+Nothing here sleeps blindly: ``eventually`` polls an observable condition until a deadline, and
+``Probe.next`` waits on a real queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
+
+import aio_pika
+from aio_pika.abc import AbstractIncomingMessage, AbstractQueue
+from aiohttp import web
+
+T = TypeVar("T")
+
+
+async def eventually(check: Callable[[], Awaitable[T]], timeout: float = 10.0, interval: float = 0.05) -> T:
+    """Retry ``check`` until it stops raising AssertionError, or re-raise after ``timeout`` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        try:
+            return await check()
+        except AssertionError:
+            if loop.time() > deadline:
+                raise
+            await asyncio.sleep(interval)  # polling an observable, not waiting blind
+
+
+@asynccontextmanager
+async def serve(app: web.Application, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[str]:
+    """Run ``app`` (startup and cleanup contexts included) on a real port; yields its base URL."""
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=5)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    bound = runner.addresses[0][1]
+    try:
+        yield f"http://{host}:{bound}"
+    finally:
+        await runner.cleanup()
+
+
+class Probe:
+    """An exclusive, auto-deleted queue bound to an exchange: what a test sees on the bus."""
+
+    def __init__(self, queue: AbstractQueue) -> None:
+        self._queue = queue
+        self._messages: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
+
+    async def start(self) -> None:
+        await self._queue.consume(self._messages.put, no_ack=True)
+
+    async def next(self, timeout: float = 10.0) -> AbstractIncomingMessage:
+        async with asyncio.timeout(timeout):
+            return await self._messages.get()
+
+    async def next_json(self, timeout: float = 10.0) -> dict[str, Any]:
+        message = await self.next(timeout)
+        data: dict[str, Any] = json.loads(message.body)
+        return data
+
+    async def next_of_type(self, message_type: str, timeout: float = 10.0) -> dict[str, Any]:
+        """The next message whose ``type`` is ``message_type`` (others are skipped)."""
+        async with asyncio.timeout(timeout):
+            while True:
+                data = await self.next_json(timeout)
+                if data.get("type") == message_type:
+                    return data
+
+    def pending(self) -> int:
+        return self._messages.qsize()
+
+
+async def bind_probe(
+    channel: aio_pika.abc.AbstractChannel, exchange: str, routing_key: str = "#"
+) -> Probe:
+    queue = await channel.declare_queue(exclusive=True, auto_delete=True)
+    await queue.bind(exchange, routing_key)
+    probe = Probe(queue)
+    await probe.start()
+    return probe
