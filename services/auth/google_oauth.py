@@ -1,0 +1,162 @@
+"""Outbound adapter for Google's OAuth endpoints (google.md §3, §5): code exchange, refresh, revoke
+and userinfo over plain aiohttp, with lenient parsing and typed errors that domain.classify reads."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import aiohttp
+
+from shared.config import GoogleConfig
+
+DEFAULT_TIMEOUT = 10.0  # the grant's row lock is held across a refresh: keep this short
+
+
+class OAuthError(Exception):
+    """Google answered with an OAuth error body (``error``, optional ``error_subtype``)."""
+
+    def __init__(self, error: str, error_subtype: str | None, status: int, description: str | None) -> None:
+        super().__init__(f"oauth error {status} {error}" + (f"/{error_subtype}" if error_subtype else ""))
+        self.error = error
+        self.error_subtype = error_subtype
+        self.status = status
+        self.description = description
+
+
+class OAuthTransportError(Exception):
+    """No usable answer: network failure, timeout, 5xx or a body that is not JSON."""
+
+    def __init__(self, detail: str, *, status: int | None = None, error: str | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.status = status
+        self.error = error
+
+
+@dataclass(frozen=True)
+class TokenResponse:
+    """A successful token endpoint answer; unknown fields are ignored."""
+
+    access_token: str
+    expires_in: int
+    token_type: str = "Bearer"
+    refresh_token: str | None = None
+    refresh_token_expires_in: int | None = None
+    scope: tuple[str, ...] | None = None  # None: not sent (RFC 6749: the requested scopes)
+    id_token: str | None = None
+
+    def expires_at(self, now: datetime) -> datetime:
+        return now + timedelta(seconds=self.expires_in)
+
+    def refresh_token_expires_at(self, now: datetime) -> datetime | None:
+        if self.refresh_token_expires_in is None:
+            return None
+        return now + timedelta(seconds=self.refresh_token_expires_in)
+
+    def __repr__(self) -> str:  # never print tokens
+        return f"TokenResponse(expires_in={self.expires_in}, scope={self.scope})"
+
+
+def parse_token_response(data: Any) -> TokenResponse:
+    """Build a TokenResponse from a decoded JSON body; raises OAuthTransportError if unusable."""
+    if not isinstance(data, dict) or not isinstance(data.get("access_token"), str):
+        raise OAuthTransportError("token response without access_token")
+    try:
+        expires_in = int(data.get("expires_in", 3599))
+        rt_expires = data.get("refresh_token_expires_in")
+        rt_expires_in = int(rt_expires) if rt_expires is not None else None
+    except (TypeError, ValueError):
+        raise OAuthTransportError("token response with a malformed expiry") from None
+    scope = data.get("scope")
+    return TokenResponse(
+        access_token=data["access_token"],
+        expires_in=expires_in,
+        token_type=str(data.get("token_type", "Bearer")),
+        refresh_token=data.get("refresh_token") or None,
+        refresh_token_expires_in=rt_expires_in,
+        scope=tuple(scope.split()) if isinstance(scope, str) else None,
+        id_token=data.get("id_token") or None,
+    )
+
+
+class GoogleOAuth:
+    """Google's token, revoke and userinfo endpoints for our client (client_secret_post)."""
+
+    def __init__(
+        self, http: aiohttp.ClientSession, config: GoogleConfig, *, timeout: float = DEFAULT_TIMEOUT
+    ) -> None:
+        self._http = http
+        self._config = config
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+
+    async def exchange_code(self, code: str, code_verifier: str | None, redirect_uri: str) -> TokenResponse:
+        form = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri}
+        if code_verifier:
+            form["code_verifier"] = code_verifier
+        return parse_token_response(await self._post(self._config.token_url, form, client_auth=True))
+
+    async def refresh(self, refresh_token: str) -> TokenResponse:
+        form = {"grant_type": "refresh_token", "refresh_token": refresh_token}
+        return parse_token_response(await self._post(self._config.token_url, form, client_auth=True))
+
+    async def revoke(self, token: str) -> None:
+        """Revoke a token; an already dead token (400) counts as done."""
+        try:
+            await self._post(self._config.revoke_url, {"token": token}, client_auth=False)
+        except OAuthError as exc:
+            if exc.status != 400:
+                raise
+
+    async def userinfo(self, access_token: str) -> dict[str, Any]:
+        headers = {"Authorization": f"Bearer {access_token}"}
+        status, data = await self._request("GET", self._config.userinfo_url, headers=headers)
+        return _checked(status, data)
+
+    async def _post(self, url: str, form: dict[str, str], *, client_auth: bool) -> dict[str, Any]:
+        if client_auth:
+            form = {**form, "client_id": self._config.client_id, "client_secret": self._config.client_secret}
+        status, data = await self._request("POST", url, data=form)
+        return _checked(status, data)
+
+    async def _request(self, method: str, url: str, **kwargs: Any) -> tuple[int, Any]:
+        try:
+            async with self._http.request(method, url, timeout=self._timeout, **kwargs) as resp:
+                raw = await resp.read()
+                status = resp.status
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise OAuthTransportError(f"{type(exc).__name__} calling {url}") from None
+        try:
+            data = json.loads(raw) if raw else {}
+        except ValueError:
+            data = None
+        return status, data
+
+
+def _checked(status: int, data: Any) -> dict[str, Any]:
+    """The body of a 2xx answer, or the right typed error."""
+    error = data.get("error") if isinstance(data, dict) else None
+    if status >= 500 or status in (408,):
+        raise OAuthTransportError(f"google answered {status}", status=status, error=_text(error))
+    if data is None or not isinstance(data, dict):
+        raise OAuthTransportError(f"google answered {status} without JSON", status=status)
+    if status >= 400:
+        if isinstance(error, dict):  # API-style error body (userinfo)
+            error = error.get("status") or error.get("message")
+        return _raise_oauth(status, data, _text(error) or f"http_{status}")
+    return data
+
+
+def _raise_oauth(status: int, data: dict[str, Any], error: str) -> dict[str, Any]:
+    raise OAuthError(
+        error,
+        _text(data.get("error_subtype")),
+        status,
+        _text(data.get("error_description")),
+    )
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
