@@ -119,14 +119,15 @@ class Broker:
 
     async def connect(self) -> None:
         self._connection = await aio_pika.connect_robust(
-            self.url, client_properties={"connection_name": self.name}, timeout=10
+            self.url, client_properties={"connection_name": self.name}, timeout=10, reconnect_interval=2
         )
         self._publish_channel = await self._connection.channel(publisher_confirms=True, on_return_raises=True)
         self._channels.append(self._publish_channel)
 
     @property
     def connected(self) -> bool:
-        return self._connection is not None and not self._connection.is_closed
+        connection = self._connection
+        return connection is not None and not connection.is_closed and connection.connected.is_set()
 
     async def close(self) -> None:
         if self._connection is not None:

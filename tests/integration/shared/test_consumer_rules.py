@@ -43,7 +43,9 @@ async def test_malformed_message_is_dead_lettered_and_next_is_processed(
     app = create_app(SyncConfig(common=common_config("sync"), google=GOOGLE))
     async with serve(app):
         await broker.publish_raw(
-            m.PLATFORM_EVENTS, "platform.appointment.created", b'{"type": "appointment.created"}',
+            m.PLATFORM_EVENTS,
+            "platform.appointment.created",
+            b'{"type": "appointment.created"}',
             message_id="bad-1",
         )
         await broker.publish(appointment("a-good"))

@@ -1,0 +1,73 @@
+"""Transient handler failures are retried with growing delays, then dead-lettered with the reason."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest_asyncio
+
+from shared import messages as m
+from shared.amqp import Broker, Delivery
+from tests.conftest import TEST_RETRY_DELAYS_MS
+from tests.helpers import eventually
+
+QUEUE = "notifier.user_events"
+
+
+@pytest_asyncio.fixture
+async def consumer_broker(amqp_url: str, amqp_prefix: str) -> AsyncIterator[Broker]:
+    b = Broker(amqp_url, prefix=amqp_prefix, retry_delays_ms=TEST_RETRY_DELAYS_MS, name="retry-test")
+    await b.connect()
+    await b.declare([QUEUE])
+    yield b
+    await b.close()
+
+
+def contact(user_id: str) -> m.UserContactChanged:
+    return m.UserContactChanged(user_id=user_id, email=f"{user_id}@example.com", locale="de")
+
+
+async def test_transient_failure_is_retried_until_it_succeeds(consumer_broker: Broker) -> None:
+    """A handler that fails twice with a passing error still gets the message a third time and succeeds."""
+    attempts: list[int] = []
+    done = asyncio.Event()
+
+    async def flaky(message: m.Message, delivery: Delivery) -> None:
+        attempts.append(delivery.attempt)
+        if len(attempts) < 3:
+            raise ConnectionError("smtp server unreachable")
+        done.set()
+
+    await consumer_broker.consume(QUEUE, flaky)
+    await consumer_broker.publish(contact("u-flaky"))
+    await asyncio.wait_for(done.wait(), 10)
+    assert attempts == [1, 2, 3]
+
+
+async def test_persistent_failure_is_dead_lettered_with_reason(
+    consumer_broker: Broker, dead_letters: Any
+) -> None:
+    """After the configured delays are used up the message is parked with the last error as its reason."""
+    seen: list[int] = []
+
+    async def broken(message: m.Message, delivery: Delivery) -> None:
+        seen.append(delivery.attempt)
+        raise RuntimeError("database is on fire")
+
+    await consumer_broker.consume(QUEUE, broken)
+    sent = contact("u-broken")
+    await consumer_broker.publish(sent)
+
+    async def parked() -> list[Any]:
+        found = await dead_letters(QUEUE)
+        assert found
+        return found
+
+    dead = await eventually(parked)
+    assert dead[0].message_id == sent.message_id
+    assert seen == [1, 2, 3]
+    assert "gave up after 3 attempts: RuntimeError: database is on fire" in str(
+        dead[0].headers["x-calsync-reason"]
+    )
