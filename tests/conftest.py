@@ -64,7 +64,9 @@ def amqp_url() -> str:
 async def db(database_url: str) -> AsyncIterator[asyncpg.Pool]:
     """A pool on the test database for assertions (search_path covers every service schema)."""
     pool = await asyncpg.create_pool(
-        database_url, min_size=1, max_size=4,
+        database_url,
+        min_size=1,
+        max_size=4,
         server_settings={"search_path": ",".join(SERVICE_SCHEMAS), "timezone": "UTC"},
     )
     assert pool is not None
@@ -146,9 +148,7 @@ async def amqp_channel(amqp_url: str) -> AsyncIterator[aio_pika.abc.AbstractChan
 
 
 @pytest.fixture
-def probe(
-    amqp_channel: aio_pika.abc.AbstractChannel, amqp_prefix: str, broker: Broker
-) -> Callable[..., Any]:
+def probe(amqp_channel: aio_pika.abc.AbstractChannel, amqp_prefix: str, broker: Broker) -> Callable[..., Any]:
     """``await probe(exchange, routing_key)`` -> a Probe seeing what is published there."""
 
     async def make(exchange: str, routing_key: str = "#") -> Probe:
