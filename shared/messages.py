@@ -414,6 +414,9 @@ def decode(body: bytes | str) -> Message:
     cls = BY_TYPE.get(kind) if isinstance(kind, str) else None
     if cls is None:
         raise InvalidMessage(f"type: unknown message type {kind!r}")
+    missing = [name for name in ("message_id", "occurred_at") if name not in data]
+    if missing:
+        raise InvalidMessage("; ".join(f"{name}: Field required" for name in missing))
     version = data.get("schema_version", 1)
     if not isinstance(version, int) or version > cls.SCHEMA_VERSION or version < 1:
         raise InvalidMessage(

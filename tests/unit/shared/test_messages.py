@@ -1,0 +1,82 @@
+"""The message contract: round trips, specific validation errors, and the generated documentation."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from scripts import gen_messages_doc
+from shared import messages as m
+
+
+def _valid(**changes: object) -> dict[str, object]:
+    body: dict[str, object] = json.loads(
+        m.AppointmentCreated(
+            appointment_id="a-1",
+            version=1,
+            owner_user_id="u",
+            account_id="acc",
+            title="Termin",
+            start={"date": "2026-05-01"},
+            end={"date": "2026-05-02"},
+        ).to_json()
+    )
+    body.update(changes)
+    return body
+
+
+def test_every_documented_example_round_trips() -> None:
+    """Each message type encodes to JSON and decodes back to an equal message."""
+    for cls in m.ALL_MESSAGES:
+        example = cls(**{**gen_messages_doc.COMMON, **gen_messages_doc.EXAMPLES[cls]})
+        assert m.decode(example.to_json()) == example
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({"version": 0}, "version: Input should be greater than or equal to 1"),
+        (
+            {"start": {"date_time": "2026-05-01T09:00:00"}},
+            "start.date_time: Value error, must include a UTC offset",
+        ),
+        (
+            {"start": {"date_time": "2026-05-01T09:00:00Z", "time_zone": "Mars/Olympus"}},
+            "unknown IANA time zone",
+        ),
+        ({"end": {"date": "2026-04-30"}}, "end.date must be after start.date"),
+        ({"type": "appointment.moved"}, "type: unknown message type 'appointment.moved'"),
+        ({"schema_version": 9}, "schema_version: 9 is not supported"),
+        ({"attendees": [{"email": "no-at-sign"}]}, "attendees.0.email"),
+    ],
+)
+def test_invalid_fields_are_named_with_the_reason(changes: dict[str, object], expected: str) -> None:
+    """A malformed appointment is refused with an error naming the field and why."""
+    with pytest.raises(m.InvalidMessage) as caught:
+        m.decode(json.dumps(_valid(**changes)))
+    assert expected in str(caught.value)
+
+
+def test_message_id_is_required_on_the_wire() -> None:
+    """Without a message id a redelivery could not be recognised, so the message is refused."""
+    body = _valid()
+    del body["message_id"]
+    with pytest.raises(m.InvalidMessage, match="message_id: Field required"):
+        m.decode(json.dumps(body))
+
+
+def test_unknown_fields_are_ignored() -> None:
+    """Producers may add optional fields without breaking calsync's consumers."""
+    assert m.decode(json.dumps(_valid(colour="blue"))).TYPE == "appointment.created"
+
+
+def test_not_json_is_refused_clearly() -> None:
+    """Garbage bytes give a clear error, not a crash."""
+    with pytest.raises(m.InvalidMessage, match="not valid JSON"):
+        m.decode(b"\xff\x00garbage")
+
+
+def test_messages_doc_is_current() -> None:
+    """docs/messages.md matches the schemas (regenerate with `make docs`)."""
+    assert gen_messages_doc.OUT.read_text() == gen_messages_doc.render()
