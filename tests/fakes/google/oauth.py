@@ -9,9 +9,9 @@ import hmac
 import re
 import time
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode
+from urllib.parse import unquote, urlencode
 
-from aiohttp import BasicAuth, web
+from aiohttp import web
 
 from .errors import oauth_error
 from .state import IDENTITY_SCOPES, AuthCode, EmuUser, Grant, new_code, new_refresh_token
@@ -122,10 +122,11 @@ class OAuthEndpoints:
         header = request.headers.get("Authorization", "")
         if header.startswith("Basic "):
             try:
-                basic = BasicAuth.decode(header)
+                decoded = base64.b64decode(header[len("Basic ") :], validate=True).decode()
             except ValueError:
                 return oauth_error(401, "invalid_client", "Unauthorized")
-            client_id, secret = basic.login, basic.password
+            user, _, password = decoded.partition(":")
+            client_id, secret = unquote(user), unquote(password)
         if self.emu.client_disabled:
             return oauth_error(401, "invalid_client", "The OAuth client was not found.")
         if client_id != self.emu.client_id:

@@ -4,6 +4,7 @@ the RISC and OpenID discovery documents, and signed Security Event Tokens (googl
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 import secrets
@@ -41,6 +42,12 @@ class _Key:
         return {**data, "kid": self.kid, "alg": "RS256", "use": "sig"}
 
 
+@functools.cache
+def _first_key() -> _Key:
+    """One starting key per process: RSA generation is slow and tests start many emulators."""
+    return _Key()
+
+
 class RiscMixin:
     """Python API for keys, id_tokens and security events."""
 
@@ -55,7 +62,7 @@ class RiscMixin:
     def _init_risc(self) -> None:
         self.risc_issuer = "https://accounts.google.com/"
         self.id_token_issuer = "https://accounts.google.com"
-        self._keys = [_Key()]
+        self._keys = [_first_key()]
 
     @property
     def signing_kid(self) -> str:

@@ -1,0 +1,138 @@
+"""Fixtures for the emulator's own tests: an HTTP session, a consent round trip, and a local
+push/SET receiver that records what Google would deliver."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import aiohttp
+import pytest
+import pytest_asyncio
+from aiohttp import web
+
+from tests.fakes.google import GoogleEmulator
+from tests.helpers import serve
+
+REDIRECT_URI = "http://127.0.0.1:8081/oauth/callback"
+EVENTS = "https://www.googleapis.com/auth/calendar.events"
+CALENDARLIST = "https://www.googleapis.com/auth/calendar.calendarlist.readonly"
+ALL_SCOPES = ["openid", "email", EVENTS, CALENDARLIST]
+
+
+@pytest_asyncio.fixture
+async def emu() -> AsyncIterator[GoogleEmulator]:
+    """A started emulator with alice@example.com."""
+    emulator = GoogleEmulator()
+    emulator.add_user("alice@example.com", name="Alice")
+    await emulator.start()
+    yield emulator
+    await emulator.stop()
+
+
+@pytest_asyncio.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+def pkce_pair() -> tuple[str, str]:
+    verifier = secrets.token_urlsafe(48)
+    digest = hashlib.sha256(verifier.encode()).digest()
+    return verifier, base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+async def authorize(
+    http: aiohttp.ClientSession, emu: GoogleEmulator, *, scopes: list[str] | None = None, **extra: str
+) -> dict[str, str]:
+    """Run the consent redirect; returns the callback's query (code, state or error)."""
+    params = {
+        "client_id": emu.client_id,
+        "redirect_uri": REDIRECT_URI,
+        "response_type": "code",
+        "scope": " ".join(scopes or ALL_SCOPES),
+        "access_type": "offline",
+        "prompt": "consent",
+        "state": "s-" + secrets.token_urlsafe(8),
+        **extra,
+    }
+    async with http.get(emu.auth_url, params=params, allow_redirects=False) as resp:
+        assert resp.status == 302, await resp.text()
+        location = resp.headers["Location"]
+    assert location.startswith(REDIRECT_URI + "?")
+    return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
+
+
+async def token_post(http: aiohttp.ClientSession, emu: GoogleEmulator, **form: str) -> tuple[int, Any]:
+    data = {"client_id": emu.client_id, "client_secret": emu.client_secret, **form}
+    async with http.post(emu.token_url, data=data) as resp:
+        return resp.status, await resp.json()
+
+
+Connect = Callable[..., Awaitable[dict[str, Any]]]
+
+
+@pytest.fixture
+def connect(http: aiohttp.ClientSession, emu: GoogleEmulator) -> Connect:
+    """Consent with PKCE and exchange the code: the token response."""
+
+    async def run(scopes: list[str] | None = None, **extra: str) -> dict[str, Any]:
+        verifier, challenge = pkce_pair()
+        callback = await authorize(
+            http, emu, scopes=scopes, code_challenge=challenge, code_challenge_method="S256", **extra
+        )
+        status, body = await token_post(
+            http,
+            emu,
+            grant_type="authorization_code",
+            code=callback["code"],
+            redirect_uri=REDIRECT_URI,
+            code_verifier=verifier,
+        )
+        assert status == 200, body
+        return dict(body)
+
+    return run
+
+
+@dataclass
+class Delivery:
+    """One request a receiver got."""
+
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class Receiver:
+    """A local HTTP endpoint standing in for our push/RISC receivers."""
+
+    url: str
+    received: asyncio.Queue[Delivery] = field(default_factory=asyncio.Queue)
+    statuses: list[int] = field(default_factory=list)  # next statuses to answer, then 204
+
+    async def next(self, timeout: float = 5.0) -> Delivery:
+        return await asyncio.wait_for(self.received.get(), timeout)
+
+
+@pytest_asyncio.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    """Records every POST to /hook and answers with queued statuses (default 204)."""
+    box: list[Receiver] = []
+
+    async def hook(request: web.Request) -> web.Response:
+        rec = box[0]
+        await rec.received.put(Delivery(dict(request.headers), await request.read()))
+        return web.Response(status=rec.statuses.pop(0) if rec.statuses else 204)
+
+    app = web.Application()
+    app.router.add_post("/hook", hook)
+    async with serve(app) as base:
+        box.append(Receiver(base + "/hook"))
+        yield box[0]
