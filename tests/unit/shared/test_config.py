@@ -1,0 +1,56 @@
+"""Settings come from the environment and fail at start-up with the variable's name."""
+
+from __future__ import annotations
+
+import pytest
+
+from shared.config import CommonConfig, ConfigError, Env, GoogleConfig
+
+BASE = {"PUBLIC_BASE_URL": "https://calendar.example.com", "SERVICE_TOKEN": "x" * 32}
+
+
+def test_missing_required_value_names_the_variable() -> None:
+    """Starting without SERVICE_TOKEN says exactly which variable is missing."""
+    with pytest.raises(ConfigError, match="SERVICE_TOKEN is required"):
+        CommonConfig.from_env(Env({"PUBLIC_BASE_URL": "http://x"}), service="auth", default_port=1)
+
+
+def test_production_refuses_a_plain_http_public_url() -> None:
+    """In production the public base URL used for OAuth redirects and links must be HTTPS."""
+    env = Env({**BASE, "ENVIRONMENT": "production", "PUBLIC_BASE_URL": "http://calendar.example.com"})
+    with pytest.raises(ConfigError, match="PUBLIC_BASE_URL must use https in production"):
+        CommonConfig.from_env(env, service="auth", default_port=1)
+
+
+def test_malformed_number_is_named() -> None:
+    """A port that is not a number is reported with its variable."""
+    with pytest.raises(ConfigError, match="HTTP_PORT must be a whole number, got 'eighty'"):
+        CommonConfig.from_env(Env({**BASE, "HTTP_PORT": "eighty"}), service="auth", default_port=1)
+
+
+def test_defaults_point_at_google_and_localhost() -> None:
+    """Without overrides the Google endpoints are Google's, and dependencies are on localhost."""
+    common = CommonConfig.from_env(Env(BASE), service="sync", default_port=8082)
+    google = GoogleConfig.from_env(Env({"GOOGLE_CLIENT_ID": "id", "GOOGLE_CLIENT_SECRET": "s"}))
+    assert common.http_port == 8082 and "127.0.0.1" in common.database_url
+    assert google.token_url == "https://oauth2.googleapis.com/token"
+    assert google.calendar_base_url == "https://www.googleapis.com/calendar/v3/"
+
+
+def test_every_google_endpoint_is_a_full_url_setting() -> None:
+    """Another implementation of Google's endpoints can be configured with any paths."""
+    env = Env(
+        {
+            "GOOGLE_CLIENT_ID": "id",
+            "GOOGLE_CLIENT_SECRET": "s",
+            "GOOGLE_TOKEN_URL": "http://fake.local/oauth/v9/token",
+            "GOOGLE_CALENDAR_BASE_URL": "http://fake.local/cal",
+        }
+    )
+    google = GoogleConfig.from_env(env)
+    assert google.token_url == "http://fake.local/oauth/v9/token"
+    assert google.calendar_base_url == "http://fake.local/cal/"
+    with pytest.raises(ConfigError, match="GOOGLE_REVOKE_URL must be an absolute"):
+        GoogleConfig.from_env(
+            Env({"GOOGLE_CLIENT_ID": "i", "GOOGLE_CLIENT_SECRET": "s", "GOOGLE_REVOKE_URL": "/revoke"})
+        )
