@@ -1,0 +1,93 @@
+"""auth's settings, read once from the environment in ``__main__``; tests build ``AuthConfig`` directly.
+
+``TOKEN_KEYS`` lists the token-encryption keys newest first (``kid:base64-32-bytes,kid2:...``): the
+first one encrypts, all of them decrypt, so a key can be rotated in without downtime.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from shared.config import CommonConfig, ConfigError, Env, GoogleConfig
+
+KID_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
+KEY_BYTES = 32
+MIN_LINK_SECRET_BYTES = 32
+
+
+@dataclass(frozen=True)
+class AuthConfig:
+    """Everything auth needs; fields after ``link_secret`` have safe defaults."""
+
+    common: CommonConfig
+    google: GoogleConfig
+    token_keys: tuple[tuple[str, bytes], ...]
+    link_secret: bytes
+    link_ttl: int = 7 * 24 * 3600  # seconds a settings link stays valid unless the caller asks otherwise
+    link_max_ttl: int = 30 * 24 * 3600
+    state_ttl: int = 600  # seconds between Connect and Google's callback
+    session_ttl: int = 3600  # seconds a settings page session (cookie set from a link) lasts
+    revoke_retry_interval: float = 30.0  # seconds between passes over pending revocations
+    revoke_max_attempts: int = 20
+    scopes: tuple[str, ...] = field(
+        default=(
+            "openid",
+            "email",
+            "https://www.googleapis.com/auth/calendar.events",
+            "https://www.googleapis.com/auth/calendar.calendarlist.readonly",
+        )
+    )
+
+    @property
+    def redirect_uri(self) -> str:
+        return self.common.public_url("/oauth/callback")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> AuthConfig:
+        env = Env(environ)
+        return cls(
+            common=CommonConfig.from_env(env, service="auth", default_port=8081),
+            google=GoogleConfig.from_env(env),
+            token_keys=parse_token_keys(env.text("TOKEN_KEYS")),
+            link_secret=parse_link_secret(env.text("LINK_SECRET")),
+            link_ttl=env.integer("LINK_TTL_SECONDS", 7 * 24 * 3600, minimum=60),
+            link_max_ttl=env.integer("LINK_MAX_TTL_SECONDS", 30 * 24 * 3600, minimum=60),
+            state_ttl=env.integer("OAUTH_STATE_TTL_SECONDS", 600, minimum=60),
+            session_ttl=env.integer("SETTINGS_SESSION_TTL_SECONDS", 3600, minimum=60),
+            revoke_retry_interval=env.number("REVOKE_RETRY_INTERVAL", 30.0, minimum=0.01),
+            revoke_max_attempts=env.integer("REVOKE_MAX_ATTEMPTS", 20, minimum=1),
+        )
+
+
+def parse_token_keys(raw: str) -> tuple[tuple[str, bytes], ...]:
+    """``kid:base64,kid2:base64`` (newest first) -> ((kid, 32-byte key), ...); errors name TOKEN_KEYS."""
+    keys: list[tuple[str, bytes]] = []
+    for item in (part.strip() for part in raw.split(",")):
+        if not item:
+            continue
+        kid, sep, encoded = item.partition(":")
+        if not sep or not KID_PATTERN.match(kid):
+            raise ConfigError("TOKEN_KEYS entries must look like 'kid:base64key' (kid: letters, digits, _.-)")
+        try:
+            key = base64.b64decode(encoded.strip(), validate=True)
+        except (binascii.Error, ValueError):
+            raise ConfigError(f"TOKEN_KEYS key {kid!r} is not valid base64") from None
+        if len(key) != KEY_BYTES:
+            raise ConfigError(f"TOKEN_KEYS key {kid!r} must decode to {KEY_BYTES} bytes, got {len(key)}")
+        if any(kid == known for known, _ in keys):
+            raise ConfigError(f"TOKEN_KEYS names key id {kid!r} twice")
+        keys.append((kid, key))
+    if not keys:
+        raise ConfigError("TOKEN_KEYS must name at least one key")
+    return tuple(keys)
+
+
+def parse_link_secret(raw: str) -> bytes:
+    secret = raw.encode()
+    if len(secret) < MIN_LINK_SECRET_BYTES:
+        raise ConfigError(f"LINK_SECRET must be at least {MIN_LINK_SECRET_BYTES} characters long")
+    return secret

@@ -1,0 +1,100 @@
+"""Revoking refresh tokens at Google after a delete or a replacing reconnect, retried until done.
+
+A revoke is recorded in ``pending_revocations`` in the same transaction that drops the token; the
+first attempt follows right after commit and this loop retries failures with growing delays, so a
+Google outage never blocks a deletion and never loses a revocation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Coroutine
+from datetime import timedelta
+from typing import Any
+
+import asyncpg
+import structlog
+from aiohttp import web
+
+from services.auth import repository
+from services.auth.appkeys import CIPHER, CLOCK, CONFIG, GOOGLE, REVOKE_WAKE
+from services.auth.crypto import DecryptionError, TokenCipher, field_aad
+from services.auth.google_oauth import GoogleOAuth, OAuthError, OAuthTransportError
+from shared.clock import Clock
+from shared.runtime import POOL
+
+log = structlog.get_logger(__name__)
+
+MAX_DELAY = timedelta(hours=6)
+BATCH = 50
+
+
+async def revoke_due(
+    pool: asyncpg.Pool,
+    *,
+    google: GoogleOAuth,
+    cipher: TokenCipher,
+    clock: Clock,
+    base_delay: float,
+    max_attempts: int,
+) -> int:
+    """Try every due revocation once; returns how many are done (revoked or given up)."""
+    done = 0
+    async with pool.acquire() as conn, conn.transaction():
+        for item in await repository.claim_due_revocations(conn, clock.now(), BATCH):
+            error = await _revoke_one(item, google=google, cipher=cipher)
+            if error is None:
+                await repository.finish_revocation(conn, item.revocation_id)
+                log.info("token_revoked", revocation_id=item.revocation_id, reason=item.reason)
+                done += 1
+            elif item.attempts + 1 >= max_attempts:
+                await repository.finish_revocation(conn, item.revocation_id)
+                log.warning("token_revoke_given_up", revocation_id=item.revocation_id, error=error)
+                done += 1
+            else:
+                delay = min(MAX_DELAY, timedelta(seconds=base_delay * 2**item.attempts))
+                await repository.postpone_revocation(
+                    conn, item.revocation_id, next_attempt_at=clock.now() + delay, error=error
+                )
+                log.warning("token_revoke_failed", revocation_id=item.revocation_id, error=error)
+    return done
+
+
+async def _revoke_one(item: repository.Revocation, *, google: GoogleOAuth, cipher: TokenCipher) -> str | None:
+    """None when Google no longer honours the token; otherwise a short error text (no secrets)."""
+    try:
+        token = cipher.decrypt(item.token_enc, aad=field_aad(item.grant_id, "refresh_token"))
+    except DecryptionError as exc:
+        return f"decrypt: {exc}"
+    try:
+        await google.revoke(token)
+    except OAuthError as exc:
+        return f"oauth {exc.status} {exc.error}"
+    except OAuthTransportError as exc:
+        return f"transport {exc.detail}"
+    return None
+
+
+async def _loop(app: web.Application) -> None:
+    config = app[CONFIG]
+    while True:
+        with contextlib.suppress(asyncpg.PostgresError, OSError):
+            await revoke_due(
+                app[POOL],
+                google=app[GOOGLE],
+                cipher=app[CIPHER],
+                clock=app[CLOCK],
+                base_delay=config.revoke_retry_interval,
+                max_attempts=config.revoke_max_attempts,
+            )
+            async with app[POOL].acquire() as conn:
+                await repository.delete_old_states(conn, app[CLOCK].now() - timedelta(days=1))
+        wake = app[REVOKE_WAKE]
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(wake.wait(), config.revoke_retry_interval)
+        wake.clear()
+
+
+def tasks(app: web.Application) -> list[tuple[str, Coroutine[Any, Any, Any]]]:
+    return [("auth-revocations", _loop(app))]

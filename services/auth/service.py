@@ -1,0 +1,110 @@
+"""auth's use cases for the platform and the settings page: links, status, delete, user deletion.
+
+Connecting (the OAuth round trip) lives in ``connect.py``. Each use case runs in one transaction with
+the outbox events it emits.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import asyncpg
+import structlog
+
+from services.auth import links, repository
+from services.auth.config import AuthConfig
+from shared import messages as m
+from shared import outbox
+from shared.clock import Clock
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Link:
+    url: str
+    expires_at: datetime
+
+
+def settings_link(config: AuthConfig, *, user_id: str, locale: str, ttl: int | None, now: datetime) -> Link:
+    """A fresh signed link to the user's settings page."""
+    seconds = config.link_ttl if ttl is None else ttl
+    expires_at = now + timedelta(seconds=seconds)
+    token = links.mint(
+        config.link_secret, links.SETTINGS, user_id=user_id, locale=locale, expires_at=expires_at
+    )
+    log.info("settings_link_minted", user_id=user_id, locale=locale, ttl_seconds=seconds)
+    return Link(url=config.common.public_url("/settings?token=" + token), expires_at=expires_at)
+
+
+@dataclass(frozen=True)
+class Status:
+    """What the platform and the settings page show about a user's connection."""
+
+    state: str  # none | connected | disconnected | suspended
+    reason: str | None = None
+    since: datetime | None = None
+    google_email: str | None = None
+
+    def as_json(self) -> dict[str, str | None]:
+        return {
+            "state": self.state,
+            "reason": self.reason,
+            "since": self.since.isoformat() if self.since else None,
+            "google_email": self.google_email,
+        }
+
+
+async def status(conn: asyncpg.Connection, user_id: str) -> Status:
+    grant = await repository.get_grant_by_user(conn, user_id)
+    if grant is None:
+        return Status("none")
+    return Status(grant.state, grant.reason, grant.state_since, grant.google_email)
+
+
+async def delete_connection(conn: asyncpg.Connection, user_id: str, *, clock: Clock) -> str | None:
+    """Delete the user's grant (the user asked): token queued for revocation, ``grant.deleted`` emitted.
+
+    Returns the deleted grant's id, or None if there was nothing to delete."""
+    async with conn.transaction():
+        grant = await _drop_grant(conn, user_id, reason="deleted", keep_user=True, clock=clock)
+        if grant is None:
+            return None
+        await outbox.add(conn, m.GrantDeleted(user_id=user_id, grant_id=grant.grant_id, cause="user_request"))
+    log.info("connection_deleted", user_id=user_id, grant_id=grant.grant_id)
+    return grant.grant_id
+
+
+async def forget_user(conn: asyncpg.Connection, user_id: str, *, clock: Clock | None = None) -> None:
+    """The platform deleted the user: every row about them goes; a live token is still revoked.
+
+    Called by the ``platform.user.deleted`` consumer inside its transaction."""
+    now_clock = clock
+    grant = await _drop_grant(conn, user_id, reason="user_deleted", keep_user=False, clock=now_clock)
+    await repository.forget_user(conn, user_id)
+    if grant is not None:
+        await outbox.add(conn, m.GrantDeleted(user_id=user_id, grant_id=grant.grant_id, cause="user_deleted"))
+    log.info("user_forgotten", user_id=user_id, had_grant=grant is not None)
+
+
+async def _drop_grant(
+    conn: asyncpg.Connection, user_id: str, *, reason: str, keep_user: bool, clock: Clock | None
+) -> repository.Grant | None:
+    grant = await repository.get_grant_by_user(conn, user_id, for_update=True)
+    if grant is None:
+        return None
+    if grant.refresh_token_enc is not None:
+        now = clock.now() if clock is not None else await conn.fetchval("SELECT now()")
+        await repository.add_revocation(
+            conn,
+            revocation_id=uuid.uuid4().hex,
+            grant_id=grant.grant_id,
+            user_id=user_id if keep_user else None,
+            token_enc=grant.refresh_token_enc,
+            reason=reason,
+            now=now,
+        )
+    await repository.delete_grant(conn, grant.grant_id)
+    return grant
