@@ -1,0 +1,267 @@
+#!/usr/bin/env bash
+# Makes sure PostgreSQL and RabbitMQ are reachable and usable by calsync.
+# Shared by `make run`, `make test` and .ci/run. Quiet and fast when both are already up.
+#
+# Endpoints come from DATABASE_URL and AMQP_URL (localhost defaults below). For each one that
+# does not answer, in this order: start it where installed but stopped; install it with apt-get
+# (root on Debian/Ubuntu); start it with deploy/docker-compose.yml (a Docker engine runs);
+# otherwise stop with a message naming what to start. Then leave both usable: the PostgreSQL role
+# from DATABASE_URL exists with its password, LOGIN and CREATEDB (tests create their own
+# databases), owns its database, and logs in over TCP; an AMQP login on RabbitMQ succeeds.
+#
+# Never stops or restarts a running server. Tunables: INFRA_WAIT_SECONDS (default 90).
+set -euo pipefail
+
+DATABASE_URL="${DATABASE_URL:-postgresql://calsync:calsync@127.0.0.1:5432/calsync}"
+AMQP_URL="${AMQP_URL:-amqp://guest:guest@127.0.0.1:5672/}"
+WAIT_SECONDS="${INFRA_WAIT_SECONDS:-90}"
+ROOT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+COMPOSE_FILE="$ROOT_DIR/deploy/docker-compose.yml"
+APT_UPDATED=0
+COMPOSE_STARTED=0
+
+say() { printf 'ensure-infra: %s\n' "$*" >&2; }
+die() {
+    printf 'ensure-infra: ERROR: %s\n' "$*" >&2
+    exit 1
+}
+
+# --- URL parsing -------------------------------------------------------------------------------
+# Sets <prefix>_USER _PASS _HOST _PORT _PATH from URL $2 (percent-decoded by python3).
+parse_url() {
+    local prefix="$1" url="$2" default_port="$3" out
+    out="$(python3 - "$url" "$default_port" <<'PY'
+import shlex, sys
+from urllib.parse import unquote, urlsplit
+u = urlsplit(sys.argv[1])
+fields = {
+    "USER": unquote(u.username or ""),
+    "PASS": unquote(u.password or ""),
+    "HOST": u.hostname or "127.0.0.1",
+    "PORT": str(u.port or sys.argv[2]),
+    "PATH": unquote(u.path[1:]) if len(u.path) > 1 else "",
+}
+for key, value in fields.items():
+    print(f"{key}={shlex.quote(value)}")
+PY
+)" || die "cannot parse URL in ${prefix}: check its syntax"
+    local line
+    while IFS= read -r line; do
+        eval "${prefix}_${line}"
+    done <<<"$out"
+}
+
+is_local_host() {
+    case "$1" in 127.0.0.1 | localhost | ::1 | "") return 0 ;; *) return 1 ;; esac
+}
+
+port_open() { # host port
+    timeout 1 bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null
+}
+
+wait_for() { # description seconds command...
+    local what="$1" seconds="$2" start=$SECONDS
+    shift 2
+    until "$@"; do
+        if ((SECONDS - start >= seconds)); then
+            return 1
+        fi
+        sleep 1
+    done
+    [[ $((SECONDS - start)) -lt 2 ]] || say "$what is up after $((SECONDS - start)) s"
+}
+
+is_root() { [[ "$(id -u)" == 0 ]]; }
+is_debian() { [[ -r /etc/debian_version ]] && command -v apt-get >/dev/null; }
+docker_engine() { command -v docker >/dev/null && docker info >/dev/null 2>&1; }
+
+apt_install() {
+    if ((APT_UPDATED == 0)); then
+        say "apt-get update"
+        DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+        APT_UPDATED=1
+    fi
+    say "apt-get install $*"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >&2
+}
+
+compose_up() {
+    if ((COMPOSE_STARTED == 0)); then
+        say "starting postgres and rabbitmq with docker compose ($COMPOSE_FILE)"
+        docker compose -f "$COMPOSE_FILE" up -d postgres rabbitmq >&2
+        COMPOSE_STARTED=1
+    fi
+}
+
+# --- PostgreSQL --------------------------------------------------------------------------------
+pg_login_ok() { # the project's own login over TCP works and may create databases
+    command -v psql >/dev/null || return 1
+    local createdb
+    createdb="$(PGCONNECT_TIMEOUT=3 psql "$DATABASE_URL" -X -w -A -t -q \
+        -c "select rolcreatedb from pg_roles where rolname = current_user" 2>/dev/null)" || return 1
+    [[ "$createdb" == "t" ]]
+}
+
+pg_start_installed() { # the local cluster on PG_PORT (Debian layout); 1 when none is installed
+    command -v pg_ctlcluster >/dev/null && command -v pg_lsclusters >/dev/null || return 1
+    local version cluster
+    read -r version cluster < <(pg_lsclusters -h | awk -v port="$PG_PORT" \
+        '$3 == port {print $1, $2; exit}')
+    if [[ -z "${version:-}" ]]; then
+        version="$(ls /etc/postgresql 2>/dev/null | sort -V | tail -n 1)"
+        [[ -n "$version" ]] || version="$(ls /usr/lib/postgresql 2>/dev/null | sort -V | tail -n 1)"
+        [[ -n "$version" ]] || return 1
+        cluster=main
+        [[ -d "/etc/postgresql/$version/$cluster" ]] && return 1 # main exists on another port
+        say "creating PostgreSQL $version cluster '$cluster' on port $PG_PORT"
+        pg_createcluster --port "$PG_PORT" "$version" "$cluster" >&2
+    fi
+    say "starting PostgreSQL (pg_ctlcluster $version $cluster start)"
+    pg_ctlcluster --skip-systemctl-redirect "$version" "$cluster" start >&2 || true
+}
+
+pg_make_reachable() {
+    pg_start_installed && return 0
+    if is_root && is_debian; then
+        apt_install postgresql postgresql-client
+        pg_start_installed && return 0
+    fi
+    if docker_engine; then
+        compose_up
+        return 0
+    fi
+    die "PostgreSQL is not reachable at $PG_HOST:$PG_PORT and cannot be started here. Start it
+  (e.g. 'sudo pg_ctlcluster <version> main start', 'sudo apt-get install postgresql', or
+  'docker compose -f deploy/docker-compose.yml up -d postgres'), or point DATABASE_URL at one."
+}
+
+pg_admin_psql() { # psql as a superuser on the local server, however this machine allows it
+    if is_root && id postgres >/dev/null 2>&1; then
+        (cd / && runuser -u postgres -- psql -X -q -p "$PG_PORT" -d postgres "$@")
+    elif psql -X -q -w -h "$PG_HOST" -p "$PG_PORT" -U postgres -d postgres -c "select 1" \
+        >/dev/null 2>&1; then
+        psql -X -q -w -h "$PG_HOST" -p "$PG_PORT" -U postgres -d postgres "$@"
+    elif command -v sudo >/dev/null && sudo -n -u postgres true 2>/dev/null; then
+        (cd / && sudo -n -u postgres psql -X -q -p "$PG_PORT" -d postgres "$@")
+    else
+        return 1
+    fi
+}
+
+pg_provision() {
+    say "creating/updating role '$PG_USER' (LOGIN CREATEDB) and database '$PG_PATH'"
+    pg_admin_psql -v ON_ERROR_STOP=1 -v u="$PG_USER" -v p="$PG_PASS" -v d="$PG_PATH" >&2 <<'SQL'
+SELECT format('CREATE ROLE %I', :'u') WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'u')
+\gexec
+SELECT format('ALTER ROLE %I LOGIN CREATEDB PASSWORD %L', :'u', :'p')
+\gexec
+SELECT format('CREATE DATABASE %I OWNER %I', :'d', :'u')
+WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = :'d')
+\gexec
+SELECT format('ALTER DATABASE %I OWNER TO %I', :'d', :'u')
+\gexec
+SQL
+}
+
+ensure_postgres() {
+    pg_login_ok && return 0
+    parse_url PG "$DATABASE_URL" 5432
+    [[ -n "$PG_USER" && -n "$PG_PATH" ]] || die "DATABASE_URL must name a user and a database"
+    if ! port_open "$PG_HOST" "$PG_PORT"; then
+        is_local_host "$PG_HOST" || die "PostgreSQL at $PG_HOST:$PG_PORT is not reachable;
+  start it or point DATABASE_URL at a running server."
+        pg_make_reachable
+        wait_for "PostgreSQL" "$WAIT_SECONDS" port_open "$PG_HOST" "$PG_PORT" ||
+            die "PostgreSQL did not open $PG_HOST:$PG_PORT within ${WAIT_SECONDS} s"
+    fi
+    if ! command -v psql >/dev/null; then
+        # Without a client (Docker-only machine) the compose file's own init made the role.
+        say "psql not installed: checked only that $PG_HOST:$PG_PORT accepts connections"
+        return 0
+    fi
+    # A server that just opened its port refuses logins while it recovers or starts up.
+    if command -v pg_isready >/dev/null; then
+        wait_for "PostgreSQL start-up" "$WAIT_SECONDS" pg_isready -q -h "$PG_HOST" -p "$PG_PORT" ||
+            die "PostgreSQL at $PG_HOST:$PG_PORT did not accept connections within ${WAIT_SECONDS} s"
+    fi
+    pg_login_ok && return 0
+    if is_local_host "$PG_HOST" && pg_provision; then
+        pg_login_ok && return 0
+        die "role '$PG_USER' exists but logging in with DATABASE_URL over TCP fails; check that
+  pg_hba.conf allows 'host $PG_PATH $PG_USER 127.0.0.1/32 scram-sha-256' (or md5/trust)."
+    fi
+    die "cannot log in to PostgreSQL with DATABASE_URL ($PG_USER@$PG_HOST:$PG_PORT/$PG_PATH).
+  As a superuser run: CREATE ROLE $PG_USER LOGIN CREATEDB PASSWORD '...';
+  CREATE DATABASE $PG_PATH OWNER $PG_USER;"
+}
+
+# --- RabbitMQ ----------------------------------------------------------------------------------
+AMQP_RC=0
+amqp_status() { # sets AMQP_RC: 0 ok, 1 unreachable, 2 login or vhost refused, 3 other
+    AMQP_RC=0
+    python3 "$ROOT_DIR/scripts/amqp_check.py" "$AMQP_URL" 3 2>/dev/null || AMQP_RC=$?
+}
+amqp_login_ok() {
+    amqp_status
+    ((AMQP_RC == 0))
+}
+amqp_answers() { # the broker is up enough to accept or refuse a login
+    amqp_status
+    ((AMQP_RC == 0 || AMQP_RC == 2))
+}
+
+rabbit_start_installed() {
+    command -v rabbitmq-server >/dev/null || return 1
+    # A node that is already booting makes this print "already running" and exit: harmless.
+    say "starting RabbitMQ (rabbitmq-server -detached)"
+    (cd / && rabbitmq-server -detached >&2) || true
+}
+
+rabbit_make_reachable() {
+    rabbit_start_installed && return 0
+    if is_root && is_debian; then
+        apt_install rabbitmq-server
+        rabbit_start_installed && return 0
+    fi
+    if docker_engine; then
+        compose_up
+        return 0
+    fi
+    die "RabbitMQ is not reachable at $MQ_HOST:$MQ_PORT and cannot be started here. Start it
+  (e.g. 'sudo rabbitmq-server -detached', 'sudo apt-get install rabbitmq-server', or
+  'docker compose -f deploy/docker-compose.yml up -d rabbitmq'), or point AMQP_URL at one."
+}
+
+rabbit_provision() { # a non-guest user from AMQP_URL on a local broker we administer
+    command -v rabbitmqctl >/dev/null && is_root || return 1
+    local vhost="${MQ_PATH:-/}"
+    say "creating RabbitMQ user '$MQ_USER' and vhost '$vhost'"
+    rabbitmqctl -q add_vhost "$vhost" >/dev/null 2>&1 || true
+    rabbitmqctl -q add_user "$MQ_USER" "$MQ_PASS" >/dev/null 2>&1 ||
+        rabbitmqctl -q change_password "$MQ_USER" "$MQ_PASS" >/dev/null 2>&1 || true
+    rabbitmqctl -q set_permissions -p "$vhost" "$MQ_USER" '.*' '.*' '.*' >/dev/null 2>&1
+}
+
+ensure_rabbitmq() {
+    amqp_login_ok && return 0
+    parse_url MQ "$AMQP_URL" 5672
+    if ! port_open "$MQ_HOST" "$MQ_PORT"; then
+        is_local_host "$MQ_HOST" || die "RabbitMQ at $MQ_HOST:$MQ_PORT is not reachable;
+  start it or point AMQP_URL at a running broker."
+        rabbit_make_reachable
+    fi
+    # A fresh broker opens its port before it accepts logins: wait for a real AMQP answer.
+    wait_for "RabbitMQ" "$WAIT_SECONDS" amqp_answers || true
+    ((AMQP_RC == 0)) && return 0
+    if ((AMQP_RC == 2)) && is_local_host "$MQ_HOST" && rabbit_provision && amqp_login_ok; then
+        return 0
+    fi
+    python3 "$ROOT_DIR/scripts/amqp_check.py" "$AMQP_URL" 3 || true
+    die "RabbitMQ at $MQ_HOST:$MQ_PORT does not accept the login in AMQP_URL (waited up to
+  ${WAIT_SECONDS} s). Check that the broker runs ('rabbitmqctl status') and that the user,
+  password and vhost in AMQP_URL exist."
+}
+
+command -v python3 >/dev/null || die "python3 is required (it parses the URLs and checks AMQP)"
+ensure_postgres
+ensure_rabbitmq
