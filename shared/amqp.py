@@ -231,7 +231,12 @@ class Broker:
         )
         target = await self._exchange(exchange)
         async with asyncio.timeout(self.publish_timeout):
-            await target.publish(msg, routing_key=routing_key, timeout=self.publish_timeout)
+            await target.publish(
+                msg,
+                routing_key=routing_key,
+                mandatory=exchange not in t.OPTIONAL_ROUTING,
+                timeout=self.publish_timeout,
+            )
         self._metrics.published.labels(exchange or "default").inc()
 
     async def _exchange(self, name: str) -> AbstractExchange:

@@ -414,18 +414,19 @@ def decode(body: bytes | str) -> Message:
     cls = BY_TYPE.get(kind) if isinstance(kind, str) else None
     if cls is None:
         raise InvalidMessage(f"type: unknown message type {kind!r}")
-    missing = [name for name in ("message_id", "occurred_at") if name not in data]
-    if missing:
-        raise InvalidMessage("; ".join(f"{name}: Field required" for name in missing))
+    problems = [f"{name}: Field required" for name in ("message_id", "occurred_at") if name not in data]
     version = data.get("schema_version", 1)
     if not isinstance(version, int) or version > cls.SCHEMA_VERSION or version < 1:
         raise InvalidMessage(
             f"schema_version: {version!r} is not supported for {kind!r} (max {cls.SCHEMA_VERSION})"
         )
     try:
-        return cls.model_validate(data)
+        message = cls.model_validate(data)
     except ValidationError as exc:
-        raise InvalidMessage(describe(exc)) from None
+        problems.append(describe(exc))
+    if problems:
+        raise InvalidMessage("; ".join(problems))
+    return message
 
 
 def describe(exc: ValidationError) -> str:

@@ -22,7 +22,7 @@ from shared import db, outbox
 from shared.amqp import Broker
 from shared.config import CommonConfig
 from shared.logs import configure_logging
-from shared.topology import queues_of
+from shared.topology import queues_to_declare
 from shared.web import REGISTRY, add_readiness_check, setup_http
 
 COMMON = web.AppKey("common_config", CommonConfig)
@@ -70,7 +70,7 @@ async def _broker_context(app: web.Application) -> AsyncIterator[None]:
     )
     await broker.connect()
     try:
-        await broker.declare(q.name for q in queues_of(common.service))
+        await broker.declare(queues_to_declare(common.service))
         app[BROKER] = broker
         yield
     finally:

@@ -39,6 +39,18 @@ EXCHANGES: dict[str, str] = {
     DEAD_EXCHANGE: "direct",
 }
 
+# Exchanges whose consumers live outside calsync: a message nobody has bound a queue for is dropped
+# by design there. Everywhere else an unroutable message is an error (the publisher sees it).
+OPTIONAL_ROUTING = frozenset({m.NOTIFIER_EVENTS})
+
+# What each service publishes to; it declares the queues bound there too, so its events are routable
+# whatever order the services start in.
+PUBLISHES: dict[str, tuple[str, ...]] = {
+    "auth": (m.AUTH_EVENTS,),
+    "sync": (m.SYNC_EVENTS, m.AUTH_RPC),
+    "notifier": (m.NOTIFIER_EVENTS,),
+}
+
 DELIVERY_LIMIT = 20  # a message that crashes its consumer this often is dead-lettered by RabbitMQ
 
 
@@ -68,7 +80,14 @@ QUEUES: dict[str, QueueSpec] = {
 
 
 def queues_of(service: str) -> tuple[QueueSpec, ...]:
+    """The queues a service consumes from."""
     return tuple(q for q in QUEUES.values() if q.service == service)
+
+
+def queues_to_declare(service: str) -> tuple[str, ...]:
+    """The service's own queues plus every queue bound to an exchange it publishes to."""
+    targets = PUBLISHES.get(service, ())
+    return tuple(q.name for q in QUEUES.values() if q.service == service or q.exchange in targets)
 
 
 def retry_queue(queue: str, delay_ms: int) -> str:
