@@ -12,6 +12,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from services.auth.domain import RefreshSettings
+from services.auth.refresh_config import refresh_settings_from_env
 from shared.config import CommonConfig, ConfigError, Env, GoogleConfig
 
 KID_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
@@ -33,6 +35,7 @@ class AuthConfig:
     session_ttl: int = 3600  # seconds a settings page session (cookie set from a link) lasts
     revoke_retry_interval: float = 30.0  # seconds between passes over pending revocations
     revoke_max_attempts: int = 20
+    refresh: RefreshSettings = field(default_factory=RefreshSettings)  # refresh, keep-alive, breaker
     scopes: tuple[str, ...] = field(
         default=(
             "openid",
@@ -60,6 +63,7 @@ class AuthConfig:
             session_ttl=env.integer("SETTINGS_SESSION_TTL_SECONDS", 3600, minimum=60),
             revoke_retry_interval=env.number("REVOKE_RETRY_INTERVAL", 30.0, minimum=0.01),
             revoke_max_attempts=env.integer("REVOKE_MAX_ATTEMPTS", 20, minimum=1),
+            refresh=refresh_settings_from_env(env),
         )
 
 
