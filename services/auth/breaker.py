@@ -1,0 +1,62 @@
+"""The disconnect circuit breaker's operator command: ``python -m services.auth.breaker status|reset``.
+
+Reset closes the open circuit_open incident, starts a fresh counting window and makes every held grant
+due at once; their next refresh decides (disconnect if still dead, grant.connected if recovered).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from datetime import datetime
+
+import asyncpg
+
+from services.auth import refresh_repository as repo
+from shared import messages as m
+from shared import outbox
+from shared.clock import SystemClock
+from shared.config import DEFAULT_DATABASE_URL, Env
+
+
+async def reset(conn: asyncpg.Connection, now: datetime) -> str | None:
+    """Close the breaker (in the caller's transaction); returns the closed incident id, if any."""
+    await repo.lock_breaker(conn)
+    closed = await repo.close_incident(conn, "circuit_open", now)
+    await repo.reset_breaker(conn, now)
+    if closed is not None:
+        await outbox.add(
+            conn, m.OperatorAlert(incident_id=closed, kind="circuit_closed", detail="reset by operator")
+        )
+    return closed
+
+
+async def status(conn: asyncpg.Connection) -> dict[str, object]:
+    incident = await repo.open_incident_id(conn, "circuit_open")
+    held = await conn.fetchval(
+        "SELECT count(*) FROM grants WHERE verdict_pending_since IS NOT NULL AND state = 'connected'"
+        " AND verdict_pending_since >= state_since"
+    )
+    return {"open": incident is not None, "incident_id": incident, "held_grants": int(held)}
+
+
+async def _main(command: str) -> int:
+    dsn = Env().text("DATABASE_URL", DEFAULT_DATABASE_URL)
+    conn = await asyncpg.connect(dsn, server_settings={"search_path": "auth", "timezone": "UTC"})
+    try:
+        if command == "reset":
+            async with conn.transaction():
+                closed = await reset(conn, SystemClock().now())
+            print(f"breaker closed (incident {closed})" if closed else "breaker was not open; window reset")
+        print(await status(conn))
+    finally:
+        await conn.close()
+    return 0
+
+
+if __name__ == "__main__":
+    args = sys.argv[1:]
+    if args not in (["reset"], ["status"]):
+        print("usage: python -m services.auth.breaker status|reset", file=sys.stderr)
+        sys.exit(2)
+    sys.exit(asyncio.run(_main(args[0])))

@@ -1,0 +1,293 @@
+"""asyncpg SQL for refresh, the circuit breaker, incidents and security events (auth schema).
+
+Builds on ``repository.Grant`` (the grants table is defined in 001_grants.sql; 010_refresh.sql adds
+the columns read here). Tokens arrive already encrypted.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+
+from services.auth.repository import GRANT_COLUMNS, Grant
+
+EXTRA_COLUMNS = (
+    "last_used_at, last_attempt_at, verdict_pending_since, verdict_pending_reason, expiring_announced_for"
+)
+
+
+@dataclass(frozen=True)
+class RefreshGrant:
+    """A grant with the refresh bookkeeping columns."""
+
+    grant: Grant
+    last_used_at: datetime | None
+    last_attempt_at: datetime | None
+    verdict_pending_since: datetime | None
+    verdict_pending_reason: str | None
+    expiring_announced_for: datetime | None
+
+    @property
+    def pending_verdict(self) -> bool:
+        """Dead per Google but held by the breaker (a reconnect since then clears it)."""
+        since = self.verdict_pending_since
+        return since is not None and since >= self.grant.state_since and self.grant.state == "connected"
+
+    @classmethod
+    def from_row(cls, row: asyncpg.Record) -> RefreshGrant:
+        data = dict(row)
+        extras = {k: data.pop(k) for k in EXTRA_COLUMNS.replace(" ", "").split(",")}
+        return cls(Grant.from_row(data), **extras)
+
+
+async def load(
+    conn: asyncpg.Connection, *, grant_id: str | None = None, user_id: str | None = None, lock: bool = False
+) -> RefreshGrant | None:
+    column, value = ("grant_id", grant_id) if grant_id is not None else ("user_id", user_id)
+    suffix = " FOR UPDATE" if lock else ""
+    row = await conn.fetchrow(
+        f"SELECT {GRANT_COLUMNS}, {EXTRA_COLUMNS} FROM grants WHERE {column} = $1{suffix}",  # noqa: S608
+        value,
+    )
+    return RefreshGrant.from_row(row) if row is not None else None
+
+
+async def claim_due(conn: asyncpg.Connection, now: datetime, lease_until: datetime, limit: int) -> list[str]:
+    """Connected grants due for refresh, leased to this worker (other replicas skip them)."""
+    rows = await conn.fetch(
+        "UPDATE grants SET next_refresh_at = $2 WHERE grant_id IN ("
+        " SELECT grant_id FROM grants WHERE state = 'connected'"
+        " AND (next_refresh_at IS NULL OR next_refresh_at <= $1)"
+        " ORDER BY next_refresh_at NULLS FIRST LIMIT $3 FOR UPDATE SKIP LOCKED) RETURNING grant_id",
+        now,
+        lease_until,
+        limit,
+    )
+    return [r["grant_id"] for r in rows]
+
+
+async def mark_used(conn: asyncpg.Connection, grant_id: str, now: datetime, refresh_by: datetime) -> None:
+    """Note that a token was handed out; a warm grant is refreshed before its token expires."""
+    await conn.execute(
+        "UPDATE grants SET last_used_at = $2,"
+        " next_refresh_at = LEAST(COALESCE(next_refresh_at, $3), $3) WHERE grant_id = $1",
+        grant_id,
+        now,
+        refresh_by,
+    )
+
+
+@dataclass(frozen=True)
+class Refreshed:
+    access_token_enc: bytes
+    access_expires_at: datetime
+    refresh_token_enc: bytes | None  # a rotated refresh token, or None to keep the stored one
+    token_hash: str | None
+    token_prefix_hash: str | None
+    refresh_token_expires_at: datetime | None
+    next_refresh_at: datetime
+    last_used_at: datetime | None = None
+
+
+async def save_refreshed(conn: asyncpg.Connection, grant_id: str, r: Refreshed, now: datetime) -> None:
+    await conn.execute(
+        "UPDATE grants SET access_token_enc = $2, access_expires_at = $3,"
+        " refresh_token_enc = COALESCE($4, refresh_token_enc), token_hash = COALESCE($5, token_hash),"
+        " token_prefix_hash = COALESCE($6, token_prefix_hash),"
+        " refresh_token_expires_at = COALESCE($7, refresh_token_expires_at), next_refresh_at = $8,"
+        " last_refreshed_at = $9, last_attempt_at = $9, refresh_failures = 0, verdict_pending_since = NULL,"
+        " verdict_pending_reason = NULL, updated_at = $9, last_used_at = COALESCE($10, last_used_at)"
+        " WHERE grant_id = $1",
+        grant_id,
+        r.access_token_enc,
+        r.access_expires_at,
+        r.refresh_token_enc,
+        r.token_hash,
+        r.token_prefix_hash,
+        r.refresh_token_expires_at,
+        r.next_refresh_at,
+        now,
+        r.last_used_at,
+    )
+
+
+async def save_failure(
+    conn: asyncpg.Connection, grant_id: str, *, failures: int, next_refresh_at: datetime, now: datetime
+) -> None:
+    await conn.execute(
+        "UPDATE grants SET refresh_failures = $2, next_refresh_at = $3, last_attempt_at = $4,"
+        " updated_at = $4 WHERE grant_id = $1",
+        grant_id,
+        failures,
+        next_refresh_at,
+        now,
+    )
+
+
+async def disconnect(
+    conn: asyncpg.Connection, grant_id: str, *, reason: str, detected_by: str, now: datetime
+) -> None:
+    """State disconnected with a reason; the access token is dropped (it is useless or unsafe)."""
+    await conn.execute(
+        "UPDATE grants SET state = 'disconnected', reason = $2, detected_by = $3, state_since = $4,"
+        " access_token_enc = NULL, access_expires_at = NULL, next_refresh_at = NULL,"
+        " last_attempt_at = $4, verdict_pending_since = NULL, verdict_pending_reason = NULL,"
+        " updated_at = $4 WHERE grant_id = $1",
+        grant_id,
+        reason,
+        detected_by,
+        now,
+    )
+
+
+async def hold_verdict(
+    conn: asyncpg.Connection, grant_id: str, *, reason: str, now: datetime, next_refresh_at: datetime
+) -> None:
+    await conn.execute(
+        "UPDATE grants SET verdict_pending_since = COALESCE(verdict_pending_since, $3),"
+        " verdict_pending_reason = $2, last_attempt_at = $3, next_refresh_at = $4, updated_at = $3"
+        " WHERE grant_id = $1",
+        grant_id,
+        reason,
+        now,
+        next_refresh_at,
+    )
+
+
+async def set_state(
+    conn: asyncpg.Connection, grant_id: str, *, state: str, reason: str | None, now: datetime, **flags: object
+) -> None:
+    """Suspend or lift a suspension (``hijacked`` may be passed); refresh is due at once on lifting."""
+    await conn.execute(
+        "UPDATE grants SET state = $2, reason = $3, state_since = $4, updated_at = $4,"
+        " hijacked = COALESCE($5, hijacked), next_refresh_at = CASE WHEN $2 = 'connected' THEN $4"
+        " ELSE next_refresh_at END WHERE grant_id = $1",
+        grant_id,
+        state,
+        reason,
+        now,
+        flags.get("hijacked"),
+    )
+
+
+# --------------------------------------------------------------------------- breaker and incidents
+
+
+async def lock_breaker(conn: asyncpg.Connection) -> datetime | None:
+    """Serialise disconnect decisions; returns when the breaker was last reset by an operator."""
+    value: datetime | None = await conn.fetchval("SELECT reset_at FROM breaker WHERE id = 1 FOR UPDATE")
+    return value
+
+
+async def window_counts(conn: asyncpg.Connection, since: datetime) -> tuple[int, int]:
+    """(grants that died at refresh, grants attempted) since ``since``."""
+    row = await conn.fetchrow(
+        "SELECT count(*) FILTER (WHERE (state = 'disconnected' AND detected_by = 'refresh'"
+        "   AND state_since >= $1) OR verdict_pending_since >= $1) AS dead,"
+        " count(*) AS attempted FROM grants WHERE last_attempt_at >= $1",
+        since,
+    )
+    assert row is not None
+    return int(row["dead"]), int(row["attempted"])
+
+
+async def open_incident(
+    conn: asyncpg.Connection, kind: str, *, error: str | None, detail: str | None, now: datetime
+) -> str | None:
+    """Open an incident of ``kind``; None when one is already open (alert once per incident)."""
+    incident_id = uuid.uuid4().hex
+    value: str | None = await conn.fetchval(
+        "INSERT INTO incidents (incident_id, kind, error, detail, opened_at) VALUES ($1, $2, $3, $4, $5)"
+        " ON CONFLICT (kind) WHERE closed_at IS NULL DO NOTHING RETURNING incident_id",
+        incident_id,
+        kind,
+        error,
+        detail,
+        now,
+    )
+    return value
+
+
+async def open_incident_id(conn: asyncpg.Connection, kind: str) -> str | None:
+    value: str | None = await conn.fetchval(
+        "SELECT incident_id FROM incidents WHERE kind = $1 AND closed_at IS NULL", kind
+    )
+    return value
+
+
+async def close_incident(conn: asyncpg.Connection, kind: str, now: datetime) -> str | None:
+    value: str | None = await conn.fetchval(
+        "UPDATE incidents SET closed_at = $2 WHERE kind = $1 AND closed_at IS NULL RETURNING incident_id",
+        kind,
+        now,
+    )
+    return value
+
+
+async def reset_breaker(conn: asyncpg.Connection, now: datetime) -> None:
+    """Start a fresh counting window and retry every held grant at once."""
+    await conn.execute("UPDATE breaker SET reset_at = $1 WHERE id = 1", now)
+    await conn.execute(
+        "UPDATE grants SET next_refresh_at = $1 WHERE verdict_pending_since IS NOT NULL AND state = 'connected'",
+        now,
+    )
+
+
+# --------------------------------------------------------------------------- expiry notices
+
+
+async def expiring_candidates(conn: asyncpg.Connection, horizon: datetime, limit: int) -> list[RefreshGrant]:
+    rows = await conn.fetch(
+        f"SELECT {GRANT_COLUMNS}, {EXTRA_COLUMNS} FROM grants WHERE state = 'connected'"  # noqa: S608
+        " AND refresh_token_expires_at <= $1"
+        " AND expiring_announced_for IS DISTINCT FROM refresh_token_expires_at"
+        " ORDER BY refresh_token_expires_at LIMIT $2 FOR UPDATE SKIP LOCKED",
+        horizon,
+        limit,
+    )
+    return [RefreshGrant.from_row(r) for r in rows]
+
+
+async def mark_expiring_announced(conn: asyncpg.Connection, grant_id: str, expires_at: datetime) -> None:
+    await conn.execute(
+        "UPDATE grants SET expiring_announced_for = $2 WHERE grant_id = $1", grant_id, expires_at
+    )
+
+
+# --------------------------------------------------------------------------- security events
+
+
+async def record_jti(conn: asyncpg.Connection, jti: str, event_types: list[str], now: datetime) -> bool:
+    """Remember a SET; False when it was seen before."""
+    value = await conn.fetchval(
+        "INSERT INTO security_events (jti, event_types, received_at) VALUES ($1, $2, $3)"
+        " ON CONFLICT DO NOTHING RETURNING true",
+        jti,
+        event_types,
+        now,
+    )
+    return bool(value)
+
+
+async def grants_by_sub(conn: asyncpg.Connection, sub: str) -> list[RefreshGrant]:
+    rows = await conn.fetch(
+        f"SELECT {GRANT_COLUMNS}, {EXTRA_COLUMNS} FROM grants WHERE google_sub = $1 FOR UPDATE",  # noqa: S608
+        sub,
+    )
+    return [RefreshGrant.from_row(r) for r in rows]
+
+
+async def grants_by_token(
+    conn: asyncpg.Connection, *, token_hash: str | None, prefix_hash: str | None
+) -> list[RefreshGrant]:
+    rows = await conn.fetch(
+        f"SELECT {GRANT_COLUMNS}, {EXTRA_COLUMNS} FROM grants"  # noqa: S608
+        " WHERE ($1::text IS NOT NULL AND token_hash = $1) OR ($2::text IS NOT NULL AND token_prefix_hash = $2)"
+        " FOR UPDATE",
+        token_hash,
+        prefix_hash,
+    )
+    return [RefreshGrant.from_row(r) for r in rows]
