@@ -72,7 +72,7 @@ async def test_latency_trips_client_timeout(
     http: aiohttp.ClientSession, emu: GoogleEmulator, headers: dict[str, str]
 ) -> None:
     """With latency above the caller's timeout, the caller times out; without it, it is answered."""
-    emu.set_latency("/calendar/", 0.5)
+    emu.set_latency("/calendar/", 0.3)
     url = emu.calendar_base_url + LIST
     with pytest.raises(TimeoutError):
         async with http.get(url, headers=headers, timeout=aiohttp.ClientTimeout(total=0.1)):
