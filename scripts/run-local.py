@@ -1,0 +1,226 @@
+#!/usr/bin/env python3
+"""`make run`: starts the Google emulator, the mail catcher and auth, sync and notifier locally.
+
+Settings come from deploy/env.local (the environment wins). Waits until every service's
+GET /readyz answers 200, prints where everything is, streams logs with a name prefix and stops
+all processes on Ctrl-C, or as soon as one of them exits. RUN_ONLY=google,mail,auth starts a
+subset (names: google, mail, auth, sync, notifier).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+ENV_FILE = ROOT / "deploy" / "env.local"
+READY_TIMEOUT = float(os.environ.get("RUN_READY_TIMEOUT", "60"))
+STOP_TIMEOUT = 10.0
+COLORS = ("36", "33", "35", "32", "34", "31")
+PRINT_LOCK = threading.Lock()
+
+
+@dataclass
+class Proc:
+    """One child process and how to tell that it is ready."""
+
+    name: str
+    argv: list[str]
+    port: int
+    ready_path: str | None  # HTTP path that must answer 200; None: an open TCP port is enough
+    env: dict[str, str] = field(default_factory=dict)
+    popen: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+def load_env_file(path: Path) -> dict[str, str]:
+    """KEY=VALUE lines; '#' comments and blank lines are skipped; no quoting or expansion."""
+    values: dict[str, str] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if line and not line.startswith("#") and "=" in line:
+            key, _, value = line.partition("=")
+            values[key.strip()] = value.strip()
+    return values
+
+
+def plan(base_env: dict[str, str]) -> list[Proc]:
+    py = sys.executable
+    procs = [
+        Proc(
+            "google",
+            [py, "-m", "tests.fakes.google", "--port", "8090", "--allow-http-push", "127.0.0.1"],
+            8090,
+            None,
+        ),
+        Proc(
+            "mail",
+            [py, "-m", "tests.fakes.mailcatcher", "--smtp-port", "1025", "--http-port", "8025"],
+            8025,
+            None,
+        ),
+        Proc("auth", [py, "-m", "services.auth"], 8081, "/readyz"),
+        Proc("sync", [py, "-m", "services.sync"], 8082, "/readyz"),
+        Proc("notifier", [py, "-m", "services.notifier"], 8083, "/readyz"),
+    ]
+    only = {name.strip() for name in base_env.get("RUN_ONLY", "").split(",") if name.strip()}
+    procs = [p for p in procs if not only or p.name in only]
+    for proc in procs:
+        proc.env = {**base_env, "HTTP_PORT": str(proc.port), "PUBLIC_BASE_URL": proc.url}
+    return procs
+
+
+def port_in_use(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def is_ready(proc: Proc) -> bool:
+    if proc.ready_path is None:
+        return port_in_use(proc.port)
+    try:
+        with urllib.request.urlopen(proc.url + proc.ready_path, timeout=2) as response:  # noqa: S310
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def pump(proc: Proc, color: str) -> None:
+    """Copies the child's output line by line with a coloured name prefix."""
+    assert proc.popen is not None and proc.popen.stdout is not None
+    tty = sys.stdout.isatty()
+    prefix = f"\033[{color}m{proc.name:>8} |\033[0m " if tty else f"{proc.name:>8} | "
+    for raw in iter(proc.popen.stdout.readline, b""):
+        text = raw.decode(errors="replace").rstrip("\n")
+        with PRINT_LOCK:
+            print(prefix + text, flush=True)
+
+
+def start(proc: Proc, color: str) -> None:
+    proc.popen = subprocess.Popen(  # noqa: S603
+        proc.argv,
+        cwd=ROOT,
+        env={**proc.env, "PYTHONUNBUFFERED": "1"},
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # Ctrl-C reaches only us; we stop the children in order
+    )
+    threading.Thread(target=pump, args=(proc, color), daemon=True).start()
+
+
+def stop_all(procs: list[Proc]) -> None:
+    """SIGINT (graceful shutdown in aiohttp and asyncio.run), then SIGKILL after a grace period."""
+    running = [p for p in procs if p.popen is not None and p.popen.poll() is None]
+    for proc in running:
+        assert proc.popen is not None
+        os.killpg(proc.popen.pid, signal.SIGINT)
+    deadline = time.monotonic() + STOP_TIMEOUT
+    for proc in running:
+        assert proc.popen is not None
+        try:
+            proc.popen.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            say(f"{proc.name} did not stop within {STOP_TIMEOUT:.0f} s; killing it")
+            os.killpg(proc.popen.pid, signal.SIGKILL)
+            proc.popen.wait()
+
+
+def say(message: str) -> None:
+    with PRINT_LOCK:
+        print(f"run-local: {message}", file=sys.stderr, flush=True)
+
+
+def first_exited(procs: list[Proc]) -> Proc | None:
+    for proc in procs:
+        if proc.popen is not None and proc.popen.poll() is not None:
+            return proc
+    return None
+
+
+def wait_ready(procs: list[Proc], stopping: threading.Event) -> str | None:
+    """None when all are ready; otherwise why not."""
+    deadline = time.monotonic() + READY_TIMEOUT
+    pending = list(procs)
+    while pending:
+        if stopping.is_set():
+            return "interrupted during start-up"
+        dead = first_exited(procs)
+        if dead is not None:
+            assert dead.popen is not None
+            return f"{dead.name} exited with code {dead.popen.returncode} during start-up"
+        pending = [p for p in pending if not is_ready(p)]
+        if pending and time.monotonic() > deadline:
+            names = ", ".join(f"{p.name} ({p.url}{p.ready_path or ''})" for p in pending)
+            return f"not ready after {READY_TIMEOUT:.0f} s: {names}"
+        if pending:
+            stopping.wait(0.3)
+    return None
+
+
+def print_table(procs: list[Proc]) -> None:
+    notes = {
+        "google": ("google emulator", "  (admin API under /_emulator)"),
+        "mail": ("mail catcher", "  (SMTP on 127.0.0.1:1025)"),
+    }
+    rows = [(p.name, p.url) for p in procs if p.name not in notes]
+    rows += [(notes[p.name][0], p.url + notes[p.name][1]) for p in procs if p.name in notes]
+    with PRINT_LOCK:
+        print("\ncalsync is running (Ctrl-C stops everything):", flush=True)
+        for name, url in rows:
+            print(f"  {name:<16} {url}", flush=True)
+        print(flush=True)
+
+
+def main() -> int:
+    base_env = {**load_env_file(ENV_FILE), **os.environ}
+    procs = plan(base_env)
+    busy = [p for p in procs if port_in_use(p.port)]
+    if busy:
+        for proc in busy:
+            say(f"port {proc.port} (for {proc.name}) is already in use; stop what runs there")
+        return 1
+    stopping = threading.Event()
+
+    def on_signal(_signum: int, _frame: object) -> None:
+        stopping.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        for index, proc in enumerate(procs):
+            start(proc, COLORS[index % len(COLORS)])
+        problem = wait_ready(procs, stopping)
+        if problem is not None:
+            say(problem + "; stopping the rest")
+            stop_all(procs)
+            say(problem)
+            return 1
+        print_table(procs)
+        while not stopping.wait(0.5):
+            dead = first_exited(procs)
+            if dead is not None:
+                assert dead.popen is not None
+                say(f"{dead.name} exited with code {dead.popen.returncode}; stopping the rest")
+                return 1
+        say("stopping")
+        return 0
+    finally:
+        stop_all(procs)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
