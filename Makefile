@@ -1,0 +1,74 @@
+# calsync developer entry points. `make run` and `make test` work on a fresh Debian/Ubuntu
+# machine (or one with Docker): they install uv, the virtualenv, PostgreSQL and RabbitMQ as needed.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+export DATABASE_URL ?= postgresql://calsync:calsync@127.0.0.1:5432/calsync
+export AMQP_URL ?= amqp://guest:guest@127.0.0.1:5672/
+export CHROMIUM_PATH ?= /usr/bin/chromium
+
+# uv is looked up (and installed if missing) once, on first use only.
+UV = $(eval UV := $$(shell scripts/ensure-uv.sh))$(if $(UV),$(UV),$(error uv is missing and could not be installed; see the messages above))
+RUN = $(UV) run --frozen
+CODE_DIRS := services shared tests
+LINT_DIRS := $(CODE_DIRS) scripts
+VENV_STAMP := .venv/.calsync-synced
+
+.PHONY: help run test unit integration service e2e lint fmt bench screenshots up browser sync clean distclean
+
+help: ## list the targets
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(VENV_STAMP): pyproject.toml uv.lock
+	$(UV) sync --frozen
+	@touch $@
+
+sync: $(VENV_STAMP) ## create or update the virtualenv (.venv) from uv.lock
+
+up: ## make sure PostgreSQL and RabbitMQ are running and usable
+	@scripts/ensure-infra.sh
+
+browser: ## make sure Debian's chromium and fonts are installed
+	@scripts/ensure-browser.sh >/dev/null
+
+run: sync up ## start auth, sync, notifier, the Google emulator and the mail catcher
+	$(RUN) python scripts/run-local.py
+
+test: up browser sync ## run every test tier (unit, integration, service, e2e)
+	$(RUN) pytest $(PYTEST_ARGS)
+
+unit: sync ## unit tests only (no infrastructure)
+	$(RUN) pytest tests/unit $(PYTEST_ARGS)
+
+integration: up sync ## adapters against PostgreSQL, RabbitMQ and the emulator
+	$(RUN) pytest tests/integration $(PYTEST_ARGS)
+
+service: up sync ## one service in-process at a time
+	$(RUN) pytest tests/service $(PYTEST_ARGS)
+
+e2e: up browser sync ## all three services along one chain
+	$(RUN) pytest tests/e2e $(PYTEST_ARGS)
+
+lint: sync ## ruff check, ruff format --check, mypy
+	$(RUN) ruff check $(LINT_DIRS)
+	$(RUN) ruff format --check $(LINT_DIRS)
+	$(RUN) mypy $(CODE_DIRS)
+
+fmt: sync ## fix imports and format the code
+	$(RUN) ruff check --fix --select I $(LINT_DIRS)
+	$(RUN) ruff format $(LINT_DIRS)
+
+bench: up sync ## run the benchmarks (tests/bench)
+	$(RUN) python -m tests.bench
+
+screenshots: up browser sync ## render the user-facing pages and emails to PNG
+	$(RUN) python -m tests.screenshots
+
+clean: ## remove caches and test artefacts (keeps .venv)
+	find . -path ./.venv -prune -o -path ./.git -prune -o -name __pycache__ -type d -print0 \
+		| xargs -0 rm -rf
+	rm -rf .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov build dist *.egg-info artifacts
+
+distclean: clean ## also remove the virtualenv and the bootstrapped uv
+	rm -rf .venv .tools
