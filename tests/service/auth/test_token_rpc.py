@@ -1,0 +1,55 @@
+"""sync's token request/reply: one refresh for any number of concurrent requests, typed answers."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from shared import messages as m
+from shared.amqp import RpcClient
+from shared.clock import ManualClock
+
+from .refresh_support import add_grant, auth_config, running
+
+
+async def test_thousand_concurrent_requests_on_two_instances_make_one_google_call(
+    common_config: Any, google_config: Any, emulator: Any, clean_db: Any, broker: Any
+) -> None:
+    """1,000 simultaneous token requests for a grant whose token expired, served by two running auth
+    instances, reach Google's token endpoint exactly once and all get the same fresh token."""
+    clock = ManualClock()
+    config = auth_config(common_config("auth"), google_config)
+    emulator.set_latency("/token", 0.2)  # a slow Google widens the race
+    async with running(config, clock), running(config, clock):
+        g = await add_grant(clean_db, emulator, clock, expires_in=-60)
+        client = RpcClient(broker)
+        await client.start()
+        replies = await asyncio.gather(
+            *(client.call(m.TokenRequested(user_id=g["user_id"]), timeout=30) for _ in range(1000))
+        )
+    assert emulator.token_calls_by_grant["refresh_token"] == 1
+    tokens = {r.access_token for r in replies if isinstance(r, m.TokenReply)}
+    assert len(tokens) == 1 and None not in tokens and g["access_token"] not in tokens
+    assert all(isinstance(r, m.TokenReply) and r.status == "token" for r in replies)
+
+
+async def test_typed_answers(common_config: Any, google_config: Any, emulator: Any, clean_db: Any,
+                             broker: Any) -> None:
+    """Unknown users get no_grant, a valid token is handed out as is, force_refresh gets a new one,
+    and a dead grant answers disconnected with its reason."""
+    clock = ManualClock()
+    async with running(auth_config(common_config("auth"), google_config), clock):
+        g = await add_grant(clean_db, emulator, clock, expires_in=3600)
+        client = RpcClient(broker)
+        await client.start()
+        none = await client.call(m.TokenRequested(user_id="nobody"), timeout=10)
+        cached = await client.call(m.TokenRequested(user_id=g["user_id"]), timeout=10)
+        forced = await client.call(m.TokenRequested(user_id=g["user_id"], force_refresh=True), timeout=10)
+        emulator.revoke_user(g["email"])
+        dead = await client.call(m.TokenRequested(user_id=g["user_id"], force_refresh=True), timeout=10)
+    assert isinstance(none, m.TokenReply) and none.status == "no_grant"
+    assert isinstance(cached, m.TokenReply) and cached.access_token == g["access_token"]
+    assert isinstance(forced, m.TokenReply) and forced.status == "token"
+    assert forced.access_token not in (None, g["access_token"])
+    assert isinstance(dead, m.TokenReply) and (dead.status, dead.reason) == ("disconnected", "revoked")
+    assert dead.access_token is None
