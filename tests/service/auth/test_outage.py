@@ -1,0 +1,60 @@
+"""A long Google token-endpoint outage disconnects nobody, and everything recovers afterwards."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from shared import messages as m
+from shared.amqp import RpcClient
+from shared.clock import ManualClock
+from tests.helpers import eventually
+
+from .refresh_support import add_grant, auth_config, running
+
+GRANTS = 5
+
+
+async def test_token_endpoint_503_for_hours_disconnects_nobody(
+    common_config: Any, google_config: Any, emulator: Any, clean_db: Any, broker: Any, probe: Any
+) -> None:
+    """Four hours of 503 from Google: refreshes back off and retry, sync hears 'temporarily unavailable',
+    nobody is disconnected or alerted, and all grants work again once Google is back."""
+    clock = ManualClock()
+    events = await probe("auth.events", "#")
+    async with running(auth_config(common_config("auth"), google_config, jitter=0.0), clock):
+        grants = [await add_grant(clean_db, emulator, clock, expires_in=3600) for _ in range(GRANTS)]
+        client = RpcClient(broker)
+        await client.start()
+        emulator.fail_for("/token", 503)
+        for step in range(16):  # first due at 51 minutes, then 15 × 15 minutes
+            now = clock.advance(timedelta(minutes=51 if step == 0 else 15))
+            await eventually(lambda now=now: _all_attempted_at(clean_db, now), timeout=10)
+        reply = await client.call(m.TokenRequested(user_id=grants[0]["user_id"]), timeout=10)
+        assert isinstance(reply, m.TokenReply) and reply.status == "temporarily_unavailable"
+        assert reply.retry_after and reply.retry_after > 0
+        failed_calls = emulator.token_calls_by_grant["refresh_token"]
+        assert failed_calls >= GRANTS * 16
+        emulator.clear_faults()
+        clock.advance(timedelta(minutes=15))
+
+        async def recovered() -> None:
+            async with clean_db.acquire() as conn:
+                rows = await conn.fetch("SELECT state, refresh_failures, access_expires_at FROM auth.grants")
+            assert len(rows) == GRANTS
+            assert all(r["state"] == "connected" and r["refresh_failures"] == 0 for r in rows)
+            assert all(r["access_expires_at"] > clock.now() for r in rows)
+
+        await eventually(recovered, timeout=10)
+        reply = await client.call(m.TokenRequested(user_id=grants[0]["user_id"]), timeout=10)
+        assert isinstance(reply, m.TokenReply) and reply.status == "token"
+    seen = [(await events.next_json(1))["type"] for _ in range(events.pending())]
+    assert not {"grant.disconnected", "operator.alert"} & set(seen)
+
+
+async def _all_attempted_at(db: Any, now: Any) -> None:
+    async with db.acquire() as conn:
+        n = await conn.fetchval("SELECT count(*) FROM auth.grants WHERE last_attempt_at = $1", now)
+        dead = await conn.fetchval("SELECT count(*) FROM auth.grants WHERE state <> 'connected'")
+    assert dead == 0
+    assert n == GRANTS
