@@ -86,7 +86,9 @@ async def get_grant_by_user(
 
 
 async def save_connection(conn: asyncpg.Connection, c: Connection, now: datetime) -> None:
-    """Insert the user's grant, or replace it in place (same grant_id): connected, failures cleared."""
+    """Insert the user's grant, or replace it in place (same grant_id): connected, failures cleared.
+
+    Also clears refresh bookkeeping of migration 010 (held verdicts, expiry announcement)."""
     await conn.execute(
         "INSERT INTO grants (grant_id, user_id, google_sub, google_email, state, reason, state_since,"
         " hijacked, scopes, refresh_token_enc, access_token_enc, access_expires_at,"
@@ -98,7 +100,8 @@ async def save_connection(conn: asyncpg.Connection, c: Connection, now: datetime
         " reason = NULL, state_since = $13, hijacked = false, scopes = $5, refresh_token_enc = $6,"
         " access_token_enc = $7, access_expires_at = $8, refresh_token_expires_at = $9, token_hash = $10,"
         " token_prefix_hash = $11, next_refresh_at = $12, last_refreshed_at = $13, refresh_failures = 0,"
-        " updated_at = $13",
+        " updated_at = $13, verdict_pending_since = NULL, verdict_pending_reason = NULL,"
+        " expiring_announced_for = NULL, detected_by = NULL",
         c.grant_id,
         c.user_id,
         c.google_sub,
@@ -264,9 +267,10 @@ async def forget_user(conn: asyncpg.Connection, user_id: str) -> None:
 
 
 async def grant_ciphertexts(conn: asyncpg.Connection, after: str, limit: int) -> list[asyncpg.Record]:
+    """A batch of grants' ciphertexts, locked so that a concurrent refresh cannot be overwritten."""
     return await conn.fetch(
         "SELECT grant_id, refresh_token_enc, access_token_enc FROM grants WHERE grant_id > $1"
-        " ORDER BY grant_id LIMIT $2",
+        " ORDER BY grant_id LIMIT $2 FOR UPDATE",
         after,
         limit,
     )
