@@ -53,7 +53,7 @@ async def _act(
     elif name == "account-enabled":
         await _lift(r, conn, subject, now)
     else:  # sessions-revoked, account-credential-change-required, verification: nothing to hold
-        log.info("security_event_noted", event=name, state=body.get("state"), reason=body.get("reason"))
+        log.info("security_event_noted", event_type=name, state=body.get("state"), reason=body.get("reason"))
 
 
 async def _grants(conn: asyncpg.Connection, subject: dict[str, Any]) -> list[repo.RefreshGrant]:
