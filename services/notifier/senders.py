@@ -1,0 +1,97 @@
+"""Outbound SMTP: builds the MIME message (text + HTML, proper headers) and sends it with aiosmtplib.
+
+Replies are classified for the delivery worker: 2xx sent; 4xx replies, timeouts and connection
+errors are temporary (retried with backoff); 5xx replies are permanent (recorded, never retried).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, parseaddr
+from typing import Literal
+
+import aiosmtplib
+
+from services.notifier.config import SmtpConfig
+from services.notifier.rendering import RenderedEmail
+
+Outcome = Literal["sent", "retry", "failed"]
+
+
+@dataclass(frozen=True)
+class SendResult:
+    outcome: Outcome
+    code: int | None
+    detail: str
+
+
+def build_message(
+    rendered: RenderedEmail,
+    *,
+    mail_from: str,
+    to: str,
+    to_name: str | None,
+    message_id: str,
+    date: datetime,
+    lang: str,
+    extra_headers: dict[str, str] | None = None,
+) -> EmailMessage:
+    """A multipart/alternative email (plain text first, then HTML)."""
+    msg = EmailMessage()
+    from_name, from_addr = parseaddr(mail_from)
+    msg["From"] = Address(display_name=from_name, addr_spec=from_addr)
+    msg["To"] = Address(display_name=to_name or "", addr_spec=to)
+    msg["Subject"] = rendered.subject
+    msg["Date"] = format_datetime(date)
+    msg["Message-ID"] = message_id
+    msg["Content-Language"] = lang
+    msg["Auto-Submitted"] = "auto-generated"
+    for name, value in (extra_headers or {}).items():
+        msg[name] = value
+    msg.set_content(rendered.text)
+    msg.add_alternative(rendered.html, subtype="html")
+    return msg
+
+
+def message_id_for(key: str, mail_from: str) -> str:
+    """A Message-ID that stays the same for every attempt of one email (receivers can drop duplicates)."""
+    domain = parseaddr(mail_from)[1].rpartition("@")[2] or "localhost"
+    return f"<{key}@{domain}>"
+
+
+class SmtpSender:
+    """One connection per email: notification volume is low and this keeps failures independent."""
+
+    def __init__(self, config: SmtpConfig) -> None:
+        self._config = config
+
+    async def send(self, message: EmailMessage) -> SendResult:
+        c = self._config
+        try:
+            await aiosmtplib.send(
+                message,
+                hostname=c.host,
+                port=c.port,
+                username=c.username or None,
+                password=c.password or None,
+                use_tls=c.tls == "tls",
+                start_tls=c.tls == "starttls",
+                timeout=c.timeout,
+            )
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            codes = [r.code for r in exc.recipients]
+            return _by_code(min(codes) if codes else 550, "; ".join(r.message for r in exc.recipients))
+        except aiosmtplib.SMTPAuthenticationError as exc:  # our credentials, not the recipient: retry
+            return SendResult("retry", exc.code, f"{exc.code} authentication failed")
+        except aiosmtplib.SMTPResponseException as exc:
+            return _by_code(exc.code, exc.message)
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            return SendResult("retry", None, f"{type(exc).__name__}: {exc}"[:300])
+        return SendResult("sent", 250, "accepted")
+
+
+def _by_code(code: int, text: str) -> SendResult:
+    return SendResult("failed" if code >= 500 else "retry", code, f"{code} {text}"[:300])
