@@ -1,0 +1,98 @@
+"""The OAuth `state` check: forged, expired, replayed or cross-browser callbacks store nothing."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import asyncpg
+
+from shared.clock import ManualClock
+from shared.config import CommonConfig, GoogleConfig
+from tests.service.auth.flow import (
+    Auth,
+    browser,
+    consent,
+    get,
+    new_user_id,
+    open_settings,
+    query_of,
+    running_auth,
+    start_connect,
+)
+
+
+async def _grants(db: asyncpg.Pool) -> int:
+    async with db.acquire() as conn:
+        count: int = await conn.fetchval("SELECT count(*) FROM auth.grants")
+        return count
+
+
+def _refused(page: Any) -> bool:
+    return page.status == 400 and 'data-result="invalid_state"' in page.text
+
+
+async def test_forged_state_is_refused_without_token_exchange(
+    auth: Auth, emulator: Any, clean_db: asyncpg.Pool
+) -> None:
+    """A callback with a state we never issued shows an error page; no code is exchanged."""
+    async with browser() as http:
+        settings = await open_settings(auth, http, await auth.link(new_user_id()))
+        callback = await consent(http, await start_connect(auth, http, settings))
+        code = query_of(callback)["code"]
+        forged = await get(http, f"{auth.url}/oauth/callback?code={code}&state={secrets.token_urlsafe(32)}")
+        missing = await get(http, f"{auth.url}/oauth/callback?code={code}")
+    assert _refused(forged) and _refused(missing)
+    assert "Nothing was changed" in forged.text
+    assert emulator.token_calls == 0
+    assert await _grants(clean_db) == 0
+
+
+async def test_replayed_callback_is_refused(auth: Auth, emulator: Any, clean_db: asyncpg.Pool) -> None:
+    """Opening Google's redirect a second time is refused and changes nothing."""
+    user_id = new_user_id()
+    async with browser() as http:
+        settings = await open_settings(auth, http, await auth.link(user_id))
+        callback = await consent(http, await start_connect(auth, http, settings))
+        first = await get(http, callback)
+        again = await get(http, callback)
+    assert 'data-result="connected"' in first.text
+    assert _refused(again)
+    assert emulator.token_calls == 1
+    assert (await auth.status(user_id))["state"] == "connected"
+
+
+async def test_callback_in_another_browser_is_refused(
+    auth: Auth, emulator: Any, clean_db: asyncpg.Pool
+) -> None:
+    """A redirect carried to another browser is refused there, and still completes in the right one."""
+    user_id = new_user_id()
+    async with browser() as mine, browser() as other:
+        settings = await open_settings(auth, mine, await auth.link(user_id))
+        callback = await consent(mine, await start_connect(auth, mine, settings))
+        stolen = await get(other, callback)
+        assert _refused(stolen)
+        assert emulator.token_calls == 0 and await _grants(clean_db) == 0
+        mine_result = await get(mine, callback)
+    assert 'data-result="connected"' in mine_result.text
+
+
+async def test_expired_state_is_refused(
+    common_config: Callable[..., CommonConfig],
+    google_config: GoogleConfig,
+    emulator: Any,
+    clean_db: asyncpg.Pool,
+) -> None:
+    """Coming back from Google more than ten minutes later is refused; nothing is stored."""
+    emulator.add_user("alice@example.com")
+    clock = ManualClock()
+    async with running_auth(common_config("auth"), google_config, clock=clock) as service, browser() as http:
+        settings = await open_settings(service, http, await service.link(new_user_id()))
+        callback = await consent(http, await start_connect(service, http, settings))
+        clock.advance(timedelta(minutes=10, seconds=1))
+        late = await get(http, callback)
+    assert _refused(late)
+    assert emulator.token_calls == 0
+    assert await _grants(clean_db) == 0
