@@ -1,0 +1,157 @@
+"""The settings page behind signed links: honest state texts in both languages, link errors,
+CSRF protection, and the link and status API."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import aiohttp
+import asyncpg
+import pytest
+
+from shared.clock import ManualClock
+from shared.config import CommonConfig, GoogleConfig
+from tests.service.auth.flow import (
+    Auth,
+    browser,
+    connect,
+    csrf_of,
+    get,
+    new_user_id,
+    open_settings,
+    post,
+    running_auth,
+)
+
+
+async def _set_state(db: asyncpg.Pool, user_id: str, state: str, reason: str | None) -> None:
+    async with db.acquire() as conn:
+        await conn.execute(
+            "UPDATE auth.grants SET state = $2, reason = $3 WHERE user_id = $1", user_id, state, reason
+        )
+
+
+async def test_german_page_explains_a_revoked_grant(auth: Auth, clean_db: asyncpg.Pool) -> None:
+    """A German user whose grant Google ended reads why in plain words and can reconnect or delete."""
+    user_id = new_user_id()
+    async with browser() as http:
+        await connect(auth, http, user_id, locale="de")
+        await _set_state(clean_db, user_id, "disconnected", "revoked")
+        page = await open_settings(auth, http, await auth.link(user_id, "de"))
+    assert '<html lang="de">' in page.text
+    assert "Getrennt: Google hat den Zugriff beendet, zum Beispiel nach einer Passwortänderung" in page.text
+    assert "Ihre Termine gehen nicht verloren" in page.text
+    assert "Erneut verbinden" in page.text and "Verbindung löschen" in page.text
+
+
+@pytest.mark.parametrize(
+    ("state", "reason", "words"),
+    [
+        ("none", None, "Not connected."),
+        ("connected", None, "Connected to Google Calendar as alice@example.com."),
+        ("disconnected", "account_deleted", "Google Account was deleted or disabled"),
+        ("disconnected", "admin_policy", "Please contact your administrator."),
+        ("disconnected", "security_block", "blocked access for security reasons"),
+        ("disconnected", "access_expired", "time-limited access you gave has run out"),
+        ("suspended", "security_block", "Paused: Google has temporarily locked your Google Account"),
+    ],
+)
+async def test_each_state_reads_plainly(
+    auth: Auth, clean_db: asyncpg.Pool, state: str, reason: str | None, words: str
+) -> None:
+    """Every connection state and reason has its own honest sentence on the page."""
+    user_id = new_user_id()
+    async with browser() as http:
+        if state != "none":
+            await connect(auth, http, user_id)
+            await _set_state(clean_db, user_id, state, reason)
+        page = await open_settings(auth, http, await auth.link(user_id))
+    assert f'data-state="{state}"' in page.text
+    assert words in page.text
+
+
+async def test_forged_link_gets_an_error_page(auth: Auth, clean_db: asyncpg.Pool) -> None:
+    """A link whose signature or user was changed opens nothing but a clear error page."""
+    link = await auth.link("user-a")
+    payload, _, signature = link.split("token=")[1].partition(".")
+    async with browser() as http:
+        bad_signature = await get(http, link[:-3] + ("AAA" if not link.endswith("AAA") else "BBB"))
+        swapped = await get(http, f"{auth.url}/settings?token={payload}x.{signature}")
+        garbage = await get(http, f"{auth.url}/settings?token=nonsense")
+        no_session = await get(http, auth.url + "/settings")
+    for page in (bad_signature, swapped, garbage):
+        assert page.status == 403 and "This link is not valid" in page.text
+        assert "set-cookie" not in page.text.lower()
+    assert no_session.status == 403 and "Please open the settings again" in no_session.text
+
+
+async def test_expired_link_gets_410(
+    common_config: Callable[..., CommonConfig],
+    google_config: GoogleConfig,
+    emulator: Any,
+    clean_db: asyncpg.Pool,
+) -> None:
+    """An expired link says so (410), in German when the browser prefers German."""
+    clock = ManualClock()
+    async with running_auth(common_config("auth"), google_config, clock=clock) as auth:
+        link = await auth.link("user-b", "de", ttl_seconds=60)
+        clock.advance(timedelta(seconds=61))
+        german = {"Accept-Language": "de-DE,de;q=0.9"}
+        async with aiohttp.ClientSession(headers=german) as http, http.get(link, allow_redirects=False) as r:
+            assert r.status == 410
+            assert "Dieser Link ist abgelaufen" in await r.text()
+
+
+async def test_forms_need_the_session_and_its_csrf_token(
+    auth: Auth, emulator: Any, clean_db: asyncpg.Pool
+) -> None:
+    """Connect and Delete are refused without the page's CSRF token or from a browser without the session."""
+    user_id = new_user_id()
+    async with browser() as http, browser() as stranger:
+        await connect(auth, http, user_id)
+        settings = await open_settings(auth, http, await auth.link(user_id))
+        wrong = await post(http, auth.url + "/settings/delete", {"csrf": "guess", "confirm": "yes"})
+        missing = await post(http, auth.url + "/oauth/start", {})
+        foreign = await post(
+            stranger, auth.url + "/settings/delete", {"csrf": csrf_of(settings), "confirm": "yes"}
+        )
+    assert wrong.status == 403 and missing.status == 403 and foreign.status == 403
+    assert (await auth.status(user_id))["state"] == "connected"
+
+
+async def test_pages_are_not_cached_framed_or_leaked_by_referer(auth: Auth, clean_db: asyncpg.Pool) -> None:
+    """The settings page forbids caching, framing and Referer headers that could carry the link."""
+    async with browser() as http:
+        first = await http.get(await auth.link(new_user_id()), allow_redirects=False)
+        cookie = first.headers["Set-Cookie"]
+        first.release()
+        async with http.get(auth.url + "/settings", allow_redirects=False) as page:
+            headers = page.headers
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert headers["Cache-Control"] == "no-store"
+    assert headers["Referrer-Policy"] == "no-referrer"
+    assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
+
+
+async def test_link_api_checks_its_input_and_the_service_token(auth: Auth, clean_db: asyncpg.Pool) -> None:
+    """The link API answers 201 with an expiring URL, 400 on bad input and 401 without the service token."""
+    url = f"{auth.url}/api/v1/users/user-c/link"
+    async with aiohttp.ClientSession(headers=auth.api_headers) as api:
+        async with api.post(url, json={"locale": "de", "ttl_seconds": 3600}) as r:
+            body = await r.json()
+            assert r.status == 201 and body["url"].startswith(auth.url + "/settings?token=")
+            assert body["expires_at"]
+        for bad in (
+            {"locale": "fr"},
+            {"locale": "en", "ttl_seconds": 5},
+            {"locale": "en", "ttl_seconds": "x"},
+        ):
+            async with api.post(url, json=bad) as r:
+                assert r.status == 400, bad
+    async with aiohttp.ClientSession() as anonymous:
+        async with anonymous.post(url, json={"locale": "de"}) as r:
+            assert r.status == 401
+        async with anonymous.get(f"{auth.url}/api/v1/users/user-c/connection") as r:
+            assert r.status == 401
