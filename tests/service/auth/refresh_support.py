@@ -23,11 +23,15 @@ from tests.fakes.google.state import Grant as EmuGrant
 from tests.fakes.google.state import new_refresh_token
 from tests.helpers import serve
 
-SCOPES = ("openid", "https://www.googleapis.com/auth/userinfo.email",
-          "https://www.googleapis.com/auth/calendar.events")
+SCOPES = (
+    "openid",
+    "https://www.googleapis.com/auth/userinfo.email",
+    "https://www.googleapis.com/auth/calendar.events",
+)
 TEST_KEYS = (("k1", os.urandom(32)),)
-FAST = RefreshSettings(poll_interval=0.02, retry_base=30.0, retry_max=600.0, breaker_min_dead=5,
-                       breaker_share=0.2, concurrency=8)
+FAST = RefreshSettings(
+    poll_interval=0.02, retry_base=30.0, retry_max=600.0, breaker_min_dead=5, breaker_share=0.2, concurrency=8
+)
 
 
 def auth_config(common: CommonConfig, google: GoogleConfig, **refresh: Any) -> AuthConfig:
@@ -91,8 +95,14 @@ async def add_grant(
         if last_used:
             await conn.execute("UPDATE grants SET last_used_at = $2 WHERE grant_id = $1", grant_id, now)
         await conn.execute("RESET search_path")
-    return {"grant_id": grant_id, "user_id": user_id, "email": email, "refresh_token": refresh_token,
-            "access_token": access, "sub": user.sub}
+    return {
+        "grant_id": grant_id,
+        "user_id": user_id,
+        "email": email,
+        "refresh_token": refresh_token,
+        "access_token": access,
+        "sub": user.sub,
+    }
 
 
 async def grant_row(db: asyncpg.Pool, grant_id: str) -> asyncpg.Record:

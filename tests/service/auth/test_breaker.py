@@ -46,13 +46,15 @@ async def test_burst_of_dead_grants_trips_the_breaker(
         for g in dying:
             emulator.restore_account(g["email"])
         headers = {"Authorization": f"Bearer {service_token}"}
-        async with aiohttp.ClientSession() as http:
-            async with http.post(url + "/api/v1/breaker/reset", headers=headers) as resp:
-                assert resp.status == 200
-                body = await resp.json()
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(url + "/api/v1/breaker/reset", headers=headers) as resp,
+        ):
+            assert resp.status == 200
+            body = await resp.json()
         assert body["closed_incident"] == alert["incident_id"] and body["open"] is False
 
-        recovered = set()
+        recovered: set[str] = set()
         while recovered != held_ids:
             event = await events.next_json(10)
             if event["type"] == "grant.connected":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import timedelta
 from typing import Any
 
@@ -29,7 +30,7 @@ async def test_token_endpoint_503_for_hours_disconnects_nobody(
         emulator.fail_for("/token", 503)
         for step in range(16):  # first due at 51 minutes, then 15 × 15 minutes
             now = clock.advance(timedelta(minutes=51 if step == 0 else 15))
-            await eventually(lambda now=now: _all_attempted_at(clean_db, now), timeout=10)
+            await eventually(functools.partial(_all_attempted_at, clean_db, now), timeout=10)
         reply = await client.call(m.TokenRequested(user_id=grants[0]["user_id"]), timeout=10)
         assert isinstance(reply, m.TokenReply) and reply.status == "temporarily_unavailable"
         assert reply.retry_after and reply.retry_after > 0

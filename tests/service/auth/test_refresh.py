@@ -12,8 +12,9 @@ from tests.helpers import eventually
 from .refresh_support import add_grant, auth_config, grant_row, running
 
 
-async def test_refresh_happens_before_expiry(common_config: Any, google_config: Any, emulator: Any,
-                                             clean_db: Any) -> None:
+async def test_refresh_happens_before_expiry(
+    common_config: Any, google_config: Any, emulator: Any, clean_db: Any
+) -> None:
     """A grant in use gets a new access token minutes before the old one expires, without any request."""
     clock = ManualClock()
     async with running(auth_config(common_config("auth"), google_config, jitter=0.0), clock):
@@ -35,8 +36,9 @@ async def test_refresh_happens_before_expiry(common_config: Any, google_config: 
     assert row["state"] == "connected"
 
 
-async def _dies(common_config: Any, google_config: Any, emulator: Any, db: Any, probe: Any,
-                kill: str, reason: str) -> None:
+async def _dies(
+    common_config: Any, google_config: Any, emulator: Any, db: Any, probe: Any, kill: str, reason: str
+) -> None:
     clock = ManualClock()
     events = await probe("auth.events", "auth.grant.#")
     async with running(auth_config(common_config("auth"), google_config, jitter=0.0), clock):
@@ -51,19 +53,22 @@ async def _dies(common_config: Any, google_config: Any, emulator: Any, db: Any, 
     assert row["access_token_enc"] is None
 
 
-async def test_revoked_grant_is_disconnected_within_one_cycle(common_config: Any, google_config: Any,
-                                                              emulator: Any, clean_db: Any, probe: Any) -> None:
+async def test_revoked_grant_is_disconnected_within_one_cycle(
+    common_config: Any, google_config: Any, emulator: Any, clean_db: Any, probe: Any
+) -> None:
     """Removing our access in the Google account disconnects the grant at its next refresh, reason revoked."""
     await _dies(common_config, google_config, emulator, clean_db, probe, "revoke_user", "revoked")
 
 
-async def test_deleted_account_is_reported_as_such(common_config: Any, google_config: Any, emulator: Any,
-                                                   clean_db: Any, probe: Any) -> None:
+async def test_deleted_account_is_reported_as_such(
+    common_config: Any, google_config: Any, emulator: Any, clean_db: Any, probe: Any
+) -> None:
     """A deleted Google account disconnects the grant with reason account_deleted."""
     await _dies(common_config, google_config, emulator, clean_db, probe, "delete_account", "account_deleted")
 
 
-async def test_admin_policy_is_reported_as_such(common_config: Any, google_config: Any, emulator: Any,
-                                                clean_db: Any, probe: Any) -> None:
+async def test_admin_policy_is_reported_as_such(
+    common_config: Any, google_config: Any, emulator: Any, clean_db: Any, probe: Any
+) -> None:
     """A Workspace admin restricting our scopes disconnects the grant with reason admin_policy."""
     await _dies(common_config, google_config, emulator, clean_db, probe, "set_admin_policy", "admin_policy")

@@ -33,8 +33,9 @@ async def test_thousand_concurrent_requests_on_two_instances_make_one_google_cal
     assert all(isinstance(r, m.TokenReply) and r.status == "token" for r in replies)
 
 
-async def test_typed_answers(common_config: Any, google_config: Any, emulator: Any, clean_db: Any,
-                             broker: Any) -> None:
+async def test_typed_answers(
+    common_config: Any, google_config: Any, emulator: Any, clean_db: Any, broker: Any
+) -> None:
     """Unknown users get no_grant, a valid token is handed out as is, force_refresh gets a new one,
     and a dead grant answers disconnected with its reason."""
     clock = ManualClock()

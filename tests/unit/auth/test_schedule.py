@@ -1,0 +1,68 @@
+"""When grants are refreshed: ahead of expiry with jitter, kept alive when idle, backoff on failures."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from services.auth.domain import (
+    RefreshSettings,
+    expiring_due,
+    needs_refresh,
+    next_refresh_at,
+    retry_delay,
+    usable,
+)
+
+NOW = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+S = RefreshSettings()
+
+
+def test_warm_grants_refresh_before_expiry_spread_by_jitter() -> None:
+    """Grants whose tokens expire together are refreshed 10-15 minutes early, not all at the same instant."""
+    expires = NOW + timedelta(hours=1)
+    times = {
+        next_refresh_at(now=NOW, access_expires_at=expires, last_used_at=NOW, s=S, u=u / 10)
+        for u in range(10)
+    }
+    assert len(times) == 10
+    assert all(expires - timedelta(minutes=15) <= t <= expires - timedelta(minutes=10) for t in times)
+
+
+def test_idle_grants_are_kept_alive_every_few_days() -> None:
+    """An unused grant is still refreshed within the keep-alive interval, so six months idle never kills it."""
+    t = next_refresh_at(now=NOW, access_expires_at=NOW + timedelta(hours=1), last_used_at=None, s=S, u=0.5)
+    assert timedelta(days=2) < t - NOW <= timedelta(days=3)
+    assert needs_refresh(
+        now=NOW, access_expires_at=NOW - timedelta(days=2), last_refreshed_at=NOW - timedelta(days=3), s=S
+    )
+
+
+def test_fresh_token_is_not_refreshed_twice() -> None:
+    """A grant another worker just refreshed is skipped."""
+    assert not needs_refresh(
+        now=NOW, access_expires_at=NOW + timedelta(minutes=59), last_refreshed_at=NOW, s=S
+    )
+
+
+def test_tokens_close_to_expiry_are_not_handed_out() -> None:
+    """A token with less than two minutes left is refreshed rather than handed to sync."""
+    assert usable(NOW + timedelta(minutes=5), NOW, S)
+    assert not usable(NOW + timedelta(seconds=30), NOW, S)
+    assert not usable(None, NOW, S)
+
+
+def test_backoff_grows_and_is_capped() -> None:
+    """Retries after transient failures wait longer each time, within 20 % jitter, up to the cap."""
+    delays = [retry_delay(n, S, 0.5) for n in range(1, 12)]
+    assert delays == sorted(delays) and delays[0] == S.retry_base and delays[-1] == S.retry_max
+    assert retry_delay(1, S, 0.0) == S.retry_base * 0.8
+
+
+def test_expiry_is_announced_once_a_few_days_ahead() -> None:
+    """A time-limited grant's end is announced three days ahead, and only once per end date."""
+    end = NOW + timedelta(days=2)
+    assert expiring_due(now=NOW, refresh_token_expires_at=end, announced_for=None, s=S)
+    assert not expiring_due(now=NOW, refresh_token_expires_at=end, announced_for=end, s=S)
+    assert not expiring_due(
+        now=NOW, refresh_token_expires_at=NOW + timedelta(days=5), announced_for=None, s=S
+    )
