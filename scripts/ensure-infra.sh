@@ -19,6 +19,7 @@ ROOT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 COMPOSE_FILE="$ROOT_DIR/deploy/docker-compose.yml"
 APT_UPDATED=0
 COMPOSE_STARTED=0
+STARTED_RABBIT=0
 
 say() { printf 'ensure-infra: %s\n' "$*" >&2; }
 die() {
@@ -60,15 +61,16 @@ port_open() { # host port
 }
 
 wait_for() { # description seconds command...
-    local what="$1" seconds="$2" start=$SECONDS
+    local what="$1" seconds="$2" start=$SECONDS waited
     shift 2
     until "$@"; do
         if ((SECONDS - start >= seconds)); then
             return 1
         fi
+        waited=$((SECONDS - start))
+        if ((waited > 0 && waited % 15 == 0)); then say "waiting for $what ($waited s)"; fi
         sleep 1
     done
-    [[ $((SECONDS - start)) -lt 2 ]] || say "$what is up after $((SECONDS - start)) s"
 }
 
 is_root() { [[ "$(id -u)" == 0 ]]; }
@@ -122,7 +124,7 @@ pg_start_installed() { # the local cluster on PG_PORT (Debian layout); 1 when no
 
 pg_make_reachable() {
     pg_start_installed && return 0
-    if is_root && is_debian; then
+    if is_root && is_debian && ! compgen -G "/usr/lib/postgresql/*/bin/postgres" >/dev/null; then
         apt_install postgresql postgresql-client
         pg_start_installed && return 0
     fi
@@ -148,12 +150,16 @@ pg_admin_psql() { # psql as a superuser on the local server, however this machin
     fi
 }
 
-pg_provision() {
+pg_provision() { # creates what is missing; never changes a password that is already set
     say "creating/updating role '$PG_USER' (LOGIN CREATEDB) and database '$PG_PATH'"
     pg_admin_psql -v ON_ERROR_STOP=1 -v u="$PG_USER" -v p="$PG_PASS" -v d="$PG_PATH" >&2 <<'SQL'
-SELECT format('CREATE ROLE %I', :'u') WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'u')
+SELECT format('CREATE ROLE %I LOGIN CREATEDB PASSWORD %L', :'u', :'p')
+WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'u')
 \gexec
-SELECT format('ALTER ROLE %I LOGIN CREATEDB PASSWORD %L', :'u', :'p')
+SELECT format('ALTER ROLE %I LOGIN CREATEDB', :'u')
+\gexec
+SELECT format('ALTER ROLE %I PASSWORD %L', :'u', :'p')
+FROM pg_authid WHERE rolname = :'u' AND rolpassword IS NULL
 \gexec
 SELECT format('CREATE DATABASE %I OWNER %I', :'d', :'u')
 WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = :'d')
@@ -173,6 +179,7 @@ ensure_postgres() {
         pg_make_reachable
         wait_for "PostgreSQL" "$WAIT_SECONDS" port_open "$PG_HOST" "$PG_PORT" ||
             die "PostgreSQL did not open $PG_HOST:$PG_PORT within ${WAIT_SECONDS} s"
+        say "PostgreSQL listens on $PG_HOST:$PG_PORT"
     fi
     if ! command -v psql >/dev/null; then
         # Without a client (Docker-only machine) the compose file's own init made the role.
@@ -232,13 +239,19 @@ rabbit_make_reachable() {
   'docker compose -f deploy/docker-compose.yml up -d rabbitmq'), or point AMQP_URL at one."
 }
 
-rabbit_provision() { # a non-guest user from AMQP_URL on a local broker we administer
+rabbit_provision() { # a missing user or vhost from AMQP_URL on a local broker we administer
     command -v rabbitmqctl >/dev/null && is_root || return 1
     local vhost="${MQ_PATH:-/}"
-    say "creating RabbitMQ user '$MQ_USER' and vhost '$vhost'"
-    rabbitmqctl -q add_vhost "$vhost" >/dev/null 2>&1 || true
-    rabbitmqctl -q add_user "$MQ_USER" "$MQ_PASS" >/dev/null 2>&1 ||
-        rabbitmqctl -q change_password "$MQ_USER" "$MQ_PASS" >/dev/null 2>&1 || true
+    # Never touch an existing user (its password belongs to whoever created it).
+    if rabbitmqctl -q list_users 2>/dev/null | awk '{print $1}' | grep -qxF -- "$MQ_USER"; then
+        rabbitmqctl -q list_vhosts 2>/dev/null | grep -qxF -- "$vhost" && return 1
+        say "creating RabbitMQ vhost '$vhost' for existing user '$MQ_USER'"
+        rabbitmqctl -q add_vhost "$vhost" >/dev/null 2>&1 || true
+    else
+        say "creating RabbitMQ user '$MQ_USER' and vhost '$vhost'"
+        rabbitmqctl -q add_vhost "$vhost" >/dev/null 2>&1 || true
+        rabbitmqctl -q add_user "$MQ_USER" "$MQ_PASS" >/dev/null 2>&1 || return 1
+    fi
     rabbitmqctl -q set_permissions -p "$vhost" "$MQ_USER" '.*' '.*' '.*' >/dev/null 2>&1
 }
 
@@ -249,17 +262,25 @@ ensure_rabbitmq() {
         is_local_host "$MQ_HOST" || die "RabbitMQ at $MQ_HOST:$MQ_PORT is not reachable;
   start it or point AMQP_URL at a running broker."
         rabbit_make_reachable
+        STARTED_RABBIT=1
     fi
     # A fresh broker opens its port before it accepts logins: wait for a real AMQP answer.
+    local start=$SECONDS
     wait_for "RabbitMQ" "$WAIT_SECONDS" amqp_answers || true
-    ((AMQP_RC == 0)) && return 0
+    if ((AMQP_RC == 0)); then
+        ((STARTED_RABBIT == 0)) || say "RabbitMQ accepts logins (after $((SECONDS - start)) s)"
+        return 0
+    fi
     if ((AMQP_RC == 2)) && is_local_host "$MQ_HOST" && rabbit_provision && amqp_login_ok; then
         return 0
     fi
     python3 "$ROOT_DIR/scripts/amqp_check.py" "$AMQP_URL" 3 || true
-    die "RabbitMQ at $MQ_HOST:$MQ_PORT does not accept the login in AMQP_URL (waited up to
-  ${WAIT_SECONDS} s). Check that the broker runs ('rabbitmqctl status') and that the user,
-  password and vhost in AMQP_URL exist."
+    if ((AMQP_RC == 2)); then
+        die "RabbitMQ at $MQ_HOST:$MQ_PORT refuses the user, password or vhost in AMQP_URL.
+  Create them (rabbitmqctl add_user / add_vhost / set_permissions) or fix AMQP_URL."
+    fi
+    die "RabbitMQ at $MQ_HOST:$MQ_PORT did not accept an AMQP login within ${WAIT_SECONDS} s.
+  Check that the broker runs ('rabbitmqctl status') and listens on that port."
 }
 
 command -v python3 >/dev/null || die "python3 is required (it parses the URLs and checks AMQP)"

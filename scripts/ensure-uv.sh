@@ -27,12 +27,20 @@ command -v python3 >/dev/null || {
     exit 1
 }
 say "installing uv with pip (python3 -m pip install --user uv)"
-if ! python3 -m pip install --quiet --user uv >&2; then
-    say "pip --user refused; installing uv into $ROOT_DIR/.tools/uv instead"
-    python3 -m venv "$ROOT_DIR/.tools/uv" >&2 || {
-        say "ERROR: python3 -m venv failed; install python3-venv (apt-get install python3-venv)"
-        exit 1
-    }
+if ! python3 -m pip install --quiet --user uv >/dev/null 2>&1; then
+    say "pip --user refused (or pip is missing); installing uv into $ROOT_DIR/.tools/uv instead"
+    if ! python3 -m venv "$ROOT_DIR/.tools/uv" >/dev/null 2>&1; then
+        if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null; then
+            say "apt-get install python3-venv"
+            DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >&2
+        fi
+        rm -rf "$ROOT_DIR/.tools/uv"
+        python3 -m venv "$ROOT_DIR/.tools/uv" >&2 || {
+            say "ERROR: python3 -m venv failed; install python3-venv (apt-get install python3-venv)"
+            exit 1
+        }
+    fi
     "$ROOT_DIR/.tools/uv/bin/python" -m pip install --quiet uv >&2
 fi
 found || {
