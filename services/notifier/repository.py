@@ -108,12 +108,17 @@ async def open_episode_of(conn: asyncpg.Connection, subject: str) -> asyncpg.Rec
 async def end_episode(
     conn: asyncpg.Connection, episode_id: uuid.UUID, cause: str, now: datetime
 ) -> asyncpg.Record:
-    """Cancel the episode's pending emails, then end it; returns the ended episode."""
+    """Cancel the episode's pending emails, then end it; returns the ended episode.
+
+    The second cancel catches a reminder that a delivery worker scheduled while this transaction
+    waited for the episode row; once the episode is ended no worker schedules another.
+    """
     await cancel_jobs(conn, episode_id=episode_id, reason=f"episode ended: {cause}")
     row = await conn.fetchrow(
         "UPDATE episodes SET ended_at = $2, end_cause = $3 WHERE id = $1 RETURNING *", episode_id, now, cause
     )
     assert row is not None
+    await cancel_jobs(conn, episode_id=episode_id, reason=f"episode ended: {cause}")
     return row
 
 
@@ -125,6 +130,7 @@ async def stop_reminders(conn: asyncpg.Connection, episode_id: uuid.UUID, now: d
         episode_id,
         now,
     )
+    await cancel_jobs(conn, episode_id=episode_id, reason="reminders stopped by the user", kind="reminder")
     return status != "UPDATE 0"
 
 

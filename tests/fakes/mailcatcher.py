@@ -147,10 +147,16 @@ class MailCatcher:
 def web_app(catcher: MailCatcher) -> web.Application:
     """Pages to read caught mail: an index, each message's HTML and text parts, and the raw source."""
     app = web.Application()
-    app.router.add_get("/", lambda r: _index(catcher))
-    app.router.add_get("/messages/{n:\\d+}", lambda r: _view(catcher, r, "html"))
-    app.router.add_get("/messages/{n:\\d+}/text", lambda r: _view(catcher, r, "plain"))
-    app.router.add_get("/messages/{n:\\d+}/raw", lambda r: _view(catcher, r, "raw"))
+
+    async def index(_request: web.Request) -> web.Response:
+        return await _index(catcher)
+
+    async def view(request: web.Request) -> web.Response:
+        return await _view(catcher, request, request.match_info.get("part") or "html")
+
+    app.router.add_get("/", index)
+    app.router.add_get("/messages/{n:\\d+}", view)
+    app.router.add_get("/messages/{n:\\d+}/{part:(plain|raw)}", view)
     return app
 
 
@@ -162,7 +168,7 @@ async def _index(catcher: MailCatcher) -> web.Response:
     rows = "".join(
         f"<tr><td>{n}</td><td>{_e(r.message['Date'])}</td><td>{_e(', '.join(r.rcpt_tos))}</td>"
         f'<td><a href="/messages/{n}">{_e(r.message["Subject"])}</a></td>'
-        f'<td><a href="/messages/{n}/text">text</a> · <a href="/messages/{n}/raw">source</a></td></tr>'
+        f'<td><a href="/messages/{n}/plain">text</a> · <a href="/messages/{n}/raw">source</a></td></tr>'
         for n, r in reversed(list(enumerate(catcher.received)))
     )
     body = (

@@ -1,0 +1,65 @@
+"""Fixtures for notifier service tests: a mail catcher, auth's link endpoint stand-in, a manual clock."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+import pytest_asyncio
+
+from shared.clock import ManualClock
+from shared.config import CommonConfig
+from tests.fakes.mailcatcher import MailCatcher
+from tests.service.notifier.support import AuthLinksStandIn, Notifier, auth_links_stand_in, running_notifier
+
+
+@pytest_asyncio.fixture
+async def mail() -> AsyncIterator[MailCatcher]:
+    """A real SMTP server on a free port that keeps every message."""
+    catcher = MailCatcher()
+    await catcher.start()
+    yield catcher
+    await catcher.stop()
+
+
+@pytest_asyncio.fixture
+async def auth_links(service_token: str) -> AsyncIterator[AuthLinksStandIn]:
+    async with auth_links_stand_in(service_token) as stand_in:
+        yield stand_in
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest_asyncio.fixture
+async def notifier(
+    common_config: Callable[..., CommonConfig],
+    mail: MailCatcher,
+    auth_links: AuthLinksStandIn,
+    clock: ManualClock,
+) -> AsyncIterator[Notifier]:
+    """The notifier running in-process on the test's database, broker prefix, mail catcher and clock."""
+    async with running_notifier(
+        common_config("notifier"), smtp_port=mail.port, auth_url=auth_links.url, clock=clock
+    ) as service:
+        yield service
+
+
+@pytest.fixture
+def start_notifier(
+    common_config: Callable[..., CommonConfig],
+    mail: MailCatcher,
+    auth_links: AuthLinksStandIn,
+    clock: ManualClock,
+) -> Callable[..., Any]:
+    """``async with start_notifier(**config_changes) as n``: another instance or other settings."""
+
+    def start(**changes: Any) -> Any:
+        return running_notifier(
+            common_config("notifier"), smtp_port=mail.port, auth_url=auth_links.url, clock=clock, **changes
+        )
+
+    return start

@@ -1,0 +1,163 @@
+"""Running the notifier in-process for tests, with a stand-in for auth's link endpoint.
+
+``AuthLinksStandIn`` replaces the auth service over HTTP (exactly ``POST /api/v1/users/{id}/link``
+with the service token, 201 ``{"url", "expires_at"}``); it can be told to fail, like an auth outage.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+from aiohttp import web
+
+from services.notifier.app import WORKER, create_app
+from services.notifier.config import NotifierConfig, SmtpConfig
+from services.notifier.jobs import DeliveryWorker
+from shared import messages as m
+from shared.clock import Clock
+from shared.config import CommonConfig
+from tests.helpers import eventually, serve
+
+LINK_SECRET = "notifier-link-secret-for-tests-0123456789"
+MAIL_FROM = "Pilotly <noreply@pilotly.example>"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@dataclass
+class AuthLinksStandIn:
+    """Answers link requests like auth does; ``fail_next(n)`` answers 503 n times."""
+
+    service_token: str
+    url: str = ""
+    requests: list[tuple[str, str]] = field(default_factory=list)
+    failures: int = 0
+
+    def fail_next(self, count: int) -> None:
+        self.failures += count
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_post("/api/v1/users/{user_id}/link", self._mint)
+        return app
+
+    async def _mint(self, request: web.Request) -> web.Response:
+        if request.headers.get("Authorization") != f"Bearer {self.service_token}":
+            return web.json_response({"error": "service token required"}, status=401)
+        if self.failures:
+            self.failures -= 1
+            return web.json_response({"error": "unavailable"}, status=503)
+        user_id = request.match_info["user_id"]
+        locale = (await request.json())["locale"]
+        self.requests.append((user_id, locale))
+        expires = datetime.now(UTC) + timedelta(days=7)
+        url = f"{self.url}/settings?user={user_id}&locale={locale}&n={len(self.requests)}"
+        return web.json_response({"url": url, "expires_at": expires.isoformat()}, status=201)
+
+
+@asynccontextmanager
+async def auth_links_stand_in(service_token: str) -> AsyncIterator[AuthLinksStandIn]:
+    stand_in = AuthLinksStandIn(service_token)
+    async with serve(stand_in.app()) as url:
+        stand_in.url = url
+        yield stand_in
+
+
+def notifier_config(common: CommonConfig, *, smtp_port: int, auth_url: str, **changes: Any) -> NotifierConfig:
+    config = NotifierConfig(
+        common=common,
+        link_secret=LINK_SECRET,
+        auth_api_url=auth_url,
+        smtp=SmtpConfig(port=smtp_port, timeout=5),
+        mail_from=MAIL_FROM,
+        product_name="Pilotly",
+        operator_email="ops@pilotly.example",
+        delivery_poll_interval=0.05,
+        delivery_retry_delays=(60, 300),
+        delivery_max_attempts=5,
+        delivery_concurrency=2,
+    )
+    return replace(config, **changes)
+
+
+@dataclass
+class Notifier:
+    url: str
+    app: web.Application
+    config: NotifierConfig
+
+    @property
+    def worker(self) -> DeliveryWorker:
+        return self.app[WORKER]
+
+
+@asynccontextmanager
+async def running_notifier(
+    common: CommonConfig, *, smtp_port: int, auth_url: str, clock: Clock, **changes: Any
+) -> AsyncIterator[Notifier]:
+    """The notifier on a real port whose PUBLIC_BASE_URL is that port (stop links work)."""
+    port = free_port()
+    common = replace(common, public_base_url=f"http://127.0.0.1:{port}")
+    config = notifier_config(common, smtp_port=smtp_port, auth_url=auth_url, **changes)
+    app = create_app(config, overrides={"clock": clock})
+    async with serve(app, port=port) as url:
+        yield Notifier(url, app, config)
+
+
+async def jobs(db: asyncpg.Pool) -> list[dict[str, Any]]:
+    rows = await db.fetch(
+        "SELECT kind, reason, state, sequence, attempts, due_at, user_id FROM notifier.jobs ORDER BY created_at, sequence, kind"
+    )
+    return [dict(r) for r in rows]
+
+
+async def processed(db: asyncpg.Pool, queue: str) -> int:
+    return int(
+        await db.fetchval("SELECT count(*) FROM notifier.processed_messages WHERE consumer = $1", queue)
+    )
+
+
+def contact(
+    user_id: str, *, locale: str = "en", email: str | None = None, name: str | None = "Anna"
+) -> m.UserContactChanged:
+    return m.UserContactChanged(
+        user_id=user_id, email=email or f"{user_id}@platform.example", name=name, locale=locale
+    )
+
+
+def disconnected(user_id: str, reason: str = "revoked", **changes: Any) -> m.GrantDisconnected:
+    fields: dict[str, Any] = {
+        "user_id": user_id,
+        "grant_id": f"g-{user_id}",
+        "reason": reason,
+        "since": datetime.now(UTC),
+        "google_email": f"{user_id}@gmail.example",
+    }
+    fields.update(changes)
+    return m.GrantDisconnected(**fields)
+
+
+async def given_contacts(broker: Any, db: asyncpg.Pool, *events: m.UserContactChanged) -> None:
+    """Publish contact events and wait until the notifier has stored them."""
+    for event in events:
+        await broker.publish(event)
+
+    async def stored() -> None:
+        count = await db.fetchval(
+            "SELECT count(*) FROM notifier.contacts WHERE user_id = ANY($1::text[])",
+            [e.user_id for e in events],
+        )
+        assert count == len(events)
+
+    await eventually(stored)

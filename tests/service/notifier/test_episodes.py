@@ -1,0 +1,182 @@
+"""Episodes end to end through the running notifier: one alert each, ended by the right events."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+
+from shared import messages as m
+from shared.amqp import Broker
+from shared.clock import ManualClock
+from tests.fakes.mailcatcher import MailCatcher
+from tests.helpers import eventually
+from tests.service.notifier.support import Notifier, contact, disconnected, given_contacts, jobs, processed
+
+
+def to(address: str) -> Callable[[Any], bool]:
+    return lambda msg: any(a.addr_spec == address for a in msg["To"].addresses)
+
+
+async def test_one_alert_per_episode_under_redelivery(
+    notifier: Notifier, broker: Broker, clean_db: asyncpg.Pool, mail: MailCatcher
+) -> None:
+    """A redelivered report, a second detection and a suspension of the same grant send one email."""
+    await given_contacts(broker, clean_db, contact("u1"))
+    first = disconnected("u1")
+    await broker.publish(first)
+    await broker.publish(first)  # the same message again
+    await broker.publish(disconnected("u1", detected_by="security_event"))
+    await broker.publish(m.GrantSuspended(user_id="u1", grant_id="g-u1", since=datetime.now(UTC)))
+
+    async def settled() -> None:
+        assert await processed(clean_db, "notifier.auth_events") == 3
+        assert [(j["kind"], j["state"]) for j in await jobs(clean_db)] == [
+            ("alert", "sent"),
+            ("reminder", "pending"),
+        ]
+
+    await eventually(settled)
+    assert len(mail.messages) == 1
+    assert mail.received[0].rcpt_tos == ["u1@platform.example"]
+
+
+async def test_one_alert_per_episode_with_two_notifier_instances(
+    notifier: Notifier,
+    start_notifier: Callable[..., Any],
+    broker: Broker,
+    clean_db: asyncpg.Pool,
+    mail: MailCatcher,
+) -> None:
+    """Two running instances sharing the work still send each user exactly one alert."""
+    users = [f"u{n}" for n in range(6)]
+    async with start_notifier():
+        await given_contacts(broker, clean_db, *(contact(u) for u in users))
+        sent = []
+        for round_ in range(4):
+            for user in users:
+                report = disconnected(user, detected_by="refresh" if round_ % 2 else "security_event")
+                await broker.publish(report)
+                await broker.publish(report)
+                sent.append(report)
+
+        async def settled() -> None:
+            assert await processed(clean_db, "notifier.auth_events") == len(sent)
+            states = [(j["kind"], j["state"]) for j in await jobs(clean_db) if j["kind"] == "alert"]
+            assert states == [("alert", "sent")] * len(users)
+
+        await eventually(settled, timeout=20)
+    assert sorted(r.rcpt_tos[0] for r in mail.received) == sorted(f"{u}@platform.example" for u in users)
+
+
+async def test_reconnect_ends_the_episode_with_good_news_and_no_more_reminders(
+    notifier: Notifier, broker: Broker, clean_db: asyncpg.Pool, mail: MailCatcher, clock: ManualClock
+) -> None:
+    """After reconnecting the user hears "connected again" once, and no reminder follows."""
+    await given_contacts(broker, clean_db, contact("u1"))
+    await broker.publish(disconnected("u1"))
+    await mail.wait_for(to("u1@platform.example"))
+    await broker.publish(
+        m.GrantConnected(user_id="u1", grant_id="g-u1", cause="reconnected", google_sub="sub-1")
+    )
+    good_news = await mail.wait_for(lambda msg: "connected again" in msg["Subject"])
+    assert "being copied to your calendar now" in good_news.get_body(("plain",)).get_content()
+
+    async def recorded() -> None:
+        kinds = sorted((j["kind"], j["state"]) for j in await jobs(clean_db))
+        assert kinds == [("alert", "sent"), ("reconnected", "sent"), ("reminder", "cancelled")]
+
+    await eventually(recorded)
+    clock.advance(timedelta(days=8))
+    assert not await notifier.worker.deliver_one()
+    assert len(mail.messages) == 2
+
+
+async def test_reconnect_confirmation_can_be_switched_off(
+    start_notifier: Callable[..., Any], broker: Broker, clean_db: asyncpg.Pool, mail: MailCatcher
+) -> None:
+    """With RECONNECTED_EMAIL off, a reconnect ends the episode silently."""
+    async with start_notifier(reconnected_email=False):
+        await given_contacts(broker, clean_db, contact("u1"))
+        await broker.publish(disconnected("u1"))
+        await mail.wait_for(to("u1@platform.example"))
+        await broker.publish(
+            m.GrantConnected(user_id="u1", grant_id="g-u1", cause="recovered", google_sub="s")
+        )
+
+        async def ended() -> None:
+            ended_at = await clean_db.fetchval("SELECT ended_at FROM notifier.episodes")
+            assert ended_at is not None
+
+        await eventually(ended)
+    assert [j["kind"] for j in await jobs(clean_db)] == ["alert", "reminder"]
+    assert len(mail.messages) == 1
+
+
+async def test_deleting_the_connection_on_purpose_sends_nothing(
+    notifier: Notifier, broker: Broker, clean_db: asyncpg.Pool, mail: MailCatcher, clock: ManualClock
+) -> None:
+    """A user who deleted the connection gets no confirmation and no reminders."""
+    await given_contacts(broker, clean_db, contact("u1"))
+    await broker.publish(disconnected("u1"))
+    await mail.wait_for(to("u1@platform.example"))
+    await broker.publish(m.GrantDeleted(user_id="u1", grant_id="g-u1", cause="user_request"))
+
+    async def cancelled() -> None:
+        assert [(j["kind"], j["state"]) for j in await jobs(clean_db)] == [
+            ("alert", "sent"),
+            ("reminder", "cancelled"),
+        ]
+
+    await eventually(cancelled)
+    clock.advance(timedelta(days=8))
+    assert not await notifier.worker.deliver_one()
+    assert len(mail.messages) == 1
+
+
+async def test_a_report_older_than_the_reconnect_is_ignored(
+    notifier: Notifier, broker: Broker, clean_db: asyncpg.Pool, mail: MailCatcher
+) -> None:
+    """A late, stale disconnect report (it began before the reconnect) opens no episode."""
+    await given_contacts(broker, clean_db, contact("u1"))
+    began = datetime.now(UTC) - timedelta(minutes=5)
+    await broker.publish(m.GrantConnected(user_id="u1", grant_id="g-u1", cause="reconnected", google_sub="s"))
+    await broker.publish(disconnected("u1", since=began))
+
+    async def handled() -> None:
+        assert await processed(clean_db, "notifier.auth_events") == 2
+
+    await eventually(handled)
+    assert await clean_db.fetchval("SELECT count(*) FROM notifier.episodes") == 0
+    assert await jobs(clean_db) == []
+
+
+async def test_deleted_user_is_forgotten_and_pending_emails_cancelled(
+    notifier: Notifier, broker: Broker, clean_db: asyncpg.Pool, mail: MailCatcher, clock: ManualClock
+) -> None:
+    """After the user is deleted nothing about them is kept and no reminder or late alert goes out."""
+    await given_contacts(broker, clean_db, contact("u1"))
+    await broker.publish(disconnected("u1"))
+    await mail.wait_for(to("u1@platform.example"))
+    await broker.publish(m.UserDeleted(user_id="u1"))
+
+    async def forgotten() -> None:
+        assert await clean_db.fetchval("SELECT count(*) FROM notifier.contacts") == 0
+        assert await jobs(clean_db) == []
+
+    await eventually(forgotten)
+    await broker.publish(disconnected("u1", grant_id="g-other"))  # late report for the deleted user
+    await broker.publish(contact("u1"))  # and a stale contact event
+    await eventually(lambda: _processed_at_least(clean_db, 3))
+    clock.advance(timedelta(days=8))
+    assert not await notifier.worker.deliver_one()
+    assert await clean_db.fetchval("SELECT count(*) FROM notifier.episodes") == 0
+    assert await clean_db.fetchval("SELECT count(*) FROM notifier.contacts") == 0
+    assert len(mail.messages) == 1
+
+
+async def _processed_at_least(db: asyncpg.Pool, count: int) -> None:
+    total = await db.fetchval("SELECT count(*) FROM notifier.processed_messages")
+    assert total >= count + 1  # + the first contact event
