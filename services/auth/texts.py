@@ -31,6 +31,7 @@ TEXTS: Final[dict[str, dict[str, str]]] = {
         "state.suspended": "Pausiert: Google hat Ihr Google-Konto vorübergehend gesperrt, zum Beispiel nach "
         "verdächtigen Aktivitäten. Sobald Google es wieder freigibt, geht es von selbst weiter.",
         "since": "Seit {when}.",
+        "account": "Google-Konto:",
         "kept": "Ihre Termine gehen nicht verloren: Sobald die Verbindung wieder besteht, werden sie in "
         "Ihren Kalender übertragen.",
         "button.connect": "Mit Google verbinden",
@@ -100,6 +101,7 @@ TEXTS: Final[dict[str, dict[str, str]]] = {
         "state.suspended": "Paused: Google has temporarily locked your Google Account, for example after "
         "suspicious activity. As soon as Google unlocks it, everything continues on its own.",
         "since": "Since {when}.",
+        "account": "Google Account:",
         "kept": "Your appointments are not lost: once the connection is back, they are added to your calendar.",
         "button.connect": "Connect with Google",
         "button.reconnect": "Reconnect",

@@ -1,0 +1,83 @@
+"""The settings page in a real headless Chromium: connect, delete with confirmation, connect again,
+and the German page with its umlauts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import asyncpg
+import pytest
+
+from shared.config import CommonConfig, GoogleConfig
+from tests.service.auth.flow import new_user_id, running_auth
+
+pytestmark = pytest.mark.browser
+
+
+async def _state(page: Any) -> str:
+    value: str = await page.locator("#state").get_attribute("data-state")
+    return value
+
+
+async def test_connect_delete_and_connect_again_in_a_browser(
+    page: Any,
+    common_config: Callable[..., CommonConfig],
+    google_config: GoogleConfig,
+    emulator: Any,
+    clean_db: asyncpg.Pool,
+) -> None:
+    """A user opens the link, connects, deletes after ticking the box, and connects again."""
+    emulator.add_user("alice@example.com")
+    user_id = new_user_id()
+    async with running_auth(common_config("auth"), google_config, revoke_retry_interval=0.05) as auth:
+        await page.goto(await auth.link(user_id, "en"))
+        assert page.url == auth.url + "/settings"  # the signed link left the address bar
+        assert await _state(page) == "none"
+        await page.get_by_role("button", name="Connect with Google").click()
+        await page.wait_for_selector('#result[data-result="connected"]')
+        assert "alice@example.com" in await page.inner_text("main")
+
+        await page.get_by_role("link", name="Back to settings").click()
+        assert await _state(page) == "connected"
+        await page.get_by_role("link", name="Delete connection").click()
+        await page.get_by_role("button", name="Delete for good").click()  # box not ticked: the form stays
+        assert page.url == auth.url + "/settings/delete"
+        await page.get_by_label("Yes, delete the connection to alice@example.com.").check()
+        await page.get_by_role("button", name="Delete for good").click()
+        await page.wait_for_selector('#state[data-state="none"]')
+        assert "The connection was deleted" in await page.inner_text("main")
+        assert (await auth.status(user_id))["state"] == "none"
+
+        await page.get_by_role("button", name="Connect with Google").click()
+        await page.wait_for_selector('#result[data-result="connected"]')
+        assert (await auth.status(user_id))["state"] == "connected"
+
+
+async def test_german_page_shows_umlauts(
+    page: Any,
+    common_config: Callable[..., CommonConfig],
+    google_config: GoogleConfig,
+    emulator: Any,
+    clean_db: asyncpg.Pool,
+) -> None:
+    """A German link shows the German page, umlauts intact, and a revoked grant explained."""
+    emulator.add_user("jürgen@example.com")
+    emulator.set_consent("jürgen@example.com")
+    user_id = new_user_id()
+    async with running_auth(common_config("auth"), google_config) as auth:
+        await page.goto(await auth.link(user_id, "de"))
+        assert await page.get_attribute("html", "lang") == "de"
+        await page.get_by_role("button", name="Mit Google verbinden").click()
+        await page.wait_for_selector('#result[data-result="connected"]')
+        async with clean_db.acquire() as conn:
+            await conn.execute(
+                "UPDATE auth.grants SET state = 'disconnected', reason = 'revoked' WHERE user_id = $1",
+                user_id,
+            )
+        await page.get_by_role("link", name="Zurück zu den Einstellungen").click()
+        text = await page.inner_text("main")
+        assert "Getrennt: Google hat den Zugriff beendet, zum Beispiel nach einer Passwortänderung" in text
+        assert "Verbindung löschen" in text and "Google-Konto: jürgen@example.com" in text
+        await page.get_by_role("link", name="Verbindung löschen").click()
+        assert "Ja, ich möchte die Verbindung zu jürgen@example.com löschen." in await page.inner_text("main")
