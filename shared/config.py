@@ -105,6 +105,7 @@ class CommonConfig:
     service_token: str = ""
     retry_delays_ms: tuple[int, ...] = (1_000, 10_000, 60_000, 300_000)
     outbox_poll_interval: float = 0.2
+    db_pool_size: int = 10
 
     @property
     def production(self) -> bool:
@@ -136,6 +137,7 @@ class CommonConfig:
             service_token=env.text("SERVICE_TOKEN"),
             retry_delays_ms=retry_delays,
             outbox_poll_interval=env.number("OUTBOX_POLL_INTERVAL", 0.2, minimum=0.01),
+            db_pool_size=env.integer("DB_POOL_SIZE", 10, minimum=2),
         )
 
 
