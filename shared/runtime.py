@@ -46,6 +46,7 @@ def base_app(common: CommonConfig, *, migrations: Path) -> web.Application:
             schema=common.service,
             migrations=migrations,
             application_name=common.service,
+            max_size=common.db_pool_size,
         )
     )
     app.cleanup_ctx.append(_broker_context)
