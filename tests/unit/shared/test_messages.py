@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 
 import pytest
 
@@ -18,8 +19,8 @@ def _valid(**changes: object) -> dict[str, object]:
             owner_user_id="u",
             account_id="acc",
             title="Termin",
-            start={"date": "2026-05-01"},
-            end={"date": "2026-05-02"},
+            start=m.EventTime(date=date(2026, 5, 1)),
+            end=m.EventTime(date=date(2026, 5, 2)),
         ).to_json()
     )
     body.update(changes)
