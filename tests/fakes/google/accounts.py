@@ -32,6 +32,8 @@ class AccountsMixin:
     list_seq: int
     consent: Consent
     grants: list[Grant]
+    _refresh_index: dict[str, Grant]
+    _indexed: int
     access_tokens: dict[str, AccessToken]
     codes: dict[str, AuthCode]
     revoked_tokens: list[str]
@@ -46,6 +48,8 @@ class AccountsMixin:
         self.list_seq = 0
         self.consent = Consent()
         self.grants = []
+        self._refresh_index = {}
+        self._indexed = 0
         self.access_tokens = {}
         self.codes = {}
         self.revoked_tokens = []
@@ -102,6 +106,14 @@ class AccountsMixin:
     def register_redirect_uri(self, uri: str) -> None:
         """Register an exact redirect URI (loopback http URIs are accepted anyway)."""
         self.redirect_uris.add(uri)
+
+    def grant_for_refresh_token(self, token: str) -> Grant | None:
+        """The grant holding refresh token `token` (O(1); grants appended directly are indexed too)."""
+        for grant in self.grants[self._indexed :]:
+            if grant.refresh_token:
+                self._refresh_index.setdefault(grant.refresh_token, grant)
+        self._indexed = len(self.grants)
+        return self._refresh_index.get(token) if token else None
 
     def _user_grants(self, email: str) -> list[Grant]:
         return [g for g in self.grants if g.email == email and not g.revoked]

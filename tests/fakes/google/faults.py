@@ -5,6 +5,7 @@ connections and injected error replies by path prefix."""
 from __future__ import annotations
 
 import asyncio
+import random
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -52,7 +53,7 @@ class FaultsMixin:
     token_inflight_peak: int
     _token_inflight: int
     _faults: list[_Fault]
-    _latency: dict[str, float]
+    _latency: dict[str, tuple[float, float]]
     _drops: dict[str, int]
 
     def _init_faults(self) -> None:
@@ -81,12 +82,14 @@ class FaultsMixin:
         """Answer every request under `path_prefix` with `status` until `clear_faults()`."""
         self._faults.append(_Fault(path_prefix, status, None, body, reason))
 
-    def set_latency(self, path_prefix: str, seconds: float) -> None:
-        """Delay every response under `path_prefix` by `seconds` (0 removes the delay)."""
-        if seconds <= 0:
+    def set_latency(self, path_prefix: str, seconds: float, *, jitter: float = 0.0) -> None:
+        """Delay every response under `path_prefix` by `seconds` plus up to `jitter` more (uniform),
+        as a network round trip would; 0 removes the delay. Delayed requests overlap (the handler
+        awaits), so concurrent callers see concurrent calls."""
+        if seconds <= 0 and jitter <= 0:
             self._latency.pop(path_prefix, None)
         else:
-            self._latency[path_prefix] = seconds
+            self._latency[path_prefix] = (max(0.0, seconds), max(0.0, jitter))
 
     def drop_connections(self, path_prefix: str, count: int = 1) -> None:
         """Close the socket without any response for the next `count` matching requests."""
@@ -123,7 +126,11 @@ class FaultsMixin:
         return False
 
     def _latency_for(self, path: str) -> float:
-        return max((s for p, s in self._latency.items() if path.startswith(p)), default=0.0)
+        matches = [spec for prefix, spec in self._latency.items() if path.startswith(prefix)]
+        if not matches:
+            return 0.0
+        seconds, jitter = max(matches)
+        return seconds + (random.uniform(0.0, jitter) if jitter else 0.0)
 
     @web.middleware
     async def fault_middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:

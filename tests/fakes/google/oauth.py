@@ -175,7 +175,7 @@ class OAuthEndpoints:
 
     def _refresh(self, form: dict[str, str]) -> web.Response:
         token = form.get("refresh_token", "")
-        grant = next((g for g in self.emu.grants if g.refresh_token == token), None)
+        grant = self.emu.grant_for_refresh_token(token)
         if grant is None:
             return oauth_error(400, "invalid_grant", "Bad Request")
         if grant.client_id != form.get("client_id", self.emu.client_id):
@@ -217,7 +217,7 @@ class OAuthEndpoints:
         access = self.emu.access_tokens.get(token)
         grant = access.grant if access else None
         if grant is None:
-            grant = next((g for g in self.emu.grants if g.refresh_token == token), None)
+            grant = self.emu.grant_for_refresh_token(token)
         if grant is None or grant.revoked:
             return oauth_error(400, "invalid_token", "Token expired or revoked")
         self.emu.revoke_grant(grant)
