@@ -81,8 +81,7 @@ async def forget_user(conn: asyncpg.Connection, user_id: str, *, clock: Clock | 
     """The platform deleted the user: every row about them goes; a live token is still revoked.
 
     Called by the ``platform.user.deleted`` consumer inside its transaction."""
-    now_clock = clock
-    grant = await _drop_grant(conn, user_id, reason="user_deleted", keep_user=False, clock=now_clock)
+    grant = await _drop_grant(conn, user_id, reason="user_deleted", keep_user=False, clock=clock)
     await repository.forget_user(conn, user_id)
     if grant is not None:
         await outbox.add(conn, m.GrantDeleted(user_id=user_id, grant_id=grant.grant_id, cause="user_deleted"))

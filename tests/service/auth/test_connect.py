@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import io
+import logging
 from typing import Any
 
 import asyncpg
+import structlog
 
 from shared import messages as m
+from shared.logs import configure_logging
 from tests.helpers import eventually
 from tests.service.auth.flow import (
     Auth,
@@ -204,3 +208,35 @@ async def test_reconnect_with_another_account_is_announced_and_old_grant_revoked
 
     await eventually(old_token_revoked)
     assert (await auth.status(user_id))["google_email"] == "bob@example.com"
+
+
+async def test_round_trip_logs_no_secret(auth: Auth, emulator: Any, clean_db: asyncpg.Pool) -> None:
+    """The log of a whole connect round trip holds no token, code, state, verifier or link signature."""
+    stream = io.StringIO()
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
+    configure_logging("DEBUG", stream=stream)
+    try:
+        user_id = new_user_id()
+        link = await auth.link(user_id)
+        async with browser() as http:
+            settings = await open_settings(auth, http, link)
+            callback = await consent(http, await start_connect(auth, http, settings))
+            await get(http, callback)
+    finally:
+        root.handlers[:], _ = saved
+        root.setLevel(saved[1])
+        structlog.reset_defaults()
+    output = stream.getvalue()
+    assert "grant_connected" in output and "settings_link_opened" in output
+    grant = next(g for g in emulator.grants if g.email == "alice@example.com")
+    secrets = [
+        grant.refresh_token,
+        *[t for t, a in emulator.access_tokens.items() if a.grant is grant],
+        query_of(callback)["code"],
+        query_of(callback)["state"],
+        link.split("token=")[1],
+        link.split(".")[-1],
+    ]
+    for secret in secrets:
+        assert secret not in output
