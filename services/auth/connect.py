@@ -212,6 +212,7 @@ async def _store(
     now: datetime,
 ) -> repository.Grant | None:
     """Save the grant in place and emit ``grant.connected``; returns the grant it replaced, if any."""
+    await repository.lock_user(conn, user_id)  # two tabs finishing at once must agree on grant_id
     previous = await repository.get_grant_by_user(conn, user_id, for_update=True)
     grant_id = previous.grant_id if previous is not None else uuid.uuid4().hex
     assert tokens.refresh_token is not None

@@ -85,6 +85,11 @@ async def get_grant_by_user(
     return Grant.from_row(row) if row is not None else None
 
 
+async def lock_user(conn: asyncpg.Connection, user_id: str) -> None:
+    """Serialise connects of one user for this transaction (the row may not exist yet to lock)."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtext('auth.grant:' || $1))", user_id)
+
+
 async def save_connection(conn: asyncpg.Connection, c: Connection, now: datetime) -> None:
     """Insert the user's grant, or replace it in place (same grant_id): connected, failures cleared.
 

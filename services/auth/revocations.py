@@ -79,7 +79,7 @@ async def _revoke_one(item: repository.Revocation, *, google: GoogleOAuth, ciphe
 async def _loop(app: web.Application) -> None:
     config = app[CONFIG]
     while True:
-        with contextlib.suppress(asyncpg.PostgresError, OSError):
+        try:
             await revoke_due(
                 app[POOL],
                 google=app[GOOGLE],
@@ -90,6 +90,10 @@ async def _loop(app: web.Application) -> None:
             )
             async with app[POOL].acquire() as conn:
                 await repository.delete_old_states(conn, app[CLOCK].now() - timedelta(days=1))
+        except (asyncpg.PostgresError, OSError) as exc:
+            log.warning("revocation_pass_failed", error=type(exc).__name__)
+        except Exception:
+            log.exception("revocation_pass_failed")
         wake = app[REVOKE_WAKE]
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(wake.wait(), config.revoke_retry_interval)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import Callable
 from datetime import timedelta
@@ -9,6 +10,7 @@ from typing import Any
 
 import asyncpg
 
+from services.auth.crypto import TokenCipher
 from shared.clock import ManualClock
 from shared.config import CommonConfig, GoogleConfig
 from tests.service.auth.flow import (
@@ -96,3 +98,28 @@ async def test_expired_state_is_refused(
     assert _refused(late)
     assert emulator.token_calls == 0
     assert await _grants(clean_db) == 0
+
+
+async def test_two_tabs_finishing_at_once_leave_one_usable_grant(
+    auth: Auth, emulator: Any, clean_db: asyncpg.Pool
+) -> None:
+    """Connecting from two tabs at the same moment ends with one grant whose tokens decrypt."""
+    user_id = new_user_id()
+    async with browser() as one, browser() as two:
+        callbacks = []
+        for http in (one, two):
+            settings = await open_settings(auth, http, await auth.link(user_id))
+            callbacks.append(await consent(http, await start_connect(auth, http, settings)))
+        results = await asyncio.gather(get(one, callbacks[0]), get(two, callbacks[1]))
+    assert sorted(r.text.count('data-result="connected"') + r.text.count("reconnected") for r in results) == [
+        1,
+        1,
+    ]
+    async with clean_db.acquire() as conn:
+        rows = await conn.fetch(
+            "SELECT grant_id, refresh_token_enc FROM auth.grants WHERE user_id = $1", user_id
+        )
+    assert len(rows) == 1
+    cipher = TokenCipher(auth.config.token_keys)
+    token = cipher.open_field(rows[0]["grant_id"], "refresh_token", bytes(rows[0]["refresh_token_enc"]))
+    assert token.startswith("1//")
