@@ -20,9 +20,7 @@ async def test_save_connection_replaces_in_place(auth_pool: asyncpg.Pool) -> Non
         await conn.execute(
             "UPDATE grants SET state = 'disconnected', reason = 'revoked', refresh_failures = 3"
         )
-        await repository.save_connection(
-            conn, connection_for("g1", "u1", "1//second", "b@example.com"), NOW
-        )
+        await repository.save_connection(conn, connection_for("g1", "u1", "1//second", "b@example.com"), NOW)
         grant = await repository.get_grant_by_user(conn, "u1")
         assert await conn.fetchval("SELECT count(*) FROM grants") == 1
     assert grant is not None
