@@ -1,6 +1,6 @@
-"""Background jobs of refresh: the proactive refresh scheduler (claims due grants across replicas with
-FOR UPDATE SKIP LOCKED and refreshes them with bounded concurrency), grant.expiring announcements and
-the grants-by-state gauge. Loops poll on short real intervals and decide with the clock.
+"""Background jobs of refresh: the proactive refresh scheduler (batches claimed across replicas with
+FOR UPDATE SKIP LOCKED, refreshed with bounded concurrency: refresh_batches.py), grant.expiring
+announcements and the grants-by-state gauge. Loops poll on short real intervals and decide with the clock.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from datetime import timedelta
 
 import structlog
 
-from services.auth import domain
+from services.auth import domain, refresh_batches
 from services.auth import refresh_repository as repo
 from services.auth.refresh import Refresher
 from shared import messages as m
@@ -23,52 +23,25 @@ STATES = ("connected", "disconnected", "suspended")
 
 
 async def refresh_scheduler(r: Refresher) -> None:
-    """Run forever: claim due grants and refresh them with ``settings.concurrency`` workers."""
-    s = r.settings
-    queue: asyncio.Queue[str] = asyncio.Queue(maxsize=s.batch_size)
-    workers = [
-        asyncio.create_task(_worker(r, queue), name=f"refresh-worker-{i}") for i in range(s.concurrency)
+    """Run forever: refresh lanes (refresh_batches.py) sharing ``settings.concurrency`` slots for calls
+    to Google, and between passes the grants-by-state gauge and grant.expiring announcements."""
+    slots = asyncio.Semaphore(r.settings.concurrency)
+    lanes = [
+        asyncio.create_task(refresh_batches.run_lane(r, slots), name=f"refresh-lane-{i}")
+        for i in range(refresh_batches.LANES)
     ]
     last_gauge = 0.0
     try:
         while True:
-            claimed = await _claim_pass(r, queue)
-            if claimed < s.batch_size // 2:
-                if time.monotonic() - last_gauge >= GAUGE_INTERVAL:
-                    await _guarded(update_gauge(r))
-                    last_gauge = time.monotonic()
-                await _guarded(announce_expiring(r))
-                await asyncio.sleep(s.poll_interval)
+            if time.monotonic() - last_gauge >= GAUGE_INTERVAL:
+                await _guarded(update_gauge(r))
+                last_gauge = time.monotonic()
+            await _guarded(announce_expiring(r))
+            await asyncio.sleep(r.settings.poll_interval)
     finally:
-        for w in workers:
-            w.cancel()
-        await asyncio.gather(*workers, return_exceptions=True)
-
-
-async def _claim_pass(r: Refresher, queue: asyncio.Queue[str]) -> int:
-    s = r.settings
-    room = max(1, s.batch_size - queue.qsize())
-    now = r.clock.now()
-    try:
-        async with r.pool.acquire() as conn:
-            ids = await repo.claim_due(conn, now, now + timedelta(seconds=s.claim_lease), room)
-    except Exception:
-        log.exception("refresh_claim_failed")
-        return 0
-    for grant_id in ids:
-        await queue.put(grant_id)
-    return len(ids)
-
-
-async def _worker(r: Refresher, queue: asyncio.Queue[str]) -> None:
-    while True:
-        grant_id = await queue.get()
-        try:
-            await r.refresh_grant(grant_id)
-        except Exception:  # the lease expires and another pass retries it
-            log.exception("scheduled_refresh_failed", grant_id=grant_id)
-        finally:
-            queue.task_done()
+        for lane in lanes:
+            lane.cancel()
+        await asyncio.gather(*lanes, return_exceptions=True)
 
 
 async def _guarded(coro: object) -> None:

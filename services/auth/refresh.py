@@ -153,24 +153,43 @@ class Refresher:
     async def _call_google(
         self, conn: asyncpg.Connection, g: repo.RefreshGrant, now: datetime, *, demand: bool
     ) -> TokenAnswer:
-        grant = g.grant
-        if grant.refresh_token_enc is None:
+        if g.grant.refresh_token_enc is None:
             return TokenAnswer("disconnected", "no_refresh_token", reason="revoked")
+        return await self.record(conn, g, await self.fetch(g), now, demand=demand)
+
+    async def fetch(self, g: repo.RefreshGrant) -> TokenResponse | OAuthError | OAuthTransportError:
+        """The call to Google's token endpoint (no database work): a response or the typed failure."""
+        grant = g.grant
+        assert grant.refresh_token_enc is not None
         refresh_token = self.cipher.open_field(grant.grant_id, REFRESH_FIELD, grant.refresh_token_enc)
         try:
-            response = await self.google.refresh(refresh_token)
+            return await self.google.refresh(refresh_token)
         except (OAuthError, OAuthTransportError) as exc:
-            answer = await verdicts.on_failure(self, conn, g, exc, now)
+            return exc
+
+    async def record(
+        self,
+        conn: asyncpg.Connection,
+        g: repo.RefreshGrant,
+        result: TokenResponse | OAuthError | OAuthTransportError,
+        now: datetime,
+        *,
+        demand: bool,
+    ) -> TokenAnswer:
+        """Store what Google answered (``now``: when the call started) and judge failures."""
+        grant = g.grant
+        if not isinstance(result, TokenResponse):
+            answer = await verdicts.on_failure(self, conn, g, result, now)
             self.metrics.refreshes.labels(answer.outcome).inc()
             return answer
-        await self._save(conn, g, response, now)
+        await self._save(conn, g, result, now)
         self.metrics.refreshes.labels("ok").inc()
         ahead = (grant.access_expires_at - now).total_seconds() if grant.access_expires_at else 0.0
         self.metrics.lead.observe(max(0.0, ahead))
-        expires_at = response.expires_at(now)
+        expires_at = result.expires_at(now)
         if not demand:
             return TokenAnswer("token", "refreshed", expires_at=expires_at)
-        return TokenAnswer("token", "refreshed", access_token=response.access_token, expires_at=expires_at)
+        return TokenAnswer("token", "refreshed", access_token=result.access_token, expires_at=expires_at)
 
     async def _save(
         self, conn: asyncpg.Connection, g: repo.RefreshGrant, r: TokenResponse, now: datetime

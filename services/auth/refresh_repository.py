@@ -55,18 +55,22 @@ async def load(
     return RefreshGrant.from_row(row) if row is not None else None
 
 
-async def claim_due(conn: asyncpg.Connection, now: datetime, lease_until: datetime, limit: int) -> list[str]:
-    """Connected grants due for refresh, leased to this worker (other replicas skip them)."""
+async def claim_due(
+    conn: asyncpg.Connection, now: datetime, lease_until: datetime, limit: int
+) -> list[RefreshGrant]:
+    """Connected grants due for refresh, row-locked for the caller's transaction (other replicas and
+    schedulers skip them) and leased, so one that is claimed but left alone is not claimed at once."""
     rows = await conn.fetch(
-        "UPDATE grants SET next_refresh_at = $2 WHERE grant_id IN ("
+        f"UPDATE grants SET next_refresh_at = $2 WHERE grant_id IN ("  # noqa: S608
         " SELECT grant_id FROM grants WHERE state = 'connected'"
         " AND (next_refresh_at IS NULL OR next_refresh_at <= $1)"
-        " ORDER BY next_refresh_at NULLS FIRST LIMIT $3 FOR UPDATE SKIP LOCKED) RETURNING grant_id",
+        " ORDER BY next_refresh_at NULLS FIRST LIMIT $3 FOR UPDATE SKIP LOCKED)"
+        f" RETURNING {GRANT_COLUMNS}, {EXTRA_COLUMNS}",
         now,
         lease_until,
         limit,
     )
-    return [r["grant_id"] for r in rows]
+    return [RefreshGrant.from_row(r) for r in rows]
 
 
 async def mark_used(conn: asyncpg.Connection, grant_id: str, now: datetime, refresh_by: datetime) -> None:
