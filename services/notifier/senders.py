@@ -6,6 +6,7 @@ errors are temporary (retried with backoff); 5xx replies are permanent (recorded
 
 from __future__ import annotations
 
+import email.policy
 from dataclasses import dataclass
 from datetime import datetime
 from email.headerregistry import Address
@@ -19,6 +20,10 @@ from services.notifier.config import SmtpConfig
 from services.notifier.rendering import RenderedEmail
 
 Outcome = Literal["sent", "retry", "failed"]
+
+# Headers are written unfolded up to 200 characters: Python's folding of a long subject with an
+# umlaut leaves a double space before the encoded word, which mail clients then show.
+WIRE_POLICY = email.policy.SMTP.clone(max_line_length=200)
 
 
 @dataclass(frozen=True)
@@ -47,12 +52,12 @@ def build_message(
     msg["Subject"] = rendered.subject
     msg["Date"] = format_datetime(date)
     msg["Message-ID"] = message_id
-    msg["Content-Language"] = lang
     msg["Auto-Submitted"] = "auto-generated"
     for name, value in (extra_headers or {}).items():
         msg[name] = value
     msg.set_content(rendered.text)
     msg.add_alternative(rendered.html, subtype="html")
+    msg["Content-Language"] = lang  # after set_content, which replaces Content-* headers
     return msg
 
 
@@ -72,7 +77,9 @@ class SmtpSender:
         c = self._config
         try:
             await aiosmtplib.send(
-                message,
+                message.as_bytes(policy=WIRE_POLICY),
+                sender=message["From"].addresses[0].addr_spec,
+                recipients=[a.addr_spec for a in message["To"].addresses],
                 hostname=c.host,
                 port=c.port,
                 username=c.username or None,

@@ -161,3 +161,15 @@ async def given_contacts(broker: Any, db: asyncpg.Pool, *events: m.UserContactCh
         assert count == len(events)
 
     await eventually(stored)
+
+
+async def nothing_due(db: asyncpg.Pool, clock: Clock) -> None:
+    """Wait until no email is due or in flight (claimed jobs stay pending until their outcome is saved)."""
+
+    async def check() -> None:
+        due = await db.fetchval(
+            "SELECT count(*) FROM notifier.jobs WHERE state = 'pending' AND due_at <= $1", clock.now()
+        )
+        assert due == 0
+
+    await eventually(check)

@@ -71,8 +71,8 @@ def test_reminder_says_it_is_a_reminder(lang: str) -> None:
     """A reminder is marked in the subject and says when we first wrote."""
     email = TEMPLATES.render(
         "revoked",
-        lang,
-        episode_context(reminder=2, reminders_left=1, alert_date="5. Januar 2026"),  # type: ignore[arg-type]
+        lang,  # type: ignore[arg-type]
+        episode_context(reminder=2, reminders_left=1, alert_date="5. Januar 2026"),
     )
     assert email.subject.startswith({"de": "Erinnerung:", "en": "Reminder:"}[lang])
     assert "5. Januar 2026" in email.text
