@@ -8,7 +8,7 @@ from aiohttp import web
 
 from shared.config import CommonConfig, GoogleConfig
 
-SERVICES = ("sync",)
+SERVICES = ("auth", "sync")
 
 
 def google_for(emulator: Any) -> GoogleConfig:
@@ -30,4 +30,9 @@ def build_app(service: str, common: CommonConfig, emulator: Any) -> web.Applicat
         from services.sync.config import SyncConfig
 
         return create_app(SyncConfig(common=common, google=google_for(emulator)))
+    if service == "auth":
+        from services.auth.app import create_app as create_auth
+        from tests.service.auth.flow import auth_config
+
+        return create_auth(auth_config(common, google_for(emulator)))
     raise ValueError(f"unknown service {service!r}")
