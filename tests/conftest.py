@@ -24,6 +24,7 @@ from shared import topology
 from shared.amqp import Broker
 from shared.config import DEFAULT_AMQP_URL, DEFAULT_DATABASE_URL, CommonConfig, GoogleConfig
 from tests.helpers import Probe, bind_probe
+from tests.service_apps import google_for
 
 SERVICE_SCHEMAS = ("auth", "sync", "notifier")
 TEST_RETRY_DELAYS_MS = (50, 200)
@@ -185,13 +186,4 @@ async def emulator() -> AsyncIterator[Any]:
 @pytest.fixture
 def google_config(emulator: Any) -> GoogleConfig:
     """Our OAuth client settings pointing at the emulator."""
-    return GoogleConfig(
-        client_id=emulator.client_id,
-        client_secret=emulator.client_secret,
-        auth_url=emulator.auth_url,
-        token_url=emulator.token_url,
-        revoke_url=emulator.revoke_url,
-        userinfo_url=emulator.userinfo_url,
-        risc_config_url=emulator.risc_config_url,
-        calendar_base_url=emulator.calendar_base_url,
-    )
+    return google_for(emulator)
