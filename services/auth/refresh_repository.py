@@ -64,7 +64,7 @@ async def claim_due(
         f"UPDATE grants SET next_refresh_at = $2 WHERE grant_id IN ("  # noqa: S608
         " SELECT grant_id FROM grants WHERE state = 'connected'"
         " AND (next_refresh_at IS NULL OR next_refresh_at <= $1)"
-        " ORDER BY next_refresh_at NULLS FIRST LIMIT $3 FOR UPDATE SKIP LOCKED)"
+        " ORDER BY next_refresh_at LIMIT $3 FOR UPDATE SKIP LOCKED)"
         f" RETURNING {GRANT_COLUMNS}, {EXTRA_COLUMNS}",
         now,
         lease_until,
