@@ -20,10 +20,18 @@ from shared.config import DEFAULT_DATABASE_URL, Env
 
 
 async def reset(conn: asyncpg.Connection, now: datetime) -> str | None:
-    """Close the breaker (in the caller's transaction); returns the closed incident id, if any."""
+    """Close the breaker (in the caller's transaction); returns the closed incident id, if any.
+
+    Locks in the same order as a refresh that finds a dead grant (grant row, then breaker row), so a
+    reset never deadlocks with one: held grants are made due first, without the breaker row; then,
+    holding it, grants held in between are made due too (those being refreshed right now are skipped:
+    their refresh judges them in the fresh window once this commits).
+    """
+    await repo.retry_held_grants(conn, now)
     await repo.lock_breaker(conn)
     closed = await repo.close_incident(conn, "circuit_open", now)
-    await repo.reset_breaker(conn, now)
+    await repo.set_breaker_reset(conn, now)
+    await repo.retry_held_grants(conn, now, skip_locked=True)
     if closed is not None:
         await outbox.add(
             conn, m.OperatorAlert(incident_id=closed, kind="circuit_closed", detail="reset by operator")

@@ -181,8 +181,15 @@ async def set_state(
 
 
 async def lock_breaker(conn: asyncpg.Connection) -> datetime | None:
-    """Serialise disconnect decisions; returns when the breaker was last reset by an operator."""
-    value: datetime | None = await conn.fetchval("SELECT reset_at FROM breaker WHERE id = 1 FOR UPDATE")
+    """Serialise disconnect decisions; returns when the breaker was last reset by an operator.
+
+    Lock order: a caller that needs grant rows takes them before this one (a refresh holds its grant,
+    the reset updates held grants first). The row is recreated if it went missing, so the lock holds.
+    """
+    value: datetime | None = await conn.fetchval(
+        "INSERT INTO breaker (id) VALUES (1) ON CONFLICT (id) DO UPDATE SET reset_at = breaker.reset_at"
+        " RETURNING reset_at"
+    )
     return value
 
 
@@ -231,13 +238,21 @@ async def close_incident(conn: asyncpg.Connection, kind: str, now: datetime) -> 
     return value
 
 
-async def reset_breaker(conn: asyncpg.Connection, now: datetime) -> None:
-    """Start a fresh counting window and retry every held grant at once."""
-    await conn.execute("UPDATE breaker SET reset_at = $1 WHERE id = 1", now)
-    await conn.execute(
-        "UPDATE grants SET next_refresh_at = $1 WHERE verdict_pending_since IS NOT NULL AND state = 'connected'",
+async def retry_held_grants(conn: asyncpg.Connection, now: datetime, *, skip_locked: bool = False) -> int:
+    """Make every grant held by the breaker due at once. ``skip_locked`` passes over grants whose row is
+    locked (a refresh in progress: it judges the grant itself, after the reset commits)."""
+    suffix = " FOR UPDATE SKIP LOCKED" if skip_locked else ""
+    result: str = await conn.execute(
+        "UPDATE grants SET next_refresh_at = $1 WHERE grant_id IN (SELECT grant_id FROM grants"  # noqa: S608
+        f" WHERE verdict_pending_since IS NOT NULL AND state = 'connected'{suffix})",
         now,
     )
+    return int(result.split()[-1])
+
+
+async def set_breaker_reset(conn: asyncpg.Connection, now: datetime) -> None:
+    """Start a fresh counting window (the caller holds the breaker row)."""
+    await conn.execute("UPDATE breaker SET reset_at = $1 WHERE id = 1", now)
 
 
 # --------------------------------------------------------------------------- expiry notices

@@ -3,11 +3,15 @@ operator once, and waits for a human; after the reset, recovered grants come bac
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
 import aiohttp
+import asyncpg
 
+from services.auth import breaker
+from services.auth import refresh_repository as repo
 from shared.clock import ManualClock
 from tests.helpers import eventually
 
@@ -65,3 +69,51 @@ async def test_burst_of_dead_grants_trips_the_breaker(
     for grant_id in held_ids:
         row = await grant_row(clean_db, grant_id)
         assert row["state"] == "connected" and row["verdict_pending_since"] is None
+
+
+async def test_reset_during_a_dead_grant_decision_does_not_deadlock(
+    common_config: Any, google_config: Any, emulator: Any, clean_db: Any, database_url: str
+) -> None:
+    """An operator reset arriving while a refresh is deciding about a held grant waits for that decision
+    instead of deadlocking with it, and the grant is then due at once."""
+    clock = ManualClock()
+    config = auth_config(common_config("auth"), google_config, poll_interval=60.0)  # scheduler stays out
+    async with running(config, clock):
+        g = await add_grant(clean_db, emulator, clock, expires_in=3600)
+        await clean_db.execute(
+            "UPDATE auth.grants SET verdict_pending_since = $2, verdict_pending_reason = 'revoked',"
+            " next_refresh_at = $3 WHERE grant_id = $1",
+            g["grant_id"],
+            clock.now(),
+            clock.now() + timedelta(hours=1),
+        )
+        settings = {"search_path": "auth", "timezone": "UTC"}
+        refreshing = await asyncpg.connect(database_url, server_settings=settings)
+        operator = await asyncpg.connect(database_url, server_settings=settings)
+        try:
+            refresh_tx = refreshing.transaction()
+            await refresh_tx.start()
+            await repo.load(refreshing, grant_id=g["grant_id"], lock=True)  # a refresh holds the grant
+
+            async def operator_reset() -> str | None:
+                async with operator.transaction():
+                    return await breaker.reset(operator, clock.now())
+
+            reset = asyncio.create_task(operator_reset())
+            pid = operator.get_server_pid()
+
+            async def reset_waits() -> None:
+                state = await clean_db.fetchval(
+                    "SELECT wait_event_type FROM pg_stat_activity WHERE pid = $1", pid
+                )
+                assert state == "Lock"
+
+            await eventually(reset_waits, timeout=5)
+            await repo.lock_breaker(refreshing)  # the refresh judges the grant dead: breaker next
+            await refresh_tx.commit()
+            await asyncio.wait_for(reset, timeout=5)
+        finally:
+            await refreshing.close()
+            await operator.close()
+        row = await grant_row(clean_db, g["grant_id"])
+        assert row["next_refresh_at"] <= clock.now()
