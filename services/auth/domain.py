@@ -12,6 +12,7 @@ from services.auth.google_oauth import OAuthError, OAuthTransportError
 APP_WIDE_ERRORS = frozenset({"invalid_client", "deleted_client", "unauthorized_client"})
 TRANSIENT_ERRORS = frozenset({"temporarily_unavailable", "internal_failure", "server_error"})
 TRANSIENT_STATUS = frozenset({408, 429})
+SAME_END = timedelta(days=1)  # expiry dates of a time-limited grant closer than this are one end
 
 
 class FailureClass(StrEnum):
@@ -128,7 +129,11 @@ def expiring_due(
     announced_for: datetime | None,
     s: RefreshSettings,
 ) -> bool:
-    """A time-limited grant's end is announced once, ``expiring_notice`` ahead."""
-    if refresh_token_expires_at is None or announced_for == refresh_token_expires_at:
+    """A time-limited grant's end is announced once, ``expiring_notice`` ahead. Each refresh reports the
+    end again as now + refresh_token_expires_in, which wobbles by clock skew: an end within
+    ``SAME_END`` of the announced one is the same end (a new consent moves it further)."""
+    if refresh_token_expires_at is None:
+        return False
+    if announced_for is not None and announced_for >= refresh_token_expires_at - SAME_END:
         return False
     return refresh_token_expires_at - now <= timedelta(seconds=s.expiring_notice)

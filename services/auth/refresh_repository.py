@@ -262,7 +262,8 @@ async def expiring_candidates(conn: asyncpg.Connection, horizon: datetime, limit
     rows = await conn.fetch(
         f"SELECT {GRANT_COLUMNS}, {EXTRA_COLUMNS} FROM grants WHERE state = 'connected'"  # noqa: S608
         " AND refresh_token_expires_at <= $1"
-        " AND expiring_announced_for IS DISTINCT FROM refresh_token_expires_at"
+        " AND (expiring_announced_for IS NULL"
+        "  OR expiring_announced_for < refresh_token_expires_at - interval '1 day')"  # domain.SAME_END
         " ORDER BY refresh_token_expires_at LIMIT $2 FOR UPDATE SKIP LOCKED",
         horizon,
         limit,

@@ -63,6 +63,10 @@ def test_expiry_is_announced_once_a_few_days_ahead() -> None:
     end = NOW + timedelta(days=2)
     assert expiring_due(now=NOW, refresh_token_expires_at=end, announced_for=None, s=S)
     assert not expiring_due(now=NOW, refresh_token_expires_at=end, announced_for=end, s=S)
+    wobble = end + timedelta(seconds=3)  # the same end, reported again by a later refresh
+    assert not expiring_due(now=NOW, refresh_token_expires_at=wobble, announced_for=end, s=S)
+    renewed = end + timedelta(days=2)  # a new consent with a later end is announced again
+    assert expiring_due(now=NOW + timedelta(days=2), refresh_token_expires_at=renewed, announced_for=end, s=S)
     assert not expiring_due(
         now=NOW, refresh_token_expires_at=NOW + timedelta(days=5), announced_for=None, s=S
     )
