@@ -9,7 +9,7 @@ from shared import messages as m
 from shared.amqp import RpcClient
 from shared.clock import ManualClock
 
-from .refresh_support import add_grant, auth_config, running
+from .refresh_support import add_grant, auth_config, grant_row, running
 
 
 async def test_thousand_concurrent_requests_on_two_instances_make_one_google_call(
@@ -54,3 +54,25 @@ async def test_typed_answers(
     assert forced.access_token not in (None, g["access_token"])
     assert isinstance(dead, m.TokenReply) and (dead.status, dead.reason) == ("disconnected", "revoked")
     assert dead.access_token is None
+
+
+async def test_scheduled_refresh_and_token_requests_share_one_google_call(
+    common_config: Any, google_config: Any, emulator: Any, clean_db: Any, broker: Any
+) -> None:
+    """A grant that two instances' schedulers find due while sync asks for its token 200 times is
+    refreshed by exactly one call to Google, and every request gets that fresh token."""
+    clock = ManualClock()
+    config = auth_config(common_config("auth"), google_config)
+    emulator.set_latency("/token", 0.2)
+    async with running(config, clock), running(config, clock):
+        client = RpcClient(broker)
+        await client.start()
+        g = await add_grant(clean_db, emulator, clock, expires_in=-60)  # due for the schedulers at once
+        replies = await asyncio.gather(
+            *(client.call(m.TokenRequested(user_id=g["user_id"]), timeout=30) for _ in range(200))
+        )
+        row = await grant_row(clean_db, g["grant_id"])
+    assert emulator.token_calls_by_grant["refresh_token"] == 1
+    tokens = {r.access_token for r in replies if isinstance(r, m.TokenReply) and r.status == "token"}
+    assert len(tokens) == 1 and len(replies) == 200 and g["access_token"] not in tokens
+    assert row["next_refresh_at"] > clock.now()
