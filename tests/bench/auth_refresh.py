@@ -317,7 +317,10 @@ def _print_table(storm: dict[str, float], bare: dict[str, float], ratio: float) 
         ("token-endpoint refresh calls", f"{storm['refreshes']:.0f}"),
         ("time to refresh all", f"{storm['seconds']:.1f} s"),
         ("refreshes per second (auth)", f"{storm['rate']:.0f}"),
-        ("peak concurrent token calls", f"{storm['peak']:.0f}"),
+        (
+            "peak concurrent token calls",
+            f"{storm['peak']:.0f}  (scheduler slots {CONCURRENCY} + token requests refreshing on demand)",
+        ),
         ("token RPC answers meanwhile", f"{storm['answered']:.0f} tokens, {storm['other']:.0f} other"),
         ("tokens handed out expired", f"{storm['expired']:.0f}  (must be 0)"),
         (
