@@ -63,6 +63,8 @@ async def _delivery(app: web.Application) -> AsyncIterator[None]:
         asyncio.create_task(worker.run(), name=f"delivery-{n}") for n in range(config.delivery_concurrency)
     ]
     yield
-    for task in tasks:
+    worker.stop()
+    _, pending = await asyncio.wait(tasks, timeout=config.smtp.timeout + 5)
+    for task in pending:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)

@@ -58,15 +58,24 @@ class DeliveryWorker:
 
     def __post_init__(self) -> None:
         self._wake = asyncio.Event()
+        self._stopping = False
 
     def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self) -> None:
+        """Let every ``run`` loop finish its current job and return."""
+        self._stopping = True
         self._wake.set()
 
     async def run(self) -> None:
         """Deliver due jobs forever; idle for the poll interval when nothing is due."""
         loop = asyncio.get_running_loop()
         next_gauge = 0.0
-        while True:
+        task = asyncio.current_task()
+        # A cancellation can be lost on Python 3.11 when it coincides with a timeout (asyncio.timeout
+        # and wait_for both convert it); ``stop()`` and the cancelling() check end the loop regardless.
+        while not self._stopping and not (task is not None and task.cancelling()):
             try:
                 if loop.time() >= next_gauge:
                     await self.refresh_gauge()
@@ -75,9 +84,12 @@ class DeliveryWorker:
                     continue
             except Exception:  # a bug or the database is away: keep the loop alive
                 log.exception("delivery_loop_failed")
+            if self._stopping:
+                break
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.config.delivery_poll_interval)
+                async with asyncio.timeout(self.config.delivery_poll_interval):
+                    await self._wake.wait()
 
     async def refresh_gauge(self) -> None:
         async with self.pool.acquire() as conn:

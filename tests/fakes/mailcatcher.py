@@ -14,6 +14,7 @@ import contextlib
 import email
 import email.policy
 import html
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -35,12 +36,13 @@ REPLIES = {
 
 @dataclass
 class Received:
-    """One accepted message with its SMTP envelope."""
+    """One accepted message with its SMTP envelope; ``received_at`` is ``time.perf_counter()``."""
 
     message: EmailMessage
     mail_from: str
     rcpt_tos: list[str]
     raw: bytes
+    received_at: float = 0.0
 
 
 @dataclass
@@ -113,7 +115,7 @@ class MailCatcher:
         raw = raw if isinstance(raw, bytes) else raw.encode()
         parsed = email.message_from_bytes(raw, policy=email.policy.default)
         assert isinstance(parsed, EmailMessage)
-        self.received.append(Received(parsed, str(envelope.mail_from), rcpt_tos, raw))
+        self.received.append(Received(parsed, str(envelope.mail_from), rcpt_tos, raw, time.perf_counter()))
         await self._notify()
         return "250 2.0.0 Message accepted for delivery"
 
