@@ -10,7 +10,6 @@ which consumers drop by ``message_id``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 
@@ -81,9 +80,16 @@ class OutboxRelay:
             if sent == self._batch_size:
                 continue
             delay = min(30.0, self._poll_interval * (2**failures)) if failures else self._poll_interval
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), delay)
+            await self._wait(delay)
+
+    async def _wait(self, seconds: float) -> None:
+        """Wait for ``wake()`` or ``seconds``; unlike ``wait_for`` on 3.11 this never swallows a cancel."""
+        self._wake.clear()
+        waiter = asyncio.ensure_future(self._wake.wait())
+        try:
+            await asyncio.wait({waiter}, timeout=seconds)
+        finally:
+            waiter.cancel()
 
     async def relay_once(self) -> int:
         """Publish one batch of unsent rows; returns how many were published."""
