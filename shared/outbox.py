@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import asyncpg
 import structlog
@@ -23,8 +23,18 @@ from shared.amqp import Broker
 log = structlog.get_logger(__name__)
 
 
-async def add(conn: asyncpg.Connection, message: m.Message, *, routing_key: str | None = None) -> None:
-    """Save ``message`` for publication when the surrounding transaction commits."""
+async def add(
+    conn: asyncpg.Connection,
+    message: m.Message,
+    *,
+    routing_key: str | None = None,
+    occurred_at: datetime | None = None,
+) -> None:
+    """Save ``message`` for publication when the surrounding transaction commits.
+
+    ``occurred_at`` stamps the message with the service's clock (instead of the wall clock)."""
+    if occurred_at is not None:
+        message = message.model_copy(update={"occurred_at": occurred_at})
     await conn.execute(
         "INSERT INTO outbox (message_id, exchange, routing_key, message_type, body)"
         " VALUES ($1, $2, $3, $4, $5)",

@@ -34,7 +34,9 @@ async def reset(conn: asyncpg.Connection, now: datetime) -> str | None:
     await repo.retry_held_grants(conn, now, skip_locked=True)
     if closed is not None:
         await outbox.add(
-            conn, m.OperatorAlert(incident_id=closed, kind="circuit_closed", detail="reset by operator")
+            conn,
+            m.OperatorAlert(incident_id=closed, kind="circuit_closed", detail="reset by operator"),
+            occurred_at=now,
         )
     return closed
 

@@ -266,5 +266,6 @@ async def _store(
             previous_google_email=previous.google_email if changed and previous is not None else None,
             scopes=tuple(granted),
         ),
+        occurred_at=now,
     )
     return previous

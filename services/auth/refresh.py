@@ -225,7 +225,7 @@ class Refresher:
         await verdicts.on_success(self, conn, g, now)
 
     async def emit(self, conn: asyncpg.Connection, message: m.Message) -> None:
-        await outbox.add(conn, message)
+        await outbox.add(conn, message, occurred_at=self.clock.now())
         asyncio.get_running_loop().call_soon(self.wake)
 
 

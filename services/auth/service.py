@@ -72,7 +72,11 @@ async def delete_connection(conn: asyncpg.Connection, user_id: str, *, clock: Cl
         grant = await _drop_grant(conn, user_id, reason="deleted", keep_user=True, clock=clock)
         if grant is None:
             return None
-        await outbox.add(conn, m.GrantDeleted(user_id=user_id, grant_id=grant.grant_id, cause="user_request"))
+        await outbox.add(
+            conn,
+            m.GrantDeleted(user_id=user_id, grant_id=grant.grant_id, cause="user_request"),
+            occurred_at=clock.now(),
+        )
     log.info("connection_deleted", user_id=user_id, grant_id=grant.grant_id)
     return grant.grant_id
 
@@ -84,7 +88,11 @@ async def forget_user(conn: asyncpg.Connection, user_id: str, *, clock: Clock | 
     grant = await _drop_grant(conn, user_id, reason="user_deleted", keep_user=False, clock=clock)
     await repository.forget_user(conn, user_id)
     if grant is not None:
-        await outbox.add(conn, m.GrantDeleted(user_id=user_id, grant_id=grant.grant_id, cause="user_deleted"))
+        await outbox.add(
+            conn,
+            m.GrantDeleted(user_id=user_id, grant_id=grant.grant_id, cause="user_deleted"),
+            occurred_at=clock.now() if clock is not None else None,
+        )
     log.info("user_forgotten", user_id=user_id, had_grant=grant is not None)
 
 
