@@ -8,7 +8,7 @@ from aiohttp import web
 
 from shared.config import CommonConfig, GoogleConfig
 
-SERVICES = ("auth", "sync")
+SERVICES = ("auth", "sync", "notifier")
 
 
 def google_for(emulator: Any) -> GoogleConfig:
@@ -35,4 +35,10 @@ def build_app(service: str, common: CommonConfig, emulator: Any) -> web.Applicat
         from tests.service.auth.flow import auth_config
 
         return create_auth(auth_config(common, google_for(emulator)))
+    if service == "notifier":
+        from services.notifier.app import create_app as create_notifier
+        from tests.service.notifier.support import notifier_config
+
+        # Readiness needs no mail server or auth: nothing is sent while the test runs.
+        return create_notifier(notifier_config(common, smtp_port=1, auth_url="http://127.0.0.1:1"))
     raise ValueError(f"unknown service {service!r}")
