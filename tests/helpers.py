@@ -7,14 +7,19 @@ Nothing here sleeps blindly: ``eventually`` polls an observable condition until 
 from __future__ import annotations
 
 import asyncio
+import io
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any, TypeVar
 
 import aio_pika
+import structlog
 from aio_pika.abc import AbstractIncomingMessage, AbstractQueue
 from aiohttp import web
+
+from shared.logs import configure_logging
 
 T = TypeVar("T")
 
@@ -149,3 +154,18 @@ class TcpProxy:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+@contextmanager
+def captured_logs(level: str = "DEBUG") -> Iterator[io.StringIO]:
+    """Route every log line (ours and libraries') through the production formatter into a buffer."""
+    stream = io.StringIO()
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
+    configure_logging(level, stream=stream)
+    try:
+        yield stream
+    finally:
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
+        structlog.reset_defaults()
