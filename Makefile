@@ -15,7 +15,7 @@ CODE_DIRS := services shared tests
 LINT_DIRS := $(CODE_DIRS) scripts
 VENV_STAMP := .venv/.calsync-synced
 
-.PHONY: help run test unit integration service e2e lint fmt bench screenshots up browser sync clean distclean
+.PHONY: help run test unit integration service e2e lint fmt bench screenshots docs up browser sync clean distclean
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -47,8 +47,8 @@ integration: up sync ## adapters against PostgreSQL, RabbitMQ and the emulator
 service: up sync ## one service in-process at a time
 	$(RUN) pytest tests/service $(PYTEST_ARGS)
 
-e2e: up browser sync ## all three services along one chain
-	$(RUN) pytest tests/e2e $(PYTEST_ARGS)
+e2e: up browser sync ## chains across services, and the settings page in a real browser
+	$(RUN) pytest tests/e2e tests/browser $(PYTEST_ARGS)
 
 lint: sync ## ruff check, ruff format --check, mypy
 	$(RUN) ruff check $(LINT_DIRS)
@@ -64,6 +64,9 @@ bench: up sync ## run the benchmarks (tests/bench)
 
 screenshots: up browser sync ## render the user-facing pages and emails to PNG
 	$(RUN) python -m tests.screenshots
+
+docs: sync ## regenerate docs/messages.md from the message contract
+	$(RUN) python -m scripts.gen_messages_doc
 
 clean: ## remove caches and test artefacts (keeps .venv)
 	find . -path ./.venv -prune -o -path ./.git -prune -o -name __pycache__ -type d -print0 \
