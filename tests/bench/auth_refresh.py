@@ -111,7 +111,11 @@ async def main() -> dict[str, float]:
     finally:
         child.terminate()
         child.join(10)
-        broker = Broker(os.environ.get("AMQP_URL", DEFAULT_AMQP_URL), prefix=prefix)
+        broker = Broker(
+            os.environ.get("AMQP_URL", DEFAULT_AMQP_URL),
+            prefix=prefix,
+            retry_delays_ms=CommonConfig(service="auth").retry_delays_ms,  # the delays the bench app declared
+        )
         await broker.connect()
         await broker.delete_topology()
         await broker.close()
