@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -223,16 +224,8 @@ class DeliveryWorker:
             await self._failed(conn, job, stage=stage, result=result, recipient=recipient, permanent=False)
             return
         assert decision.due_at is not None
-        await repo.log_attempt(
-            conn,
-            job["id"],
-            attempt=attempt,
-            at=now,
-            outcome="retry",
-            stage=stage,
-            smtp_code=result.code,
-            detail=result.detail,
-            recipient=recipient,
+        await self._log_unsent(
+            conn, job, "retry", attempt=attempt, at=now, stage=stage, result=result, recipient=recipient
         )
         await repo.reschedule_job(
             conn, job["id"], attempts=attempt, due_at=decision.due_at, error=result.detail
@@ -258,16 +251,8 @@ class DeliveryWorker:
         permanent: bool = True,
     ) -> None:
         now, attempt = self.clock.now(), job["attempts"] + 1
-        await repo.log_attempt(
-            conn,
-            job["id"],
-            attempt=attempt,
-            at=now,
-            outcome="failed",
-            stage=stage,
-            smtp_code=result.code,
-            detail=result.detail,
-            recipient=recipient,
+        await self._log_unsent(
+            conn, job, "failed", attempt=attempt, at=now, stage=stage, result=result, recipient=recipient
         )
         await repo.finish_job(conn, job["id"], state="failed", attempts=attempt, at=now, error=result.detail)
         error = f"{stage}: {result.detail}"
@@ -277,6 +262,31 @@ class DeliveryWorker:
         self.metrics.emails.labels(job["kind"], "failed").inc()
         log.warning(
             "email_failed", **self._log_fields(job), stage=stage, error=result.detail, permanent=permanent
+        )
+
+    async def _log_unsent(
+        self,
+        conn: asyncpg.Connection,
+        job: dict[str, Any],
+        outcome: str,
+        *,
+        attempt: int,
+        at: datetime,
+        stage: str,
+        result: SendResult,
+        recipient: str | None,
+    ) -> None:
+        """Record in ``delivery_log`` an attempt that did not deliver (``retry`` or ``failed``)."""
+        await repo.log_attempt(
+            conn,
+            job["id"],
+            attempt=attempt,
+            at=at,
+            outcome=outcome,
+            stage=stage,
+            smtp_code=result.code,
+            detail=result.detail,
+            recipient=recipient,
         )
 
     @staticmethod
