@@ -1,9 +1,8 @@
-"""Building blocks for auth refresh tests: an AuthConfig on the emulator, live grants created in the
-emulator and stored through auth's repository, and a running auth app."""
+"""Building blocks for auth refresh tests: an AuthConfig with fast refresh settings, live grants created
+in the emulator and stored through auth's repository, and a running auth app."""
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -22,26 +21,21 @@ from shared.config import CommonConfig, GoogleConfig
 from tests.fakes.google.state import Grant as EmuGrant
 from tests.fakes.google.state import new_refresh_token
 from tests.helpers import serve
+from tests.service.auth.flow import TEST_KEYS, auth_config
 
 SCOPES = (
     "openid",
     "https://www.googleapis.com/auth/userinfo.email",
     "https://www.googleapis.com/auth/calendar.events",
 )
-TEST_KEYS = (("k1", os.urandom(32)),)
 FAST = RefreshSettings(
     poll_interval=0.02, retry_base=30.0, retry_max=600.0, breaker_min_dead=5, breaker_share=0.2, concurrency=8
 )
 
 
-def auth_config(common: CommonConfig, google: GoogleConfig, **refresh: Any) -> AuthConfig:
-    return AuthConfig(
-        common=common,
-        google=google,
-        token_keys=TEST_KEYS,
-        link_secret=b"l" * 40,
-        refresh=replace(FAST, **refresh),
-    )
+def refresh_config(common: CommonConfig, google: GoogleConfig, **refresh: Any) -> AuthConfig:
+    """The test AuthConfig with ``FAST`` refresh settings, changed by ``refresh``."""
+    return auth_config(common, google, refresh=replace(FAST, **refresh))
 
 
 @asynccontextmanager

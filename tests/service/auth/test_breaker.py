@@ -15,7 +15,7 @@ from services.auth import refresh_repository as repo
 from shared.clock import ManualClock
 from tests.helpers import eventually
 
-from .refresh_support import add_grant, auth_config, grant_row, running
+from .refresh_support import add_grant, grant_row, refresh_config, running
 
 
 async def test_burst_of_dead_grants_trips_the_breaker(
@@ -25,7 +25,7 @@ async def test_burst_of_dead_grants_trips_the_breaker(
     operator alert goes out, and after an operator reset the held grants that work again reconnect."""
     clock = ManualClock()
     events = await probe("auth.events", "#")
-    config = auth_config(common_config("auth"), google_config, jitter=0.0, concurrency=1)
+    config = refresh_config(common_config("auth"), google_config, jitter=0.0, concurrency=1)
     async with running(config, clock) as url:
         grants = [await add_grant(clean_db, emulator, clock, expires_in=3600) for _ in range(10)]
         dying = grants[:6]
@@ -77,7 +77,7 @@ async def test_reset_during_a_dead_grant_decision_does_not_deadlock(
     """An operator reset arriving while a refresh is deciding about a held grant waits for that decision
     instead of deadlocking with it, and the grant is then due at once."""
     clock = ManualClock()
-    config = auth_config(common_config("auth"), google_config, poll_interval=60.0)  # scheduler stays out
+    config = refresh_config(common_config("auth"), google_config, poll_interval=60.0)  # scheduler stays out
     async with running(config, clock):
         g = await add_grant(clean_db, emulator, clock, expires_in=3600)
         await clean_db.execute(

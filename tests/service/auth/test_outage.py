@@ -11,7 +11,7 @@ from shared.amqp import RpcClient
 from shared.clock import ManualClock
 from tests.helpers import eventually
 
-from .refresh_support import add_grant, auth_config, running
+from .refresh_support import add_grant, refresh_config, running
 
 GRANTS = 5
 
@@ -23,7 +23,7 @@ async def test_token_endpoint_503_for_hours_disconnects_nobody(
     nobody is disconnected or alerted, and all grants work again once Google is back."""
     clock = ManualClock()
     events = await probe("auth.events", "#")
-    async with running(auth_config(common_config("auth"), google_config, jitter=0.0), clock):
+    async with running(refresh_config(common_config("auth"), google_config, jitter=0.0), clock):
         grants = [await add_grant(clean_db, emulator, clock, expires_in=3600) for _ in range(GRANTS)]
         client = RpcClient(broker)
         await client.start()

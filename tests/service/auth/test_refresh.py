@@ -9,7 +9,7 @@ from typing import Any
 from shared.clock import ManualClock
 from tests.helpers import eventually
 
-from .refresh_support import add_grant, auth_config, grant_row, running
+from .refresh_support import add_grant, grant_row, refresh_config, running
 
 
 async def test_refresh_happens_before_expiry(
@@ -17,7 +17,7 @@ async def test_refresh_happens_before_expiry(
 ) -> None:
     """A grant in use gets a new access token minutes before the old one expires, without any request."""
     clock = ManualClock()
-    async with running(auth_config(common_config("auth"), google_config, jitter=0.0), clock):
+    async with running(refresh_config(common_config("auth"), google_config, jitter=0.0), clock):
         g = await add_grant(clean_db, emulator, clock, expires_in=3600)
         before = await grant_row(clean_db, g["grant_id"])
         clock.advance(timedelta(minutes=45))
@@ -41,7 +41,7 @@ async def _dies(
 ) -> None:
     clock = ManualClock()
     events = await probe("auth.events", "auth.grant.#")
-    async with running(auth_config(common_config("auth"), google_config, jitter=0.0), clock):
+    async with running(refresh_config(common_config("auth"), google_config, jitter=0.0), clock):
         g = await add_grant(db, emulator, clock, expires_in=3600)
         getattr(emulator, kill)(g["email"])
         clock.advance(timedelta(minutes=51))

@@ -12,7 +12,7 @@ import aiohttp
 from shared.clock import ManualClock
 from tests.helpers import eventually
 
-from .refresh_support import add_grant, auth_config, grant_row, running
+from .refresh_support import add_grant, grant_row, refresh_config, running
 
 USER_EVENTS = ("grant.disconnected", "grant.expiring", "grant.deleted")  # the ones that email a user
 
@@ -36,7 +36,7 @@ async def test_time_limited_grant_end_is_announced_once(
     refresh reports the end again."""
     clock = ManualClock()
     events = await probe("auth.events", "#")
-    async with running(auth_config(common_config("auth"), google_config, jitter=0.0), clock):
+    async with running(refresh_config(common_config("auth"), google_config, jitter=0.0), clock):
         limited = await add_grant(clean_db, emulator, clock, expires_in=3600)
         other = await add_grant(clean_db, emulator, clock, expires_in=3600)
         emulator.set_time_limited(limited["email"], 2 * 86_400)
@@ -65,7 +65,7 @@ async def test_idle_grant_is_kept_alive_for_months(
     disconnects the user, and it is not refreshed more often than that."""
     clock = ManualClock()
     events = await probe("auth.events", "auth.grant.#")
-    async with running(auth_config(common_config("auth"), google_config), clock):
+    async with running(refresh_config(common_config("auth"), google_config), clock):
         g = await add_grant(clean_db, emulator, clock, expires_in=3600, last_used=False)
         clock.advance(timedelta(minutes=51))
         await _refreshed_at(clean_db, [g["grant_id"]], clock.now())
@@ -102,7 +102,7 @@ async def test_broken_oauth_client_alerts_operators_once_and_touches_no_user(
     no user is disconnected or emailed, and everything works again once the client is fixed."""
     clock = ManualClock()
     events = await probe("auth.events", "#")
-    config = auth_config(common_config("auth"), google_config, jitter=0.0, retry_base=30.0)
+    config = refresh_config(common_config("auth"), google_config, jitter=0.0, retry_base=30.0)
     async with running(config, clock) as url:
         grants = [await add_grant(clean_db, emulator, clock, expires_in=3600) for _ in range(3)]
         emulator.disable_client()
@@ -139,7 +139,7 @@ async def test_metrics_show_refreshes_lead_and_grants_by_state(
     """/metrics counts a refresh made nine minutes before expiry, files it under the right lead bucket,
     and counts the grant as connected."""
     clock = ManualClock()
-    async with running(auth_config(common_config("auth"), google_config, jitter=0.0), clock) as url:
+    async with running(refresh_config(common_config("auth"), google_config, jitter=0.0), clock) as url:
         g = await add_grant(clean_db, emulator, clock, expires_in=3600)
         clock.advance(timedelta(minutes=51))
         await _refreshed_at(clean_db, [g["grant_id"]], clock.now())

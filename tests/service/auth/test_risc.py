@@ -8,7 +8,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from shared.clock import ManualClock
 
-from .refresh_support import add_grant, auth_config, grant_row, running
+from .refresh_support import add_grant, grant_row, refresh_config, running
 
 
 async def test_token_revoked_disconnects_at_once(
@@ -18,7 +18,7 @@ async def test_token_revoked_disconnects_at_once(
     duplicate delivery is accepted without a second effect."""
     clock = ManualClock()
     events = await probe("auth.events", "auth.grant.#")
-    async with running(auth_config(common_config("auth"), google_config), clock) as url:
+    async with running(refresh_config(common_config("auth"), google_config), clock) as url:
         a = await add_grant(clean_db, emulator, clock)
         b = await add_grant(clean_db, emulator, clock)
         subject = emulator.subject_token(a["refresh_token"], "hash_base64_sha512_sha512")
@@ -49,7 +49,7 @@ async def test_account_disabled_then_enabled(
     restores it and one refresh checks its real state."""
     clock = ManualClock()
     events = await probe("auth.events", "auth.grant.#")
-    async with running(auth_config(common_config("auth"), google_config), clock) as url:
+    async with running(refresh_config(common_config("auth"), google_config), clock) as url:
         g = await add_grant(clean_db, emulator, clock)
         subject = emulator.subject_iss_sub(g["sub"])
         assert (
@@ -72,7 +72,7 @@ async def test_forged_or_tampered_tokens_get_400(
     """A token signed by another key, with an unknown kid, tampered, for another audience or issuer is
     answered 400 and changes nothing."""
     clock = ManualClock()
-    async with running(auth_config(common_config("auth"), google_config), clock) as url:
+    async with running(refresh_config(common_config("auth"), google_config), clock) as url:
         g = await add_grant(clean_db, emulator, clock)
         subject = emulator.subject_iss_sub(g["sub"])
         claims = emulator.build_set("tokens-revoked", subject)
@@ -102,7 +102,7 @@ async def test_rotated_key_is_fetched_on_unknown_kid(
     """After Google rotates its signing key, the first event with the new kid makes auth refetch the
     keys and the event is accepted."""
     clock = ManualClock()
-    async with running(auth_config(common_config("auth"), google_config), clock) as url:
+    async with running(refresh_config(common_config("auth"), google_config), clock) as url:
         assert await emulator.send_security_event(url + "/risc", "verification", {"state": "x"}) == 202
         emulator.rotate_risc_key()
         assert await emulator.send_security_event(url + "/risc", "verification", {"state": "y"}) == 202

@@ -9,7 +9,7 @@ from shared import messages as m
 from shared.amqp import RpcClient
 from shared.clock import ManualClock
 
-from .refresh_support import add_grant, auth_config, grant_row, running
+from .refresh_support import add_grant, grant_row, refresh_config, running
 
 
 async def test_thousand_concurrent_requests_on_two_instances_make_one_google_call(
@@ -18,7 +18,7 @@ async def test_thousand_concurrent_requests_on_two_instances_make_one_google_cal
     """1,000 simultaneous token requests for a grant whose token expired, served by two running auth
     instances, reach Google's token endpoint exactly once and all get the same fresh token."""
     clock = ManualClock()
-    config = auth_config(common_config("auth"), google_config)
+    config = refresh_config(common_config("auth"), google_config)
     emulator.set_latency("/token", 0.2)  # a slow Google widens the race
     async with running(config, clock), running(config, clock):
         g = await add_grant(clean_db, emulator, clock, expires_in=-60)
@@ -39,7 +39,7 @@ async def test_typed_answers(
     """Unknown users get no_grant, a valid token is handed out as is, force_refresh gets a new one,
     and a dead grant answers disconnected with its reason."""
     clock = ManualClock()
-    async with running(auth_config(common_config("auth"), google_config), clock):
+    async with running(refresh_config(common_config("auth"), google_config), clock):
         g = await add_grant(clean_db, emulator, clock, expires_in=3600)
         client = RpcClient(broker)
         await client.start()
@@ -62,7 +62,7 @@ async def test_scheduled_refresh_and_token_requests_share_one_google_call(
     """A grant that two instances' schedulers find due while sync asks for its token 200 times is
     refreshed by exactly one call to Google, and every request gets that fresh token."""
     clock = ManualClock()
-    config = auth_config(common_config("auth"), google_config)
+    config = refresh_config(common_config("auth"), google_config)
     emulator.set_latency("/token", 0.2)
     async with running(config, clock), running(config, clock):
         client = RpcClient(broker)
