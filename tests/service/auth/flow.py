@@ -7,8 +7,8 @@ import os
 import re
 import socket
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -77,6 +77,10 @@ async def running_auth(
     app = create_app(config, overrides={"clock": clock or SystemClock()})
     async with serve(app, port=port) as url:
         yield Auth(url=url, config=config, service_token=common.service_token)
+
+
+StartAuth = Callable[..., AbstractAsyncContextManager[Auth]]
+"""The ``start_auth`` fixture: ``running_auth`` with the test's common and Google settings bound."""
 
 
 def browser() -> aiohttp.ClientSession:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -12,16 +11,15 @@ import asyncpg
 
 from services.auth.crypto import TokenCipher
 from shared.clock import ManualClock
-from shared.config import CommonConfig, GoogleConfig
 from tests.service.auth.flow import (
     Auth,
+    StartAuth,
     browser,
     consent,
     get,
     new_user_id,
     open_settings,
     query_of,
-    running_auth,
     start_connect,
 )
 
@@ -81,16 +79,11 @@ async def test_callback_in_another_browser_is_refused(
     assert 'data-result="connected"' in mine_result.text
 
 
-async def test_expired_state_is_refused(
-    common_config: Callable[..., CommonConfig],
-    google_config: GoogleConfig,
-    emulator: Any,
-    clean_db: asyncpg.Pool,
-) -> None:
+async def test_expired_state_is_refused(start_auth: StartAuth, emulator: Any, clean_db: asyncpg.Pool) -> None:
     """Coming back from Google more than ten minutes later is refused; nothing is stored."""
     emulator.add_user("alice@example.com")
     clock = ManualClock()
-    async with running_auth(common_config("auth"), google_config, clock=clock) as service, browser() as http:
+    async with start_auth(clock=clock) as service, browser() as http:
         settings = await open_settings(service, http, await service.link(new_user_id()))
         callback = await consent(http, await start_connect(service, http, settings))
         clock.advance(timedelta(minutes=10, seconds=1))

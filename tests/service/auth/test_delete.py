@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -12,10 +11,10 @@ import asyncpg
 from shared import messages as m
 from shared.amqp import Broker
 from shared.clock import ManualClock
-from shared.config import CommonConfig, GoogleConfig
 from tests.helpers import eventually
 from tests.service.auth.flow import (
     Auth,
+    StartAuth,
     browser,
     connect,
     csrf_of,
@@ -23,7 +22,6 @@ from tests.service.auth.flow import (
     new_user_id,
     open_settings,
     post,
-    running_auth,
 )
 
 
@@ -43,17 +41,13 @@ def _refresh_token_of(emulator: Any, email: str) -> str:
 
 
 async def test_delete_with_confirmation_revokes_at_google_and_keeps_no_token(
-    common_config: Callable[..., CommonConfig],
-    google_config: GoogleConfig,
-    emulator: Any,
-    clean_db: asyncpg.Pool,
-    probe: Any,
+    start_auth: StartAuth, emulator: Any, clean_db: asyncpg.Pool, probe: Any
 ) -> None:
     """Delete asks for a ticked box, then revokes at Google, forgets the tokens and says so."""
     emulator.add_user("alice@example.com")
     events = await probe(m.AUTH_EVENTS, "auth.grant.deleted")
     user_id = new_user_id()
-    async with running_auth(common_config("auth"), google_config, revoke_retry_interval=0.05) as auth:
+    async with start_auth(revoke_retry_interval=0.05) as auth:
         async with browser() as http:
             await connect(auth, http, user_id)
             token = _refresh_token_of(emulator, "alice@example.com")
@@ -82,17 +76,13 @@ async def test_delete_with_confirmation_revokes_at_google_and_keeps_no_token(
 
 
 async def test_failed_revoke_does_not_block_delete_and_is_retried(
-    common_config: Callable[..., CommonConfig],
-    google_config: GoogleConfig,
-    emulator: Any,
-    clean_db: asyncpg.Pool,
+    start_auth: StartAuth, emulator: Any, clean_db: asyncpg.Pool
 ) -> None:
     """With Google's revoke endpoint failing the deletion still happens; the revoke follows later."""
     emulator.add_user("alice@example.com")
     clock = ManualClock()
     user_id = new_user_id()
-    common = common_config("auth")
-    async with running_auth(common, google_config, clock=clock, revoke_retry_interval=0.05) as auth:
+    async with start_auth(clock=clock, revoke_retry_interval=0.05) as auth:
         async with browser() as http:
             await connect(auth, http, user_id)
         token = _refresh_token_of(emulator, "alice@example.com")
@@ -134,18 +124,13 @@ async def test_connection_can_be_added_again_after_delete(
 
 
 async def test_platform_user_deletion_forgets_everything(
-    common_config: Callable[..., CommonConfig],
-    google_config: GoogleConfig,
-    emulator: Any,
-    clean_db: asyncpg.Pool,
-    broker: Broker,
-    probe: Any,
+    start_auth: StartAuth, emulator: Any, clean_db: asyncpg.Pool, broker: Broker, probe: Any
 ) -> None:
     """When the platform deletes a user, auth drops every row about them and revokes the token."""
     emulator.add_user("alice@example.com")
     events = await probe(m.AUTH_EVENTS, "auth.grant.deleted")
     user_id = new_user_id()
-    async with running_auth(common_config("auth"), google_config, revoke_retry_interval=0.05) as auth:
+    async with start_auth(revoke_retry_interval=0.05) as auth:
         async with browser() as http:
             await connect(auth, http, user_id)
         token = _refresh_token_of(emulator, "alice@example.com")

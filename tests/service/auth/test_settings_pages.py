@@ -3,7 +3,6 @@ CSRF protection, and the link and status API."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -12,9 +11,9 @@ import asyncpg
 import pytest
 
 from shared.clock import ManualClock
-from shared.config import CommonConfig, GoogleConfig
 from tests.service.auth.flow import (
     Auth,
+    StartAuth,
     browser,
     connect,
     csrf_of,
@@ -22,7 +21,6 @@ from tests.service.auth.flow import (
     new_user_id,
     open_settings,
     post,
-    running_auth,
 )
 
 
@@ -87,15 +85,10 @@ async def test_forged_link_gets_an_error_page(auth: Auth, clean_db: asyncpg.Pool
     assert no_session.status == 403 and "Please open the settings again" in no_session.text
 
 
-async def test_expired_link_gets_410(
-    common_config: Callable[..., CommonConfig],
-    google_config: GoogleConfig,
-    emulator: Any,
-    clean_db: asyncpg.Pool,
-) -> None:
+async def test_expired_link_gets_410(start_auth: StartAuth, emulator: Any, clean_db: asyncpg.Pool) -> None:
     """An expired link says so (410), in German when the browser prefers German."""
     clock = ManualClock()
-    async with running_auth(common_config("auth"), google_config, clock=clock) as auth:
+    async with start_auth(clock=clock) as auth:
         link = await auth.link("user-b", "de", ttl_seconds=60)
         clock.advance(timedelta(seconds=61))
         german = {"Accept-Language": "de-DE,de;q=0.9"}
