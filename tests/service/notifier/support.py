@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
 from typing import Any
 
 import asyncpg
@@ -22,6 +23,7 @@ from services.notifier.jobs import DeliveryWorker
 from shared import messages as m
 from shared.clock import Clock
 from shared.config import CommonConfig
+from tests.fakes.mailcatcher import MailCatcher
 from tests.helpers import eventually, serve
 
 LINK_SECRET = "notifier-link-secret-for-tests-0123456789"
@@ -161,6 +163,13 @@ async def given_contacts(broker: Any, db: asyncpg.Pool, *events: m.UserContactCh
         assert count == len(events)
 
     await eventually(stored)
+
+
+async def alerted(broker: Any, db: asyncpg.Pool, mail: MailCatcher, *, locale: str = "en") -> EmailMessage:
+    """User u1, a known contact, loses the grant; returns the alert once it has reached their address."""
+    await given_contacts(broker, db, contact("u1", locale=locale))
+    await broker.publish(disconnected("u1"))
+    return await mail.wait_for(lambda msg: msg["To"].addresses[0].addr_spec == "u1@platform.example")
 
 
 async def nothing_due(db: asyncpg.Pool, clock: Clock) -> None:

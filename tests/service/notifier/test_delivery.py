@@ -18,6 +18,7 @@ from tests.helpers import eventually
 from tests.service.notifier.support import (
     AuthLinksStandIn,
     Notifier,
+    alerted,
     contact,
     disconnected,
     given_contacts,
@@ -113,9 +114,7 @@ async def test_metrics_count_emails_and_open_episodes(
     notifier: Notifier, broker: Broker, clean_db: asyncpg.Pool, mail: MailCatcher
 ) -> None:
     """Operators see emails sent by kind and the number of open episodes."""
-    await given_contacts(broker, clean_db, contact("u1"))
-    await broker.publish(disconnected("u1"))
-    await mail.wait_for()
+    await alerted(broker, clean_db, mail)
 
     async def exported() -> None:
         await notifier.worker.refresh_gauge()

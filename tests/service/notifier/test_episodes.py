@@ -15,6 +15,7 @@ from tests.fakes.mailcatcher import MailCatcher
 from tests.helpers import eventually
 from tests.service.notifier.support import (
     Notifier,
+    alerted,
     contact,
     disconnected,
     given_contacts,
@@ -22,10 +23,6 @@ from tests.service.notifier.support import (
     nothing_due,
     processed,
 )
-
-
-def to(address: str) -> Callable[[Any], bool]:
-    return lambda msg: any(a.addr_spec == address for a in msg["To"].addresses)
 
 
 async def test_one_alert_per_episode_under_redelivery(
@@ -83,9 +80,7 @@ async def test_reconnect_ends_the_episode_with_good_news_and_no_more_reminders(
     notifier: Notifier, broker: Broker, clean_db: asyncpg.Pool, mail: MailCatcher, clock: ManualClock
 ) -> None:
     """After reconnecting the user hears "connected again" once, and no reminder follows."""
-    await given_contacts(broker, clean_db, contact("u1"))
-    await broker.publish(disconnected("u1"))
-    await mail.wait_for(to("u1@platform.example"))
+    await alerted(broker, clean_db, mail)
     await broker.publish(
         m.GrantConnected(user_id="u1", grant_id="g-u1", cause="reconnected", google_sub="sub-1")
     )
@@ -108,9 +103,7 @@ async def test_reconnect_confirmation_can_be_switched_off(
 ) -> None:
     """With RECONNECTED_EMAIL off, a reconnect ends the episode silently."""
     async with start_notifier(reconnected_email=False):
-        await given_contacts(broker, clean_db, contact("u1"))
-        await broker.publish(disconnected("u1"))
-        await mail.wait_for(to("u1@platform.example"))
+        await alerted(broker, clean_db, mail)
         await broker.publish(
             m.GrantConnected(user_id="u1", grant_id="g-u1", cause="recovered", google_sub="s")
         )
@@ -128,9 +121,7 @@ async def test_deleting_the_connection_on_purpose_sends_nothing(
     notifier: Notifier, broker: Broker, clean_db: asyncpg.Pool, mail: MailCatcher, clock: ManualClock
 ) -> None:
     """A user who deleted the connection gets no confirmation and no reminders."""
-    await given_contacts(broker, clean_db, contact("u1"))
-    await broker.publish(disconnected("u1"))
-    await mail.wait_for(to("u1@platform.example"))
+    await alerted(broker, clean_db, mail)
     await broker.publish(m.GrantDeleted(user_id="u1", grant_id="g-u1", cause="user_request"))
 
     async def cancelled() -> None:
@@ -166,9 +157,7 @@ async def test_deleted_user_is_forgotten_and_pending_emails_cancelled(
     notifier: Notifier, broker: Broker, clean_db: asyncpg.Pool, mail: MailCatcher, clock: ManualClock
 ) -> None:
     """After the user is deleted nothing about them is kept and no reminder or late alert goes out."""
-    await given_contacts(broker, clean_db, contact("u1"))
-    await broker.publish(disconnected("u1"))
-    await mail.wait_for(to("u1@platform.example"))
+    await alerted(broker, clean_db, mail)
     await broker.publish(m.UserDeleted(user_id="u1"))
 
     async def forgotten() -> None:

@@ -14,7 +14,7 @@ from shared.amqp import Broker
 from shared.clock import ManualClock
 from tests.fakes.mailcatcher import MailCatcher
 from tests.helpers import eventually
-from tests.service.notifier.support import Notifier, contact, disconnected, given_contacts, jobs, nothing_due
+from tests.service.notifier.support import Notifier, alerted, jobs, nothing_due
 
 
 def plain(msg: EmailMessage) -> str:
@@ -31,9 +31,7 @@ async def test_reminders_follow_the_cadence_then_stop(
     notifier: Notifier, broker: Broker, clean_db: asyncpg.Pool, mail: MailCatcher, clock: ManualClock
 ) -> None:
     """Alert now, reminders on day 1, 3 and 7 after it, and nothing after that: four emails at most."""
-    await given_contacts(broker, clean_db, contact("u1"))
-    await broker.publish(disconnected("u1"))
-    alert = await mail.wait_for()
+    alert = await alerted(broker, clean_db, mail)
     assert "we will remind you at most 3 more times" in plain(alert)
     await eventually(lambda: _pending_reminder(clean_db))  # the alert is recorded: the cadence starts
 
@@ -64,9 +62,7 @@ async def test_nothing_is_sent_before_a_reminder_is_due(
     notifier: Notifier, broker: Broker, clean_db: asyncpg.Pool, mail: MailCatcher, clock: ManualClock
 ) -> None:
     """One second short of a day after the alert, no reminder is due yet."""
-    await given_contacts(broker, clean_db, contact("u1"))
-    await broker.publish(disconnected("u1"))
-    await mail.wait_for()
+    await alerted(broker, clean_db, mail)
     await eventually(lambda: _pending_reminder(clean_db))
     clock.advance(timedelta(days=1) - timedelta(seconds=1))
     await nothing_due(clean_db, clock)
@@ -82,9 +78,7 @@ async def test_stop_link_in_the_email_stops_further_reminders(
     notifier: Notifier, broker: Broker, clean_db: asyncpg.Pool, mail: MailCatcher, clock: ManualClock
 ) -> None:
     """Opening the stop link asks first; confirming it means no further reminders arrive."""
-    await given_contacts(broker, clean_db, contact("u1", locale="de"))
-    await broker.publish(disconnected("u1"))
-    await mail.wait_for()
+    await alerted(broker, clean_db, mail, locale="de")
     await eventually(lambda: _pending_reminder(clean_db))
     clock.advance(timedelta(days=1))
     reminder = await mail.wait_for(lambda msg: str(msg["Subject"]).startswith("Erinnerung:"))
@@ -110,9 +104,7 @@ async def test_list_unsubscribe_one_click_stops_reminders(
     notifier: Notifier, broker: Broker, clean_db: asyncpg.Pool, mail: MailCatcher, clock: ManualClock
 ) -> None:
     """The mail client's one-click unsubscribe (RFC 8058 POST) stops reminders too."""
-    await given_contacts(broker, clean_db, contact("u1"))
-    await broker.publish(disconnected("u1"))
-    alert = await mail.wait_for()
+    alert = await alerted(broker, clean_db, mail)
     assert alert["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     target = str(alert["List-Unsubscribe"]).strip("<>")
     async with aiohttp.ClientSession() as http:
@@ -129,9 +121,7 @@ async def test_reconnecting_cancels_the_pending_reminders(
     notifier: Notifier, broker: Broker, clean_db: asyncpg.Pool, mail: MailCatcher, clock: ManualClock
 ) -> None:
     """A reconnect after the first reminder means the remaining reminders never arrive."""
-    await given_contacts(broker, clean_db, contact("u1"))
-    await broker.publish(disconnected("u1"))
-    await mail.wait_for()
+    await alerted(broker, clean_db, mail)
     await eventually(lambda: _pending_reminder(clean_db))
     clock.advance(timedelta(days=1))
     await eventually(lambda: _has_reminders(mail, 1))
