@@ -75,6 +75,26 @@ async def token_post(http: aiohttp.ClientSession, emu: GoogleEmulator, **form: s
         return resp.status, await resp.json()
 
 
+async def exchange(
+    http: aiohttp.ClientSession,
+    emu: GoogleEmulator,
+    code: str,
+    *,
+    verifier: str | None = None,
+    redirect_uri: str = REDIRECT_URI,
+) -> tuple[int, Any]:
+    """Exchange an authorization code at /token (with the PKCE verifier when given)."""
+    form = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri}
+    if verifier is not None:
+        form["code_verifier"] = verifier
+    return await token_post(http, emu, **form)
+
+
+async def refresh(http: aiohttp.ClientSession, emu: GoogleEmulator, refresh_token: str) -> tuple[int, Any]:
+    """Use a refresh token at /token."""
+    return await token_post(http, emu, grant_type="refresh_token", refresh_token=refresh_token)
+
+
 Connect = Callable[..., Awaitable[dict[str, Any]]]
 
 
@@ -87,14 +107,7 @@ def connect(http: aiohttp.ClientSession, emu: GoogleEmulator) -> Connect:
         callback = await authorize(
             http, emu, scopes=scopes, code_challenge=challenge, code_challenge_method="S256", **extra
         )
-        status, body = await token_post(
-            http,
-            emu,
-            grant_type="authorization_code",
-            code=callback["code"],
-            redirect_uri=REDIRECT_URI,
-            code_verifier=verifier,
-        )
+        status, body = await exchange(http, emu, callback["code"], verifier=verifier)
         assert status == 200, body
         return dict(body)
 

@@ -16,7 +16,9 @@ from .conftest import (
     REDIRECT_URI,
     Connect,
     authorize,
+    exchange,
     pkce_pair,
+    refresh,
     token_post,
 )
 
@@ -28,14 +30,7 @@ async def test_code_pkce_state_round_trip(http: aiohttp.ClientSession, emu: Goog
     verifier, challenge = pkce_pair()
     callback = await authorize(http, emu, state="xyz", code_challenge=challenge, code_challenge_method="S256")
     assert callback["state"] == "xyz" and callback["code"].startswith("4/")
-    status, body = await token_post(
-        http,
-        emu,
-        grant_type="authorization_code",
-        code=callback["code"],
-        redirect_uri=REDIRECT_URI,
-        code_verifier=verifier,
-    )
+    status, body = await exchange(http, emu, callback["code"], verifier=verifier)
     assert status == 200
     assert body["access_token"].startswith("ya29.") and body["refresh_token"].startswith("1//")
     assert body["token_type"] == "Bearer" and body["expires_in"] == 3599
@@ -47,32 +42,22 @@ async def test_wrong_verifier_is_invalid_grant(http: aiohttp.ClientSession, emu:
     """A code exchanged with the wrong PKCE verifier is refused with invalid_grant."""
     _, challenge = pkce_pair()
     callback = await authorize(http, emu, code_challenge=challenge, code_challenge_method="S256")
-    status, body = await token_post(
-        http,
-        emu,
-        grant_type="authorization_code",
-        code=callback["code"],
-        redirect_uri=REDIRECT_URI,
-        code_verifier=pkce_pair()[0],
-    )
+    status, body = await exchange(http, emu, callback["code"], verifier=pkce_pair()[0])
     assert (status, body["error"]) == (400, "invalid_grant")
 
 
 async def test_code_is_single_use(http: aiohttp.ClientSession, emu: GoogleEmulator) -> None:
     """Exchanging the same code twice fails the second time with invalid_grant."""
     callback = await authorize(http, emu)
-    form = {"grant_type": "authorization_code", "code": callback["code"], "redirect_uri": REDIRECT_URI}
-    assert (await token_post(http, emu, **form))[0] == 200
-    status, body = await token_post(http, emu, **form)
+    assert (await exchange(http, emu, callback["code"]))[0] == 200
+    status, body = await exchange(http, emu, callback["code"])
     assert (status, body) == (400, {"error": "invalid_grant", "error_description": "Bad Request"})
 
 
 async def test_redirect_uri_must_match_at_exchange(http: aiohttp.ClientSession, emu: GoogleEmulator) -> None:
     """A different redirect_uri at exchange is refused with redirect_uri_mismatch."""
     callback = await authorize(http, emu)
-    status, body = await token_post(
-        http, emu, grant_type="authorization_code", code=callback["code"], redirect_uri=REDIRECT_URI + "/"
-    )
+    status, body = await exchange(http, emu, callback["code"], redirect_uri=REDIRECT_URI + "/")
     assert (status, body["error"]) == (400, "redirect_uri_mismatch")
 
 
@@ -107,9 +92,7 @@ async def test_refresh_returns_new_access_token_without_rotation(
 ) -> None:
     """Refreshing gives a new access token and never a new refresh token."""
     tokens = await connect()
-    status, body = await token_post(
-        http, emu, grant_type="refresh_token", refresh_token=tokens["refresh_token"]
-    )
+    status, body = await refresh(http, emu, tokens["refresh_token"])
     assert status == 200 and "refresh_token" not in body
     assert body["access_token"] != tokens["access_token"] and body["scope"] == tokens["scope"]
 
@@ -130,9 +113,7 @@ async def test_revoke_then_refresh_is_invalid_grant(
     tokens = await connect()
     async with http.post(emu.revoke_url, data={"token": tokens["access_token"]}) as resp:
         assert resp.status == 200
-    status, body = await token_post(
-        http, emu, grant_type="refresh_token", refresh_token=tokens["refresh_token"]
-    )
+    status, body = await refresh(http, emu, tokens["refresh_token"])
     assert (status, body) == (
         400,
         {"error": "invalid_grant", "error_description": "Token has been expired or revoked."},
@@ -159,9 +140,7 @@ async def test_revoke_user_ends_every_grant(
     first, second = await connect(), await connect()
     emu.revoke_user("alice@example.com")
     for tokens in (first, second):
-        status, body = await token_post(
-            http, emu, grant_type="refresh_token", refresh_token=tokens["refresh_token"]
-        )
+        status, body = await refresh(http, emu, tokens["refresh_token"])
         assert (status, body["error_description"]) == (400, "Token has been expired or revoked.")
 
 
@@ -171,9 +150,7 @@ async def test_deleted_account_refresh(
     """A deleted account's refresh token gets invalid_grant "Account has been deleted"."""
     tokens = await connect()
     emu.delete_account("alice@example.com")
-    status, body = await token_post(
-        http, emu, grant_type="refresh_token", refresh_token=tokens["refresh_token"]
-    )
+    status, body = await refresh(http, emu, tokens["refresh_token"])
     assert (status, body) == (
         400,
         {"error": "invalid_grant", "error_description": "Account has been deleted"},
@@ -186,11 +163,10 @@ async def test_admin_policy_and_disabled_client(
     """Admin restrictions give admin_policy_enforced; a deleted client gives 401 invalid_client."""
     tokens = await connect()
     emu.set_admin_policy("alice@example.com")
-    form = {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}
-    status, body = await token_post(http, emu, **form)
+    status, body = await refresh(http, emu, tokens["refresh_token"])
     assert (status, body["error"]) == (400, "admin_policy_enforced")
     emu.disable_client()
-    status, body = await token_post(http, emu, **form)
+    status, body = await refresh(http, emu, tokens["refresh_token"])
     assert (status, body["error"]) == (401, "invalid_client")
 
 
@@ -213,9 +189,7 @@ async def test_time_limited_grant(connect: Connect, http: aiohttp.ClientSession,
     tokens = await connect()
     assert 3500 < tokens["refresh_token_expires_in"] <= 3600
     emu.set_time_limited("alice@example.com", 0)
-    status, body = await token_post(
-        http, emu, grant_type="refresh_token", refresh_token=tokens["refresh_token"]
-    )
+    status, body = await refresh(http, emu, tokens["refresh_token"])
     assert (status, body["error"]) == (400, "invalid_grant")
 
 
@@ -272,9 +246,7 @@ async def test_login_hint_selects_account(http: aiohttp.ClientSession, emu: Goog
     """login_hint naming a known account makes that account consent."""
     bob = emu.add_user("bob@example.com")
     callback = await authorize(http, emu, login_hint=bob.sub)
-    status, body = await token_post(
-        http, emu, grant_type="authorization_code", code=callback["code"], redirect_uri=REDIRECT_URI
-    )
+    status, body = await exchange(http, emu, callback["code"])
     claims = jwt.decode(body["id_token"], options={"verify_signature": False})
     assert status == 200 and claims["email"] == "bob@example.com"
 
