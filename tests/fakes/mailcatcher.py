@@ -4,6 +4,8 @@ Run it for ``make run`` with ``python -m tests.fakes.mailcatcher --smtp-port 102
 and open http://127.0.0.1:8025/ to read what the notifier sent. Tests use ``MailCatcher`` directly:
 ``start()``/``stop()``, ``messages`` (parsed ``EmailMessage`` objects), ``wait_for(predicate, timeout)``
 and fault injection (``fail_next(count, code)`` answers the next messages with e.g. 451 or 550).
+For TLS and login tests it can offer STARTTLS or speak implicit TLS (``tls`` with ``ssl_context``)
+and require a login (``logins``: user name -> password).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import contextlib
 import email
 import email.policy
 import html
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,7 +24,7 @@ from email.message import EmailMessage
 from typing import Any
 
 from aiohttp import web
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 REPLIES = {
     421: "421 4.3.2 Service not available, try again later",
@@ -36,13 +39,16 @@ REPLIES = {
 
 @dataclass
 class Received:
-    """One accepted message with its SMTP envelope; ``received_at`` is ``time.perf_counter()``."""
+    """One accepted message with its SMTP envelope; ``received_at`` is ``time.perf_counter()``.
+    ``encrypted``: it came over TLS; ``login``: the user name the client logged in with."""
 
     message: EmailMessage
     mail_from: str
     rcpt_tos: list[str]
     raw: bytes
     received_at: float = 0.0
+    encrypted: bool = False
+    login: str | None = None
 
 
 @dataclass
@@ -50,15 +56,24 @@ class _Handler:
     catcher: MailCatcher
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        return await self.catcher._accept(envelope)
+        encrypted = server.transport is not None and server.transport.get_extra_info("ssl_object") is not None
+        login = session.auth_data if isinstance(session.auth_data, str) else None
+        return await self.catcher._accept(envelope, encrypted=encrypted, login=login)
 
 
 @dataclass
 class MailCatcher:
-    """An in-process SMTP server on ``host``/``smtp_port`` (0 = a free port) that stores each message."""
+    """An in-process SMTP server on ``host``/``smtp_port`` (0 = a free port) that stores each message.
+
+    ``tls``: ``none``, ``starttls`` (offered after EHLO) or ``tls`` (implicit TLS from the first byte),
+    both with the certificate in ``ssl_context``. With ``logins`` set, mail is accepted only after AUTH.
+    """
 
     host: str = "127.0.0.1"
     smtp_port: int = 0
+    tls: str = "none"
+    ssl_context: ssl.SSLContext | None = None
+    logins: dict[str, str] | None = None
     received: list[Received] = field(default_factory=list)
     rejected: list[tuple[int, list[str]]] = field(default_factory=list)
     _faults: list[int] = field(default_factory=list)
@@ -74,14 +89,36 @@ class MailCatcher:
         return self.smtp_port
 
     async def start(self) -> None:
+        assert self.tls == "none" or self.ssl_context is not None, "TLS needs an ssl_context"
         loop = asyncio.get_running_loop()
         self._arrived = asyncio.Condition()
         self._server = await loop.create_server(
-            lambda: SMTP(_Handler(self), hostname="mailcatcher.local", ident="calsync mail catcher"),
+            self._protocol,
             self.host,
             self.smtp_port,
+            ssl=self.ssl_context if self.tls == "tls" else None,
         )
         self.smtp_port = self._server.sockets[0].getsockname()[1]
+
+    def _protocol(self) -> SMTP:
+        return SMTP(
+            _Handler(self),
+            hostname="mailcatcher.local",
+            ident="calsync mail catcher",
+            tls_context=self.ssl_context if self.tls == "starttls" else None,
+            authenticator=self._authenticate if self.logins is not None else None,
+            # AUTH only over TLS; an implicit TLS connection is encrypted before aiosmtpd sees it.
+            auth_require_tls=self.tls != "tls",
+        )
+
+    def _authenticate(
+        self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: Any
+    ) -> AuthResult:
+        if isinstance(auth_data, LoginPassword) and self.logins is not None:
+            login, password = auth_data.login.decode(), auth_data.password.decode()
+            if self.logins.get(login) == password:
+                return AuthResult(success=True, auth_data=login)
+        return AuthResult(success=False, handled=False)
 
     async def stop(self) -> None:
         if self._server is not None:
@@ -104,8 +141,10 @@ class MailCatcher:
         self.received.clear()
         self.rejected.clear()
 
-    async def _accept(self, envelope: Envelope) -> str:
+    async def _accept(self, envelope: Envelope, *, encrypted: bool = False, login: str | None = None) -> str:
         rcpt_tos = [str(r) for r in envelope.rcpt_tos]
+        if self.logins is not None and login is None:
+            return "530 5.7.0 Authentication required"
         if self._faults:
             code = self._faults.pop(0)
             self.rejected.append((code, rcpt_tos))
@@ -115,7 +154,10 @@ class MailCatcher:
         raw = raw if isinstance(raw, bytes) else raw.encode()
         parsed = email.message_from_bytes(raw, policy=email.policy.default)
         assert isinstance(parsed, EmailMessage)
-        self.received.append(Received(parsed, str(envelope.mail_from), rcpt_tos, raw, time.perf_counter()))
+        received = Received(
+            parsed, str(envelope.mail_from), rcpt_tos, raw, time.perf_counter(), encrypted, login
+        )
+        self.received.append(received)
         await self._notify()
         return "250 2.0.0 Message accepted for delivery"
 

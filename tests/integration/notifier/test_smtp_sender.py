@@ -21,10 +21,8 @@ FROM = "Pilotly <noreply@pilotly.example>"
 
 @pytest_asyncio.fixture
 async def mail() -> AsyncIterator[MailCatcher]:
-    catcher = MailCatcher()
-    await catcher.start()
-    yield catcher
-    await catcher.stop()
+    async with MailCatcher() as catcher:
+        yield catcher
 
 
 def message(to: str = "anna@example.org") -> object:

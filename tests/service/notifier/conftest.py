@@ -17,10 +17,8 @@ from tests.service.notifier.support import AuthLinksStandIn, Notifier, auth_link
 @pytest_asyncio.fixture
 async def mail() -> AsyncIterator[MailCatcher]:
     """A real SMTP server on a free port that keeps every message."""
-    catcher = MailCatcher()
-    await catcher.start()
-    yield catcher
-    await catcher.stop()
+    async with MailCatcher() as catcher:
+        yield catcher
 
 
 @pytest_asyncio.fixture
