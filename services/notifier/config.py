@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -12,7 +13,12 @@ from shared.config import CommonConfig, ConfigError, Env
 
 @dataclass(frozen=True)
 class SmtpConfig:
-    """Where mail goes: ``tls`` is ``none`` (plain), ``starttls`` (upgrade) or ``tls`` (implicit TLS)."""
+    """Where mail goes: ``tls`` is ``none`` (plain), ``starttls`` (upgrade) or ``tls`` (implicit TLS).
+
+    With TLS the server's certificate is verified against the system's CAs plus ``ca_file``
+    (SMTP_CA_FILE: a PEM file, for a server whose certificate comes from a private CA or is
+    self-signed). ``username``/``password`` (SMTP_USERNAME/SMTP_PASSWORD) log in when set.
+    """
 
     host: str = "127.0.0.1"
     port: int = 1025
@@ -20,6 +26,7 @@ class SmtpConfig:
     username: str = ""
     password: str = field(default="", repr=False)
     timeout: float = 30.0
+    ca_file: str = ""
 
     @classmethod
     def from_env(cls, env: Env) -> SmtpConfig:
@@ -30,7 +37,15 @@ class SmtpConfig:
             username=env.text("SMTP_USERNAME", ""),
             password=env.text("SMTP_PASSWORD", ""),
             timeout=env.number("SMTP_TIMEOUT", 30.0, minimum=1.0),
+            ca_file=_readable_file(env, "SMTP_CA_FILE"),
         )
+
+
+def _readable_file(env: Env, name: str) -> str:
+    path = env.text(name, "")
+    if path and not os.access(path, os.R_OK):
+        raise ConfigError(f"{name} must name a readable file, got {path!r}")
+    return path
 
 
 @dataclass(frozen=True)

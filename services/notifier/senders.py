@@ -86,6 +86,7 @@ class SmtpSender:
                 password=c.password or None,
                 use_tls=c.tls == "tls",
                 start_tls=c.tls == "starttls",
+                cert_bundle=c.ca_file or None,
                 timeout=c.timeout,
             )
         except aiosmtplib.SMTPRecipientsRefused as exc:
