@@ -16,7 +16,7 @@ from cryptography.x509.oid import NameOID
 
 from services.notifier.config import SmtpConfig
 from services.notifier.rendering import RenderedEmail
-from services.notifier.senders import SmtpSender, build_message, message_id_for
+from services.notifier.senders import SendResult, SmtpSender, build_message, message_id_for
 from tests.fakes.mailcatcher import MailCatcher
 
 FROM = "Pilotly <noreply@pilotly.example>"
@@ -68,15 +68,17 @@ def message() -> EmailMessage:
     )
 
 
+async def send(mail: MailCatcher, *, password: str = LOGINS["notifier"], ca_file: str = "") -> SendResult:
+    """One email through the adapter to ``mail``, in its TLS mode, logging in as ``notifier``."""
+    config = SmtpConfig(port=mail.port, tls=mail.tls, username="notifier", password=password, ca_file=ca_file)
+    return await SmtpSender(config).send(message())
+
+
 async def test_starttls_with_login_delivers_encrypted(tmp_path: Path) -> None:
     """With SMTP_TLS=starttls, a login and the server's certificate trusted, the email goes out encrypted."""
     context, ca_file = self_signed(tmp_path)
     async with MailCatcher(tls="starttls", ssl_context=context, logins=LOGINS) as mail:
-        config = SmtpConfig(
-            port=mail.port, tls="starttls", username="notifier", password=LOGINS["notifier"], ca_file=ca_file
-        )
-        result = await SmtpSender(config).send(message())
-        assert result.outcome == "sent"
+        assert (await send(mail, ca_file=ca_file)).outcome == "sent"
         await mail.wait_for(timeout=5)
     got = mail.received[0]
     assert got.encrypted and got.login == "notifier"
@@ -89,11 +91,7 @@ async def test_implicit_tls_delivers_encrypted(tmp_path: Path) -> None:
     """With SMTP_TLS=tls the connection is encrypted from the first byte (port 465 style)."""
     context, ca_file = self_signed(tmp_path)
     async with MailCatcher(tls="tls", ssl_context=context, logins=LOGINS) as mail:
-        config = SmtpConfig(
-            port=mail.port, tls="tls", username="notifier", password=LOGINS["notifier"], ca_file=ca_file
-        )
-        result = await SmtpSender(config).send(message())
-        assert result.outcome == "sent"
+        assert (await send(mail, ca_file=ca_file)).outcome == "sent"
         await mail.wait_for(timeout=5)
     assert mail.received[0].encrypted and mail.received[0].login == "notifier"
 
@@ -102,10 +100,7 @@ async def test_wrong_password_is_temporary_and_sends_nothing(tmp_path: Path) -> 
     """A refused login (535) is our credentials, not the recipient: the email is kept and retried."""
     context, ca_file = self_signed(tmp_path)
     async with MailCatcher(tls="starttls", ssl_context=context, logins=LOGINS) as mail:
-        config = SmtpConfig(
-            port=mail.port, tls="starttls", username="notifier", password="wrong", ca_file=ca_file
-        )
-        result = await SmtpSender(config).send(message())
+        result = await send(mail, password="wrong", ca_file=ca_file)
     assert (result.outcome, result.code) == ("retry", 535)
     assert "wrong" not in result.detail
     assert mail.received == []
@@ -115,8 +110,7 @@ async def test_untrusted_certificate_is_not_accepted(tmp_path: Path) -> None:
     """Without SMTP_CA_FILE a self-signed certificate fails verification: nothing is sent, it is retried."""
     context, _ca_file = self_signed(tmp_path)
     async with MailCatcher(tls="starttls", ssl_context=context, logins=LOGINS) as mail:
-        config = SmtpConfig(port=mail.port, tls="starttls", username="notifier", password=LOGINS["notifier"])
-        result = await SmtpSender(config).send(message())
+        result = await send(mail)
     assert result.outcome == "retry" and result.code is None
     assert "CERTIFICATE_VERIFY_FAILED" in result.detail
     assert mail.received == []
