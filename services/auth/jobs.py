@@ -83,7 +83,7 @@ async def announce_expiring(r: Refresher) -> int:
                     user_id=grant.user_id,
                     grant_id=grant.grant_id,
                     expires_at=expires_at,
-                    google_email=None if grant.hijacked else grant.google_email,
+                    google_email=grant.mailbox,
                 ),
             )
             log.info("grant_expiring_announced", grant_id=grant.grant_id, expires_at=expires_at.isoformat())

@@ -44,6 +44,11 @@ class Grant:
     created_at: datetime
     updated_at: datetime
 
+    @property
+    def mailbox(self) -> str | None:
+        """The Google email, unless Google reported the account hijacked (then it must not be used)."""
+        return None if self.hijacked else self.google_email
+
     @classmethod
     def from_row(cls, row: asyncpg.Record) -> Grant:
         data: dict[str, Any] = dict(row)

@@ -97,7 +97,7 @@ async def _suspend(
                 grant_id=grant.grant_id,
                 hijacking=hijacking,
                 since=now,
-                google_email=None if hijacking or grant.hijacked else grant.google_email,
+                google_email=None if hijacking else grant.mailbox,
             ),
         )
         log.warning("grant_suspended", grant_id=grant.grant_id, hijacking=hijacking)

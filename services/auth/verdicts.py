@@ -84,7 +84,7 @@ async def disconnect(
             grant_id=grant.grant_id,
             reason=reason,  # type: ignore[arg-type]
             since=now,
-            google_email=None if grant.hijacked else grant.google_email,
+            google_email=grant.mailbox,
             detected_by=detected_by,  # type: ignore[arg-type]
         ),
     )
@@ -133,7 +133,7 @@ async def on_success(r: Refresher, conn: asyncpg.Connection, g: repo.RefreshGran
                 grant_id=grant.grant_id,
                 cause="recovered",
                 google_sub=grant.google_sub or "",
-                google_email=None if grant.hijacked else grant.google_email,
+                google_email=grant.mailbox,
                 scopes=grant.scopes,
             ),
         )
