@@ -15,6 +15,7 @@ one rule set for every service (see ``Broker.consume``):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -98,12 +99,14 @@ class Broker:
         name: str = "calsync",
         registry: CollectorRegistry | None = None,
         publish_timeout: float = 10.0,
+        return_backoff: float = 1.0,
     ) -> None:
         self.url = url
         self.prefix = prefix
         self.retry_delays_ms = tuple(retry_delays_ms)
         self.name = name
         self.publish_timeout = publish_timeout
+        self.return_backoff = return_backoff
         self._metrics = _Metrics(registry)
         self._connection: AbstractRobustConnection | None = None
         self._publish_channel: AbstractChannel | None = None
@@ -306,31 +309,54 @@ class Broker:
         pool: asyncpg.Pool | None,
     ) -> None:
         headers = dict(incoming.headers or {})
-        attempt = int(str(headers.get("x-calsync-attempt", 1)))
+        attempt = _attempt(headers)
         with bound_contextvars(message_id=incoming.message_id, queue=queue, attempt=attempt):
-            outcome = "ok"
             try:
-                message = m.decode(incoming.body)
-                delivery = Delivery(
-                    queue,
-                    attempt,
-                    bool(incoming.redelivered),
-                    headers,
-                    reply_to=incoming.reply_to,
-                    correlation_id=incoming.correlation_id,
-                )
-                outcome = await self._handle(queue, message, delivery, handler, pool)
-            except m.InvalidMessage as exc:
-                outcome = "dead"
-                await self._dead_letter(queue, incoming, f"invalid message: {exc}")
-            except Reject as exc:
-                outcome = "dead"
-                await self._dead_letter(queue, incoming, f"rejected: {exc.reason}")
-            except Exception as exc:  # transient by default; bounded by the retry delays
-                outcome = await self._retry_or_dead(queue, incoming, attempt, exc)
-            await incoming.ack()
+                outcome = await self._outcome(queue, incoming, headers, attempt, handler, pool)
+                await incoming.ack()
+            except Exception:  # the outcome could not be recorded (e.g. the broker went away)
+                outcome = "returned"
+                await self._give_back(incoming)
             self._metrics.consumed.labels(queue, outcome).inc()
             log.info("message_processed", outcome=outcome, type=incoming.type)
+
+    async def _give_back(self, incoming: AbstractIncomingMessage) -> None:
+        """Return the message to its queue after a growing pause (not in a hot loop); the quorum
+        queue's delivery limit finally dead-letters it through the broker."""
+        returned = int(str((incoming.headers or {}).get("x-delivery-count", 0) or 0))
+        log.exception("message_returned", times_returned=returned)
+        await asyncio.sleep(min(30.0, self.return_backoff * 2**returned))
+        with contextlib.suppress(Exception):  # a closed channel returns it anyway
+            await incoming.nack(requeue=True)
+
+    async def _outcome(
+        self,
+        queue: str,
+        incoming: AbstractIncomingMessage,
+        headers: dict[str, Any],
+        attempt: int,
+        handler: Handler,
+        pool: asyncpg.Pool | None,
+    ) -> str:
+        """Handle the message; returns ok/duplicate/retry/dead once that outcome is safely recorded."""
+        try:
+            message = m.decode(incoming.body)
+            delivery = Delivery(
+                queue,
+                attempt,
+                bool(incoming.redelivered),
+                headers,
+                reply_to=incoming.reply_to,
+                correlation_id=incoming.correlation_id,
+            )
+            return await self._handle(queue, message, delivery, handler, pool)
+        except m.InvalidMessage as exc:
+            await self._dead_letter(queue, incoming, f"invalid message: {exc}")
+        except Reject as exc:
+            await self._dead_letter(queue, incoming, f"rejected: {exc.reason}")
+        except Exception as exc:  # transient by default; bounded by the retry delays
+            return await self._retry_or_dead(queue, incoming, attempt, exc)
+        return "dead"
 
     async def _handle(
         self,
@@ -404,6 +430,14 @@ class Broker:
             reply_to=incoming.reply_to,
             correlation_id=incoming.correlation_id,
         )
+
+
+def _attempt(headers: dict[str, Any]) -> int:
+    """The delivery attempt from our header; anything unreadable counts as a first attempt."""
+    try:
+        return max(1, int(str(headers.get("x-calsync-attempt", 1))))
+    except ValueError:
+        return 1
 
 
 class RpcClient:
