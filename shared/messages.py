@@ -19,7 +19,15 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 # Exchanges (topic, durable) and their owners.
 PLATFORM_EVENTS = "platform.events"  # published by other platform services; declared by us too
@@ -237,7 +245,7 @@ class GrantDisconnected(_GrantEvent):
     ROUTING_KEY: ClassVar[str] = "auth.grant.disconnected"
 
     reason: DisconnectReason
-    since: datetime
+    since: AwareDatetime
     google_email: str | None = None
     detected_by: Literal["refresh", "security_event", "api"] = "refresh"
 
@@ -250,7 +258,7 @@ class GrantSuspended(_GrantEvent):
 
     reason: Literal["security_block"] = "security_block"
     hijacking: bool = False
-    since: datetime
+    since: AwareDatetime
     google_email: str | None = Field(
         default=None, description="None when hijacking: the Google mailbox must not be used"
     )
@@ -262,7 +270,7 @@ class GrantExpiring(_GrantEvent):
     TYPE: ClassVar[str] = "grant.expiring"
     ROUTING_KEY: ClassVar[str] = "auth.grant.expiring"
 
-    expires_at: datetime
+    expires_at: AwareDatetime
     google_email: str | None = None
 
 
@@ -312,7 +320,7 @@ class TokenReply(Message):
     user_id: str
     status: Literal["token", "disconnected", "no_grant", "temporarily_unavailable"]
     access_token: str | None = None
-    expires_at: datetime | None = None
+    expires_at: AwareDatetime | None = None
     reason: str | None = None
     retry_after: float | None = None
 
@@ -336,7 +344,7 @@ class CalendarProblem(Message):
     user_id: str
     problem: Literal["calendar_unavailable", "needs_consent"]
     calendar_id: str | None = None
-    since: datetime
+    since: AwareDatetime
 
 
 class CalendarSelected(Message):

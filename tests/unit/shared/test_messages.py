@@ -81,3 +81,16 @@ def test_not_json_is_refused_clearly() -> None:
 def test_messages_doc_is_current() -> None:
     """docs/messages.md matches the schemas (regenerate with `make docs`)."""
     assert gen_messages_doc.OUT.read_text() == gen_messages_doc.render()
+
+
+@pytest.mark.parametrize(
+    ("cls", "field"),
+    [(m.GrantDisconnected, "since"), (m.GrantExpiring, "expires_at"), (m.CalendarProblem, "since")],
+)
+def test_every_timestamp_needs_a_utc_offset(cls: type[m.Message], field: str) -> None:
+    """A timestamp without an offset is ambiguous, so it is refused with the field named."""
+    example = cls(**{**gen_messages_doc.COMMON, **gen_messages_doc.EXAMPLES[cls]})
+    body = json.loads(example.to_json())
+    body[field] = "2026-03-02T08:15:00"
+    with pytest.raises(m.InvalidMessage, match=f"{field}: Input should have timezone info"):
+        m.decode(json.dumps(body))
