@@ -7,6 +7,8 @@ SHELL := /bin/bash
 export DATABASE_URL ?= postgresql://calsync:calsync@127.0.0.1:5432/calsync
 export AMQP_URL ?= amqp://guest:guest@127.0.0.1:5672/
 export CHROMIUM_PATH ?= /usr/bin/chromium
+# Tests run in a far-from-UTC local time zone, so a naive (local) datetime anywhere shows up as a failure.
+TEST_TZ ?= Pacific/Chatham
 
 # uv is looked up (and installed if missing) once, on first use only.
 UV = $(eval UV := $$(shell scripts/ensure-uv.sh))$(if $(UV),$(UV),$(error uv is missing and could not be installed; see the messages above))
@@ -36,7 +38,7 @@ run: sync up ## start auth, sync, notifier, the Google emulator and the mail cat
 	$(RUN) python scripts/run-local.py
 
 test: up browser sync ## run every test tier (unit, integration, service, e2e)
-	$(RUN) pytest $(PYTEST_ARGS)
+	TZ=$(TEST_TZ) $(RUN) pytest $(PYTEST_ARGS)
 
 unit: sync ## unit tests only (no infrastructure)
 	$(RUN) pytest tests/unit $(PYTEST_ARGS)
