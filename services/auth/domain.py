@@ -19,6 +19,7 @@ class FailureClass(StrEnum):
     DEAD = "dead"  # this grant is over: the user must reconnect
     TRANSIENT = "transient"  # retry later; never disconnects anyone
     APP_WIDE = "app_wide"  # our OAuth client is broken: alert operators, never touch users
+    INTERNAL = "internal"  # our own fault before or after Google (e.g. a token no key opens): back off
 
 
 @dataclass(frozen=True)
@@ -56,8 +57,8 @@ def classify(exc: Exception, *, refresh_token_expires_at: datetime | None, now: 
         if exc.error in APP_WIDE_ERRORS:
             return Verdict(FailureClass.APP_WIDE, None, exc.error or "")
         return Verdict(FailureClass.TRANSIENT, None, exc.error or f"transport:{exc.status or 'network'}")
-    if not isinstance(exc, OAuthError):
-        return Verdict(FailureClass.TRANSIENT, None, type(exc).__name__)
+    if not isinstance(exc, OAuthError):  # not Google's verdict: never disconnect for our own problem
+        return Verdict(FailureClass.INTERNAL, None, type(exc).__name__)
     error = exc.error
     if error in APP_WIDE_ERRORS:
         return Verdict(FailureClass.APP_WIDE, None, error)

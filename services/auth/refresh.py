@@ -20,7 +20,7 @@ import structlog
 from services.auth import domain, verdicts
 from services.auth import refresh_repository as repo
 from services.auth.crypto import TokenCipher, token_hash, token_prefix_hash
-from services.auth.google_oauth import GoogleOAuth, OAuthError, OAuthTransportError, TokenResponse
+from services.auth.google_oauth import GoogleOAuth, TokenResponse
 from services.auth.refresh_metrics import RefreshMetrics
 from shared import messages as m
 from shared import outbox
@@ -157,21 +157,22 @@ class Refresher:
             return TokenAnswer("disconnected", "no_refresh_token", reason="revoked")
         return await self.record(conn, g, await self.fetch(g), now, demand=demand)
 
-    async def fetch(self, g: repo.RefreshGrant) -> TokenResponse | OAuthError | OAuthTransportError:
-        """The call to Google's token endpoint (no database work): a response or the typed failure."""
+    async def fetch(self, g: repo.RefreshGrant) -> TokenResponse | Exception:
+        """The call to Google's token endpoint (no database work): a response, or any failure as a value
+        (Google's, the network's, or our own, e.g. a refresh token that no configured key opens)."""
         grant = g.grant
-        assert grant.refresh_token_enc is not None
-        refresh_token = self.cipher.open_field(grant.grant_id, REFRESH_FIELD, grant.refresh_token_enc)
         try:
+            assert grant.refresh_token_enc is not None
+            refresh_token = self.cipher.open_field(grant.grant_id, REFRESH_FIELD, grant.refresh_token_enc)
             return await self.google.refresh(refresh_token)
-        except (OAuthError, OAuthTransportError) as exc:
+        except Exception as exc:
             return exc
 
     async def record(
         self,
         conn: asyncpg.Connection,
         g: repo.RefreshGrant,
-        result: TokenResponse | OAuthError | OAuthTransportError,
+        result: TokenResponse | Exception,
         now: datetime,
         *,
         demand: bool,

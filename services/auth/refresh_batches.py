@@ -1,13 +1,13 @@
 """Proactive refresh in batches: a lane claims due grants in one transaction (``FOR UPDATE SKIP
 LOCKED``, so replicas share the work and the row locks keep single-flight with token requests), calls
-Google for them concurrently under a slot limit shared by all lanes, writes each result with one
-UPDATE and commits. No connection is held per call to Google, only one per lane.
+Google for them concurrently under a slot limit shared by all lanes, writes each result in its own
+savepoint and commits. No connection is held per call to Google, only one per lane.
 """
 
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import asyncpg
 import structlog
@@ -42,7 +42,8 @@ async def run_lane(r: Refresher, slots: asyncio.Semaphore) -> None:
 
 
 async def refresh_batch(r: Refresher, slots: asyncio.Semaphore, size: int) -> int:
-    """Claim up to ``size`` due grants and refresh them; returns how many were claimed."""
+    """Claim up to ``size`` due grants and refresh them; returns how many were claimed. One grant's
+    trouble never undoes the others: each outcome is written in its own savepoint."""
     s = r.settings
     now = r.clock.now()
     async with r.pool.acquire() as conn, conn.transaction():
@@ -51,9 +52,9 @@ async def refresh_batch(r: Refresher, slots: asyncio.Semaphore, size: int) -> in
         results = await asyncio.gather(
             *(_refresh_one(r, conn, writing, slots, g) for g in grants), return_exceptions=True
         )
-        failed = [e for e in results if isinstance(e, BaseException)]
-        if failed:
-            raise failed[0]
+        for g, result in zip(grants, results, strict=True):
+            if isinstance(result, BaseException):  # not expected: _refresh_one keeps its own failures
+                log.error("refresh_grant_crashed", grant_id=g.grant.grant_id, error=type(result).__name__)
     return len(grants)
 
 
@@ -75,10 +76,29 @@ async def _refresh_one(
         return
     async with slots:
         started = r.clock.now()
-        result = await r.fetch(g)
+        result = await r.fetch(g)  # never raises: a failure comes back as a value
     async with writing:
-        if isinstance(result, TokenResponse):
-            await r.record(conn, g, result, started, demand=False)  # one UPDATE
-            return
-        async with conn.transaction():  # a savepoint: a failing verdict does not undo the batch
+        await _write(r, conn, g, result, started)
+
+
+async def _write(
+    r: Refresher,
+    conn: asyncpg.Connection,
+    g: repo.RefreshGrant,
+    result: TokenResponse | Exception,
+    started: datetime,
+) -> None:
+    """Record the outcome in a savepoint; if that fails, record the failure instead (backoff). If even
+    that fails, the claim's lease keeps the grant from being claimed again at once."""
+    try:
+        async with conn.transaction():
             await r.record(conn, g, result, started, demand=False)
+        return
+    except Exception as exc:
+        log.exception("refresh_write_failed", grant_id=g.grant.grant_id)
+        failure = exc
+    try:
+        async with conn.transaction():
+            await r.record(conn, g, failure, started, demand=False)
+    except Exception:
+        log.exception("refresh_failure_write_failed", grant_id=g.grant.grant_id)

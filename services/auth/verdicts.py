@@ -13,6 +13,7 @@ import structlog
 
 from services.auth import domain
 from services.auth import refresh_repository as repo
+from services.auth.crypto import DecryptionError
 from services.auth.domain import FailureClass
 from shared import messages as m
 
@@ -29,13 +30,7 @@ async def on_failure(
 
     grant = g.grant
     verdict = domain.classify(exc, refresh_token_expires_at=grant.refresh_token_expires_at, now=now)
-    log.warning(
-        "refresh_failed",
-        grant_id=grant.grant_id,
-        failure=verdict.failure.value,
-        error=verdict.error,
-        description=getattr(exc, "description", None),
-    )
+    _log_failure(grant.grant_id, verdict, exc)
     if verdict.failure is FailureClass.DEAD:
         assert verdict.reason is not None
         return await _dead(r, conn, g, verdict.reason, verdict.error, now)
@@ -46,8 +41,21 @@ async def on_failure(
     )
     if verdict.failure is FailureClass.APP_WIDE:
         await raise_incident(r, conn, "app_config", error=verdict.error, detail="token endpoint", now=now)
-        return TokenAnswer("temporarily_unavailable", "app_wide", retry_after=delay)
-    return TokenAnswer("temporarily_unavailable", "transient", retry_after=delay)
+    return TokenAnswer("temporarily_unavailable", verdict.failure.value, retry_after=delay)
+
+
+def _log_failure(grant_id: str, verdict: domain.Verdict, exc: Exception) -> None:
+    if verdict.failure is FailureClass.INTERNAL:  # e.g. a refresh token sealed under a removed key
+        detail = str(exc) if isinstance(exc, DecryptionError) else None  # other texts may carry data
+        log.error("refresh_internal_error", grant_id=grant_id, error=verdict.error, detail=detail)
+        return
+    log.warning(
+        "refresh_failed",
+        grant_id=grant_id,
+        failure=verdict.failure.value,
+        error=verdict.error,
+        description=getattr(exc, "description", None),
+    )
 
 
 async def _dead(

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from services.auth.crypto import DecryptionError
 from services.auth.domain import FailureClass, classify
 from services.auth.google_oauth import OAuthError, OAuthTransportError
 
@@ -40,6 +41,8 @@ def _oauth(error: str, status: int = 400, description: str | None = None) -> OAu
         (_oauth("invalid_request"), FailureClass.TRANSIENT, None),
         (OAuthTransportError("timeout"), FailureClass.TRANSIENT, None),
         (OAuthTransportError("503", status=503, error="server_error"), FailureClass.TRANSIENT, None),
+        (DecryptionError("no configured key has id 'k0'"), FailureClass.INTERNAL, None),
+        (RuntimeError("boom"), FailureClass.INTERNAL, None),
     ],
 )
 def test_failure_classes(exc: Exception, failure: FailureClass, reason: str | None) -> None:
