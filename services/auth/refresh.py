@@ -61,7 +61,6 @@ class Refresher:
         self.pool, self.google, self.cipher, self.clock = pool, google, cipher, clock
         self.settings, self.metrics, self.wake = settings, metrics, wake
         self.rng = random.Random()
-        self.app_incident_seen = False  # an app_config incident may be open: close it on success
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
     def _lock(self, grant_id: str) -> asyncio.Lock:

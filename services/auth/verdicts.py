@@ -124,7 +124,6 @@ async def raise_incident(
     incident_id = await repo.open_incident(conn, kind, error=error, detail=detail, now=now)
     if incident_id is None:
         return
-    r.app_incident_seen = r.app_incident_seen or kind == "app_config"
     r.metrics.alerts.labels(kind).inc()
     log.error("operator_alert", kind=kind, incident_id=incident_id, error=error, detail=detail)
     await r.emit(conn, m.OperatorAlert(incident_id=incident_id, kind=kind, error=error, detail=detail))  # type: ignore[arg-type]
@@ -146,8 +145,6 @@ async def on_success(r: Refresher, conn: asyncpg.Connection, g: repo.RefreshGran
             ),
         )
         log.info("grant_recovered", grant_id=grant.grant_id)
-    if r.app_incident_seen:
-        r.app_incident_seen = False
-        closed = await repo.close_incident(conn, "app_config", now)
-        if closed is not None:
-            log.info("incident_closed", kind="app_config", incident_id=closed)
+    closed = await repo.close_incident(conn, "app_config", now)  # the table decides: any replica, restarts
+    if closed is not None:
+        log.info("incident_closed", kind="app_config", incident_id=closed)
