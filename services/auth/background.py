@@ -52,7 +52,12 @@ async def _refresh_context(app: web.Application) -> AsyncIterator[None]:
         wake=relay.wake,
     )
     app[REFRESHER] = r
-    app[RISC] = RiscVerifier(app[HTTP], config.google.risc_config_url, (config.google.client_id,))
+    app[RISC] = RiscVerifier(
+        app[HTTP],
+        config.google.risc_config_url,
+        (config.google.client_id,),
+        refetch_interval=config.risc_refetch_interval,
+    )
     broker = app[BROKER]
     await broker.consume_rpc("auth.token_requests", functools.partial(consumers.answer_token_request, r))
     await broker.consume("auth.user_events", functools.partial(consumers.on_user_event, r.clock), pool=r.pool)

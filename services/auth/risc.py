@@ -1,6 +1,6 @@
 """Verifies Google's Security Event Tokens (google.md §11): issuer and JWKS from the configured RISC
-configuration document (cached; keys refetched once on an unknown ``kid``), RS256, ``aud`` = our client
-id, ``iss`` = the configured issuer, no ``exp`` check."""
+configuration document (cached; refetched on an unknown ``kid``, at most once per interval), RS256,
+``aud`` = our client id, ``iss`` = the configured issuer, no ``exp`` check."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ import structlog
 
 log = structlog.get_logger(__name__)
 
+DEFAULT_REFETCH_INTERVAL = 60.0  # seconds between key fetches caused by unknown kids
+
 
 class InvalidSet(Exception):
     """The token is not a valid SET for us (the receiver answers 400)."""
@@ -24,14 +26,26 @@ class RiscUnavailable(Exception):
 
 
 class RiscVerifier:
-    def __init__(self, http: aiohttp.ClientSession, config_url: str, audiences: tuple[str, ...]) -> None:
+    """Verifies SETs with cached keys. ``/risc`` is open to anyone, so an unknown ``kid`` makes it fetch
+    Google's configuration and keys at most once per ``refetch_interval`` seconds; within that interval
+    such a token is rejected at once (Google's own rotation keeps the old key in the JWKS for a while)."""
+
+    def __init__(
+        self,
+        http: aiohttp.ClientSession,
+        config_url: str,
+        audiences: tuple[str, ...],
+        *,
+        refetch_interval: float = DEFAULT_REFETCH_INTERVAL,
+    ) -> None:
         self._http = http
         self._config_url = config_url
         self._audiences = list(audiences)
+        self._refetch_interval = refetch_interval
         self._issuer: str | None = None
         self._jwks_uri: str | None = None
         self._keys: dict[str, Any] = {}
-        self._fetched_at = 0.0
+        self._attempted_at: float | None = None  # monotonic time of the last fetch attempt
         self._lock = asyncio.Lock()
 
     async def verify(self, token: str) -> dict[str, Any]:
@@ -60,15 +74,31 @@ class RiscVerifier:
         return claims
 
     async def _key(self, kid: str) -> Any:
-        started = time.monotonic()
-        if self._issuer is None or kid not in self._keys:
-            async with self._lock:
-                if self._fetched_at < started:  # nobody refreshed while we waited
-                    await self._fetch()
-        key = self._keys.get(kid)
+        key = self._known(kid)
+        if key is not None:
+            return key
+        self._refuse_if_recent()
+        async with self._lock:
+            key = self._known(kid)  # someone fetched while we waited
+            if key is None:
+                self._refuse_if_recent()
+                self._attempted_at = time.monotonic()
+                await self._fetch()
+        key = self._known(kid)
         if key is None:
             raise InvalidSet("unknown kid")
         return key
+
+    def _known(self, kid: str) -> Any:
+        return self._keys.get(kid) if self._issuer is not None else None
+
+    def _refuse_if_recent(self) -> None:
+        """Within the interval after a fetch attempt, an unknown kid is not worth another fetch."""
+        if self._attempted_at is None or time.monotonic() - self._attempted_at >= self._refetch_interval:
+            return
+        if self._issuer is None:  # the last attempt failed: Google retries the delivery later
+            raise RiscUnavailable("RISC configuration unavailable; retrying later")
+        raise InvalidSet("unknown kid")
 
     async def _fetch(self) -> None:
         config = await self._get_json(self._config_url)
@@ -83,7 +113,6 @@ class RiscVerifier:
             except (KeyError, TypeError, jwt.PyJWTError):
                 log.warning("risc_key_skipped")
         self._issuer, self._jwks_uri, self._keys = issuer, jwks_uri, keys
-        self._fetched_at = time.monotonic()
         log.info("risc_keys_fetched", issuer=issuer, keys=len(keys))
 
     async def _get_json(self, url: str) -> dict[str, Any]:

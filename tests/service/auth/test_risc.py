@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from dataclasses import replace
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -102,7 +104,31 @@ async def test_rotated_key_is_fetched_on_unknown_kid(
     """After Google rotates its signing key, the first event with the new kid makes auth refetch the
     keys and the event is accepted."""
     clock = ManualClock()
-    async with running(refresh_config(common_config("auth"), google_config), clock) as url:
+    config = replace(refresh_config(common_config("auth"), google_config), risc_refetch_interval=0.0)
+    async with running(config, clock) as url:
         assert await emulator.send_security_event(url + "/risc", "verification", {"state": "x"}) == 202
         emulator.rotate_risc_key()
         assert await emulator.send_security_event(url + "/risc", "verification", {"state": "y"}) == 202
+
+
+async def test_flood_of_unknown_kids_fetches_the_keys_at_most_once(
+    common_config: Any, google_config: Any, emulator: Any, clean_db: Any
+) -> None:
+    """Anyone can POST to /risc: a flood of tokens naming unknown keys gets 400 at once and makes auth
+    fetch Google's keys at most once per interval, while a genuine event is still accepted."""
+    clock = ManualClock()
+    async with running(refresh_config(common_config("auth"), google_config), clock) as url:
+        assert await emulator.send_security_event(url + "/risc", "verification", {"state": "x"}) == 202
+        fetched = _key_fetches(emulator)
+        other_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        claims = emulator.build_set("verification", {"state": "y"})
+        flood = [emulator.sign_set(claims, key=other_key, kid=f"unknown-{i}") for i in range(50)]
+        statuses = [await emulator.post_set(url + "/risc", token) for token in flood[:20]]  # one by one
+        statuses += await asyncio.gather(*(emulator.post_set(url + "/risc", t) for t in flood[20:]))
+        genuine = await emulator.send_security_event(url + "/risc", "verification", {"state": "z"})
+    assert set(statuses) == {400} and genuine == 202
+    assert fetched == 1 and _key_fetches(emulator) <= fetched + 1
+
+
+def _key_fetches(emulator: Any) -> int:
+    return sum(1 for r in emulator.requests if r.path == "/oauth2/v3/certs")
