@@ -14,8 +14,9 @@ from aiohttp import web
 
 from services.notifier import consumers, http_handlers, service
 from services.notifier.config import NotifierConfig
-from services.notifier.jobs import DeliveryWorker, Metrics
+from services.notifier.jobs import DeliveryWorker
 from services.notifier.links import AuthLinks
+from services.notifier.outcomes import Metrics
 from services.notifier.rendering import Templates
 from services.notifier.senders import SmtpSender
 from shared.clock import SystemClock

@@ -66,6 +66,12 @@ class NotifierConfig:
     delivery_retry_delays: tuple[float, ...] = (30, 120, 600, 1800, 3600)
     delivery_max_attempts: int = 20
     delivery_concurrency: int = 4
+    delivery_stale_margin: float = 60.0
+
+    @property
+    def sending_stale_after(self) -> float:
+        """Seconds after which an attempt still marked ``sending`` belongs to a worker that died."""
+        return self.smtp.timeout + self.delivery_stale_margin
 
     @property
     def reminder_offsets(self) -> tuple[timedelta, ...]:
@@ -98,6 +104,7 @@ class NotifierConfig:
             delivery_retry_delays=_numbers(env, "DELIVERY_RETRY_DELAYS", "30,120,600,1800,3600"),
             delivery_max_attempts=env.integer("DELIVERY_MAX_ATTEMPTS", 20, minimum=1),
             delivery_concurrency=env.integer("DELIVERY_CONCURRENCY", 4, minimum=1),
+            delivery_stale_margin=env.number("DELIVERY_STALE_MARGIN", 60.0, minimum=0.0),
         )
 
 

@@ -1,49 +1,56 @@
 """The delivery worker: claims due email jobs (FOR UPDATE SKIP LOCKED), sends them, records the outcome.
 
-Each job is handled in one transaction that holds its row (and its episode's row) while the link is
-minted and the SMTP server answers, so two workers or two notifier instances never send the same
-email. Temporary failures (auth unreachable, 4xx, connection errors) reschedule the job with backoff
+One attempt is three steps, so that no transaction is open while auth or the SMTP server answers:
+1. claim: lock a due job (and its episode), drop it if no longer wanted, else commit it as
+   ``sending`` (when, and by which worker and attempt);
+2. outside any transaction: mint the link, render, mark ``smtp_started_at``, talk to the SMTP server;
+3. record the outcome (``outcomes``) in a second transaction, if the attempt is still this worker's.
+Temporary failures (auth unreachable, 4xx, connection errors) go back to ``pending`` with backoff
 from ``clock.now()``; permanent ones (5xx, no address) are recorded and published as
 ``notification.failed``. Every attempt goes into ``delivery_log``.
+
+A job left in ``sending`` longer than the SMTP timeout plus ``DELIVERY_STALE_MARGIN`` (measured on
+the database's clock) belonged to a worker that died or lost the database. If it never reached the
+SMTP server it is simply tried again; if it did, the server may have accepted the email (a crash
+between the 250 reply and step 3), so it is recorded as ``maybe_sent``, counted and logged, and
+NOT sent again: better to miss an email than to send a second alert in the same episode.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import socket
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from email.message import EmailMessage
 from typing import Any
 
 import asyncpg
 import structlog
-from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from services.notifier import compose, domain
+from services.notifier import compose
 from services.notifier import repository as repo
 from services.notifier.config import NotifierConfig
 from services.notifier.links import AuthLinks, LinkUnavailable
+from services.notifier.outcomes import Metrics, Outcomes, log_fields
 from services.notifier.rendering import Templates
 from services.notifier.senders import SendResult, SmtpSender, build_message, message_id_for
-from shared import messages as m
-from shared import outbox
 from shared.clock import Clock
 
 log = structlog.get_logger(__name__)
 
 
-class Metrics:
-    def __init__(self, registry: CollectorRegistry) -> None:
-        self.emails = Counter(
-            "calsync_notifier_emails_total",
-            "Email delivery attempts by kind and outcome",
-            ["kind", "outcome"],
-            registry=registry,
-        )
-        self.episodes_open = Gauge(
-            "calsync_notifier_episodes_open", "Problem episodes not yet ended", registry=registry
-        )
+@dataclass(frozen=True)
+class Attempt:
+    """A job committed as ``sending`` by this worker, with what it needs to compose the email."""
+
+    job: dict[str, Any]
+    episode: dict[str, Any] | None
+    to: compose.Recipient
+    hijacked: bool
+    by: str
 
 
 @dataclass
@@ -60,6 +67,8 @@ class DeliveryWorker:
     def __post_init__(self) -> None:
         self._wake = asyncio.Event()
         self._stopping = False
+        self.name = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.outcomes = Outcomes(self.clock, self.config, self.metrics)
 
     def wake(self) -> None:
         self._wake.set()
@@ -97,214 +106,109 @@ class DeliveryWorker:
             self.metrics.episodes_open.set(await repo.count_open_episodes(conn))
 
     async def deliver_one(self) -> bool:
-        """Claim and handle one due job; False when none is due."""
-        async with self.pool.acquire() as conn, conn.transaction():
-            job = await repo.claim_due_job(conn, self.clock.now())
-            if job is None:
-                return False
-            await self._deliver(conn, dict(job))
+        """Settle one stale attempt, or claim and handle one due job; False when there is neither."""
+        if not await self.settle_stale_attempt():
+            async with self.pool.acquire() as conn, conn.transaction():
+                job = await repo.claim_due_job(conn, self.clock.now())
+                if job is None:
+                    return False
+                attempt = await self._begin(conn, dict(job))
+            if attempt is not None:
+                await self._attempt(attempt)
         if self.wake_relay is not None:
             self.wake_relay()
         return True
 
-    async def _deliver(self, conn: asyncpg.Connection, job: dict[str, Any]) -> None:
+    async def settle_stale_attempt(self) -> bool:
+        """Finish one job whose worker died mid-attempt: ``maybe_sent`` once SMTP began, else retry."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            row = await repo.claim_stale_attempt(conn, stale_after=self.config.sending_stale_after)
+            if row is None:
+                return False
+            job = dict(row)
+            episode = await repo.lock_episode(conn, job["episode_id"]) if job["episode_id"] else None
+            if job["smtp_started_at"] is None:
+                await self.outcomes.interrupted(conn, job)
+            else:
+                await self.outcomes.maybe_sent(conn, job, episode)
+        return True
+
+    async def _begin(self, conn: asyncpg.Connection, job: dict[str, Any]) -> Attempt | None:
+        """Step 1, in the claim transaction: drop an unwanted job, or mark it ``sending``."""
         episode = await repo.lock_episode(conn, job["episode_id"]) if job["episode_id"] else None
         if why := compose.unwanted(job, episode):
-            await repo.finish_job(
-                conn, job["id"], state="cancelled", attempts=job["attempts"], at=self.clock.now(), error=why
-            )
-            return
+            await self.outcomes.cancelled(conn, job, why)
+            return None
         contact = await repo.contact(conn, job["user_id"]) if job["user_id"] else None
         subject = episode["subject"] if episode else (job["data"] or {}).get("subject")
         hijacked = isinstance(subject, str) and await repo.hijack_reported(conn, subject)
         to = compose.recipient(job, episode, contact, hijack_reported=hijacked, config=self.config)
         if to is None:
-            await self._failed(conn, job, stage="recipient", result=SendResult("failed", None, "no address"))
+            result = SendResult("failed", None, "no address")
+            await self.outcomes.failed(conn, job, stage="recipient", result=result)
+            return None
+        by = f"{self.name}/{uuid.uuid4().hex[:8]}"
+        await repo.mark_sending(conn, job["id"], by=by)
+        return Attempt(job, dict(episode) if episode else None, to, hijacked, by)
+
+    async def _attempt(self, attempt: Attempt) -> None:
+        """Step 2, outside any transaction: compose and send; then step 3, record the outcome."""
+        message = await self._compose(attempt)
+        if message is None:
             return
+        async with self.pool.acquire() as conn:
+            if not await repo.mark_smtp_started(conn, attempt.job["id"], by=attempt.by):
+                log.warning("email_attempt_taken_over", **log_fields(attempt.job), sending_by=attempt.by)
+                return
+        result = await self.sender.send(message)
+        await self._record(attempt, result, stage="smtp")
+
+    async def _compose(self, attempt: Attempt) -> EmailMessage | None:
+        """The email with a freshly minted link; None (and a retry recorded) if that is not possible."""
+        job, to = attempt.job, attempt.to
         link = None
         if job["user_id"]:
             try:
                 link = await self.links.mint(job["user_id"], to.lang)
             except LinkUnavailable as exc:
-                await self._retry(conn, job, stage="link", result=SendResult("retry", None, str(exc)))
-                return
-        message_id = message_id_for(str(job["id"]), self.config.mail_from)
+                await self._record(attempt, SendResult("retry", None, str(exc)), stage="link")
+                return None
         try:
-            draft = compose.draft(
-                job, episode, to, link_url=link, config=self.config, hijack_reported=hijacked
-            )
-            rendered = self.templates.render(draft.topic, to.lang, draft.context)
-            message = build_message(
-                rendered,
-                mail_from=self.config.mail_from,
-                to=to.address,
-                to_name=to.name,
-                message_id=message_id,
-                date=self.clock.now(),
-                lang=to.lang,
-                extra_headers=draft.headers,
-            )
+            return self._render(attempt, link)
         except Exception as exc:  # a template mistake: keep the job, retry after the fix is deployed
-            log.exception("email_render_failed", **self._log_fields(job))
-            await self._retry(conn, job, stage="render", result=SendResult("retry", None, type(exc).__name__))
-            return
-        result = await self.sender.send(message)
-        if result.outcome == "sent":
-            await self._sent(conn, job, episode, to, message_id)
-        elif result.outcome == "retry":
-            await self._retry(conn, job, stage="smtp", result=result, recipient=to.address)
-        else:
-            await self._failed(conn, job, stage="smtp", result=result, recipient=to.address)
+            log.exception("email_render_failed", **log_fields(job))
+            await self._record(attempt, SendResult("retry", None, type(exc).__name__), stage="render")
+            return None
 
-    async def _sent(
-        self,
-        conn: asyncpg.Connection,
-        job: dict[str, Any],
-        episode: Any,
-        to: compose.Recipient,
-        message_id: str,
-    ) -> None:
-        now, attempt = self.clock.now(), job["attempts"] + 1
-        await repo.log_attempt(
-            conn,
-            job["id"],
-            attempt=attempt,
-            at=now,
-            outcome="sent",
-            stage="smtp",
-            smtp_code=250,
-            recipient=to.address,
-            message_id=message_id,
+    def _render(self, attempt: Attempt, link: str | None) -> EmailMessage:
+        job, to = attempt.job, attempt.to
+        draft = compose.draft(
+            job, attempt.episode, to, link_url=link, config=self.config, hijack_reported=attempt.hijacked
         )
-        await repo.finish_job(conn, job["id"], state="sent", attempts=attempt, at=now, error=None)
-        if job["kind"] in compose.EPISODE_KINDS and episode is not None:
-            await self._schedule_reminder(conn, job, episode, now)
-        await outbox.add(conn, m.NotificationSent(**self._event_fields(job)))
-        self.metrics.emails.labels(job["kind"], "sent").inc()
-        log.info("email_sent", **self._log_fields(job), attempt=attempt, recipient_source=to.source)
-
-    async def _schedule_reminder(
-        self, conn: asyncpg.Connection, job: dict[str, Any], episode: Any, now: Any
-    ) -> None:
-        sequence = job["sequence"]
-        await repo.record_episode_email(conn, episode["id"], sequence, now)
-        alert_sent_at = now if sequence == 0 else episode["alert_sent_at"]
-        due = domain.reminder_due(alert_sent_at, sequence, self.config.reminder_offsets)
-        if due is None or episode["reminders_stopped_at"] is not None:
-            return
-        await repo.add_job(
-            conn,
-            dedupe_key=f"episode:{episode['id']}:reminder:{sequence + 1}",
-            kind="reminder",
-            user_id=job["user_id"],
-            episode_id=episode["id"],
-            reason=job["reason"],
-            sequence=sequence + 1,
-            due_at=due,
-            now=now,
+        rendered = self.templates.render(draft.topic, to.lang, draft.context)
+        return build_message(
+            rendered,
+            mail_from=self.config.mail_from,
+            to=to.address,
+            to_name=to.name,
+            message_id=message_id_for(str(job["id"]), self.config.mail_from),
+            date=self.clock.now(),
+            lang=to.lang,
+            extra_headers=draft.headers,
         )
 
-    async def _retry(
-        self,
-        conn: asyncpg.Connection,
-        job: dict[str, Any],
-        *,
-        stage: str,
-        result: SendResult,
-        recipient: str | None = None,
-    ) -> None:
-        now, attempt = self.clock.now(), job["attempts"] + 1
-        decision = domain.after_temporary_failure(
-            attempts=attempt,
-            max_attempts=self.config.delivery_max_attempts,
-            delays=self.config.delivery_retry_delays,
-            now=now,
-        )
-        if decision.give_up:
-            await self._failed(conn, job, stage=stage, result=result, recipient=recipient, permanent=False)
-            return
-        assert decision.due_at is not None
-        await self._log_unsent(
-            conn, job, "retry", attempt=attempt, at=now, stage=stage, result=result, recipient=recipient
-        )
-        await repo.reschedule_job(
-            conn, job["id"], attempts=attempt, due_at=decision.due_at, error=result.detail
-        )
-        self.metrics.emails.labels(job["kind"], "retry").inc()
-        log.warning(
-            "email_deferred",
-            **self._log_fields(job),
-            stage=stage,
-            attempt=attempt,
-            error=result.detail,
-            retry_at=decision.due_at.isoformat(),
-        )
-
-    async def _failed(
-        self,
-        conn: asyncpg.Connection,
-        job: dict[str, Any],
-        *,
-        stage: str,
-        result: SendResult,
-        recipient: str | None = None,
-        permanent: bool = True,
-    ) -> None:
-        now, attempt = self.clock.now(), job["attempts"] + 1
-        await self._log_unsent(
-            conn, job, "failed", attempt=attempt, at=now, stage=stage, result=result, recipient=recipient
-        )
-        await repo.finish_job(conn, job["id"], state="failed", attempts=attempt, at=now, error=result.detail)
-        error = f"{stage}: {result.detail}"
-        await outbox.add(
-            conn, m.NotificationFailed(**self._event_fields(job), error=error, permanent=permanent)
-        )
-        self.metrics.emails.labels(job["kind"], "failed").inc()
-        log.warning(
-            "email_failed", **self._log_fields(job), stage=stage, error=result.detail, permanent=permanent
-        )
-
-    async def _log_unsent(
-        self,
-        conn: asyncpg.Connection,
-        job: dict[str, Any],
-        outcome: str,
-        *,
-        attempt: int,
-        at: datetime,
-        stage: str,
-        result: SendResult,
-        recipient: str | None,
-    ) -> None:
-        """Record in ``delivery_log`` an attempt that did not deliver (``retry`` or ``failed``)."""
-        await repo.log_attempt(
-            conn,
-            job["id"],
-            attempt=attempt,
-            at=at,
-            outcome=outcome,
-            stage=stage,
-            smtp_code=result.code,
-            detail=result.detail,
-            recipient=recipient,
-        )
-
-    @staticmethod
-    def _event_fields(job: dict[str, Any]) -> dict[str, Any]:
-        episode_id: uuid.UUID | None = job["episode_id"]
-        return {
-            "notification_id": str(job["id"]),
-            "user_id": job["user_id"],
-            "kind": job["kind"],
-            "reason": job["reason"],
-            "episode_id": str(episode_id) if episode_id else None,
-        }
-
-    @staticmethod
-    def _log_fields(job: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "job_id": str(job["id"]),
-            "kind": job["kind"],
-            "reason": job["reason"],
-            "user_id": job["user_id"],
-        }
+    async def _record(self, attempt: Attempt, result: SendResult, *, stage: str) -> None:
+        """Step 3: the outcome, in its own transaction, unless the attempt was taken over meanwhile."""
+        job = attempt.job
+        recipient = attempt.to.address if stage == "smtp" else None
+        async with self.pool.acquire() as conn, conn.transaction():
+            if not await repo.lock_own_attempt(conn, job["id"], by=attempt.by):
+                log.warning("email_outcome_not_recorded", **log_fields(job), outcome=result.outcome)
+                return
+            episode = await repo.lock_episode(conn, job["episode_id"]) if job["episode_id"] else None
+            if result.outcome == "sent":
+                await self.outcomes.sent(conn, job, episode, attempt.to)
+            elif result.outcome == "retry":
+                await self.outcomes.retry(conn, job, stage=stage, result=result, recipient=recipient)
+            else:
+                await self.outcomes.failed(conn, job, stage=stage, result=result, recipient=recipient)

@@ -216,11 +216,53 @@ async def cancel_jobs(
 
 
 async def claim_due_job(conn: asyncpg.Connection, now: datetime) -> asyncpg.Record | None:
-    """Lock the oldest due job that no other worker holds (this transaction keeps it until it ends)."""
+    """Lock the oldest due pending job that no other worker holds (until this transaction ends)."""
     return await conn.fetchrow(
         "SELECT * FROM jobs WHERE state = 'pending' AND due_at <= $1"
         " ORDER BY due_at, created_at LIMIT 1 FOR UPDATE SKIP LOCKED",
         now,
+    )
+
+
+async def mark_sending(conn: asyncpg.Connection, job_id: uuid.UUID, *, by: str) -> None:
+    """The claimed job is being attempted by ``by`` (committed before anything is sent)."""
+    await conn.execute(
+        "UPDATE jobs SET state = 'sending', attempt_started_at = now(), sending_by = $2,"
+        " smtp_started_at = NULL WHERE id = $1",
+        job_id,
+        by,
+    )
+
+
+async def mark_smtp_started(conn: asyncpg.Connection, job_id: uuid.UUID, *, by: str) -> bool:
+    """Note that ``by`` now talks to the SMTP server; False when the attempt is no longer its own."""
+    result = await conn.fetchval(
+        "UPDATE jobs SET smtp_started_at = now() WHERE id = $1 AND state = 'sending' AND sending_by = $2"
+        " RETURNING true",
+        job_id,
+        by,
+    )
+    return bool(result)
+
+
+async def lock_own_attempt(conn: asyncpg.Connection, job_id: uuid.UUID, *, by: str) -> bool:
+    """Lock the job to record the outcome of ``by``'s attempt; False when it was taken over."""
+    result = await conn.fetchval(
+        "SELECT true FROM jobs WHERE id = $1 AND state = 'sending' AND sending_by = $2 FOR UPDATE",
+        job_id,
+        by,
+    )
+    return bool(result)
+
+
+async def claim_stale_attempt(conn: asyncpg.Connection, *, stale_after: float) -> asyncpg.Record | None:
+    """Lock a job left in ``sending`` longer than ``stale_after`` seconds (database time) since its
+    attempt, or its SMTP conversation, began: the worker that took it died or lost the database."""
+    return await conn.fetchrow(
+        "SELECT * FROM jobs WHERE state = 'sending'"
+        " AND coalesce(smtp_started_at, attempt_started_at) < now() - make_interval(secs => $1)"
+        " ORDER BY attempt_started_at LIMIT 1 FOR UPDATE SKIP LOCKED",
+        stale_after,
     )
 
 
@@ -241,7 +283,7 @@ async def reschedule_job(
     conn: asyncpg.Connection, job_id: uuid.UUID, *, attempts: int, due_at: datetime, error: str
 ) -> None:
     await conn.execute(
-        "UPDATE jobs SET attempts = $2, due_at = $3, last_error = $4 WHERE id = $1",
+        "UPDATE jobs SET state = 'pending', attempts = $2, due_at = $3, last_error = $4 WHERE id = $1",
         job_id,
         attempts,
         due_at,

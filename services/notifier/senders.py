@@ -6,6 +6,7 @@ errors are temporary (retried with backoff); 5xx replies are permanent (recorded
 
 from __future__ import annotations
 
+import asyncio
 import email.policy
 from dataclasses import dataclass
 from datetime import datetime
@@ -76,19 +77,20 @@ class SmtpSender:
     async def send(self, message: EmailMessage) -> SendResult:
         c = self._config
         try:
-            await aiosmtplib.send(
-                message.as_bytes(policy=WIRE_POLICY),
-                sender=message["From"].addresses[0].addr_spec,
-                recipients=[a.addr_spec for a in message["To"].addresses],
-                hostname=c.host,
-                port=c.port,
-                username=c.username or None,
-                password=c.password or None,
-                use_tls=c.tls == "tls",
-                start_tls=c.tls == "starttls",
-                cert_bundle=c.ca_file or None,
-                timeout=c.timeout,
-            )
+            async with asyncio.timeout(c.timeout):  # for the whole conversation, not each command
+                await aiosmtplib.send(
+                    message.as_bytes(policy=WIRE_POLICY),
+                    sender=message["From"].addresses[0].addr_spec,
+                    recipients=[a.addr_spec for a in message["To"].addresses],
+                    hostname=c.host,
+                    port=c.port,
+                    username=c.username or None,
+                    password=c.password or None,
+                    use_tls=c.tls == "tls",
+                    start_tls=c.tls == "starttls",
+                    cert_bundle=c.ca_file or None,
+                    timeout=c.timeout,
+                )
         except aiosmtplib.SMTPRecipientsRefused as exc:
             codes = [r.code for r in exc.recipients]
             return _by_code(min(codes) if codes else 550, "; ".join(r.message for r in exc.recipients))

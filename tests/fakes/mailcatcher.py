@@ -3,7 +3,8 @@
 Run it for ``make run`` with ``python -m tests.fakes.mailcatcher --smtp-port 1025 --http-port 8025``
 and open http://127.0.0.1:8025/ to read what the notifier sent. Tests use ``MailCatcher`` directly:
 ``start()``/``stop()``, ``messages`` (parsed ``EmailMessage`` objects), ``wait_for(predicate, timeout)``
-and fault injection (``fail_next(count, code)`` answers the next messages with e.g. 451 or 550).
+and fault injection (``fail_next(count, code)`` answers the next messages with e.g. 451 or 550;
+``before_reply`` is awaited with each accepted message before its 250 reply goes out).
 For TLS and login tests it can offer STARTTLS or speak implicit TLS (``tls`` with ``ssl_context``)
 and require a login (``logins``: user name -> password).
 """
@@ -18,7 +19,7 @@ import email.policy
 import html
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Any
@@ -74,6 +75,7 @@ class MailCatcher:
     tls: str = "none"
     ssl_context: ssl.SSLContext | None = None
     logins: dict[str, str] | None = None
+    before_reply: Callable[[Received], Awaitable[None]] | None = None
     received: list[Received] = field(default_factory=list)
     rejected: list[tuple[int, list[str]]] = field(default_factory=list)
     _faults: list[int] = field(default_factory=list)
@@ -159,6 +161,8 @@ class MailCatcher:
         )
         self.received.append(received)
         await self._notify()
+        if self.before_reply is not None:
+            await self.before_reply(received)
         return "250 2.0.0 Message accepted for delivery"
 
     async def _notify(self) -> None:

@@ -6,6 +6,7 @@ with the service token, 201 ``{"url", "expires_at"}``); it can be told to fail, 
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -39,12 +40,15 @@ def free_port() -> int:
 
 @dataclass
 class AuthLinksStandIn:
-    """Answers link requests like auth does; ``fail_next(n)`` answers 503 n times."""
+    """Answers link requests like auth does; ``fail_next(n)`` answers 503 n times; while ``gate`` is
+    set to an unset event, requests wait for it (``waiting`` counts them), like a hung auth."""
 
     service_token: str
     url: str = ""
     requests: list[tuple[str, str]] = field(default_factory=list)
     failures: int = 0
+    gate: asyncio.Event | None = None
+    waiting: int = 0
 
     def fail_next(self, count: int) -> None:
         self.failures += count
@@ -57,6 +61,9 @@ class AuthLinksStandIn:
     async def _mint(self, request: web.Request) -> web.Response:
         if request.headers.get("Authorization") != f"Bearer {self.service_token}":
             return web.json_response({"error": "service token required"}, status=401)
+        if self.gate is not None:
+            self.waiting += 1
+            await self.gate.wait()
         if self.failures:
             self.failures -= 1
             return web.json_response({"error": "unavailable"}, status=503)
@@ -173,11 +180,13 @@ async def alerted(broker: Any, db: asyncpg.Pool, mail: MailCatcher, *, locale: s
 
 
 async def nothing_due(db: asyncpg.Pool, clock: Clock) -> None:
-    """Wait until no email is due or in flight (claimed jobs stay pending until their outcome is saved)."""
+    """Wait until no email is due or in flight (a claimed job is ``sending`` until its outcome is saved)."""
 
     async def check() -> None:
         due = await db.fetchval(
-            "SELECT count(*) FROM notifier.jobs WHERE state = 'pending' AND due_at <= $1", clock.now()
+            "SELECT count(*) FROM notifier.jobs"
+            " WHERE (state = 'pending' AND due_at <= $1) OR state = 'sending'",
+            clock.now(),
         )
         assert due == 0
 

@@ -1,4 +1,4 @@
-"""notifier's SMTP settings from the environment."""
+"""notifier's SMTP and delivery settings from the environment."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from services.notifier.config import SmtpConfig
+from services.notifier.config import NotifierConfig, SmtpConfig
 from shared.config import ConfigError, Env
 
 
@@ -23,3 +23,11 @@ def test_missing_smtp_ca_file_fails_at_start_naming_the_variable(tmp_path: Path)
     """A CA file that is not there stops the service at start-up instead of at the first email."""
     with pytest.raises(ConfigError, match="SMTP_CA_FILE"):
         SmtpConfig.from_env(Env({"SMTP_CA_FILE": str(tmp_path / "missing.pem")}))
+
+
+def test_an_attempt_counts_as_abandoned_after_the_smtp_timeout_plus_the_margin() -> None:
+    """An operator can tune how long an unfinished send waits before another worker settles it."""
+    env = {"SERVICE_TOKEN": "t", "NOTIFIER_LINK_SECRET": "s" * 32, "PUBLIC_BASE_URL": "http://127.0.0.1:8083"}
+    assert NotifierConfig.from_env({**env, "SMTP_TIMEOUT": "20"}).sending_stale_after == 80.0
+    tuned = NotifierConfig.from_env({**env, "SMTP_TIMEOUT": "20", "DELIVERY_STALE_MARGIN": "10"})
+    assert tuned.sending_stale_after == 30.0

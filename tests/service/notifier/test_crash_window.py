@@ -1,0 +1,204 @@
+"""A notifier killed between the SMTP server's 250 and recording it: the alert is never sent twice.
+
+A real notifier process (``python -m services.notifier``) delivers the alert to the mail catcher.
+While the catcher answers 250, the test holds the job's row, so the process is stuck recording the
+outcome; it is then killed with SIGKILL. Another notifier finds the job stale in ``sending``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import asyncpg
+
+from services.notifier.config import SmtpConfig
+from shared.amqp import Broker
+from shared.clock import ManualClock
+from shared.config import CommonConfig
+from shared.web import REGISTRY
+from tests.fakes.mailcatcher import MailCatcher, Received
+from tests.helpers import eventually
+from tests.service.notifier.support import (
+    LINK_SECRET,
+    MAIL_FROM,
+    AuthLinksStandIn,
+    contact,
+    disconnected,
+    free_port,
+    given_contacts,
+    nothing_due,
+)
+
+
+@asynccontextmanager
+async def notifier_process(
+    common: CommonConfig, *, smtp_port: int, auth_url: str, log: Path
+) -> AsyncIterator[asyncio.subprocess.Process]:
+    """The notifier as its own OS process (SystemClock) on the test's database, broker and catcher."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": common.database_url,
+        "AMQP_URL": common.amqp_url,
+        "AMQP_PREFIX": common.amqp_prefix,
+        "AMQP_RETRY_DELAYS_MS": ",".join(str(d) for d in common.retry_delays_ms),
+        "HTTP_PORT": str(port),
+        "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+        "SERVICE_TOKEN": common.service_token,
+        "NOTIFIER_LINK_SECRET": LINK_SECRET,
+        "AUTH_API_URL": auth_url,
+        "SMTP_PORT": str(smtp_port),
+        "MAIL_FROM": MAIL_FROM,
+        "DELIVERY_POLL_INTERVAL": "0.05",
+        "OUTBOX_POLL_INTERVAL": "0.05",
+        "LOG_LEVEL": "INFO",
+    }
+    with log.open("wb") as out:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "services.notifier", env=env, stdout=out, stderr=out
+        )
+        try:
+            await eventually(lambda: _ready(f"http://127.0.0.1:{port}"), timeout=30)
+            yield proc
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+            await proc.wait()
+
+
+async def _ready(url: str) -> None:
+    """The process serves HTTP only once its consumers and delivery worker are running."""
+    try:
+        async with aiohttp.ClientSession() as http, http.get(url + "/readyz") as resp:
+            assert resp.status == 200
+    except aiohttp.ClientConnectionError:
+        raise AssertionError("not listening yet") from None
+
+
+@asynccontextmanager
+async def row_held_at_250(mail: MailCatcher, database_url: str) -> AsyncIterator[None]:
+    """While the catcher answers 250, lock the job being sent, so its outcome cannot be recorded."""
+    conn = await asyncpg.connect(database_url)
+    tx = conn.transaction()
+
+    async def hold(_received: Received) -> None:
+        await tx.start()
+        held = await conn.fetch("SELECT id FROM notifier.jobs WHERE state = 'sending' FOR UPDATE")
+        assert len(held) == 1
+
+    mail.before_reply = hold
+    try:
+        yield
+    finally:
+        mail.before_reply = None
+        await tx.rollback()
+        await conn.close()
+
+
+async def waiting_on_a_lock(db: asyncpg.Pool) -> None:
+    waiting = await db.fetchval(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    assert waiting >= 1
+
+
+async def test_a_notifier_killed_after_the_smtp_reply_never_sends_the_alert_twice(
+    common_config: Callable[..., CommonConfig],
+    start_notifier: Callable[..., Any],
+    broker: Broker,
+    clean_db: asyncpg.Pool,
+    mail: MailCatcher,
+    auth_links: AuthLinksStandIn,
+    clock: ManualClock,
+    database_url: str,
+    tmp_path: Path,
+) -> None:
+    """The user gets one alert even when the notifier that sent it died before noting it down; the
+    job is recorded as maybe sent and the reminder cadence goes on."""
+    common = common_config("notifier")
+    async with (
+        notifier_process(
+            common, smtp_port=mail.port, auth_url=auth_links.url, log=tmp_path / "n.log"
+        ) as proc,
+        row_held_at_250(mail, database_url),
+    ):
+        await given_contacts(broker, clean_db, contact("u1"))
+        await broker.publish(disconnected("u1"))
+        await mail.wait_for(timeout=20)
+        await eventually(lambda: waiting_on_a_lock(clean_db))  # it got the 250 and is recording it
+        proc.send_signal(signal.SIGKILL)
+        assert await proc.wait() == -signal.SIGKILL
+    job = await clean_db.fetchrow("SELECT id, state, smtp_started_at, sending_by FROM notifier.jobs")
+    assert job["state"] == "sending" and job["smtp_started_at"] is not None and job["sending_by"]
+
+    clock.set(datetime.now(UTC))
+    quick = replace(SmtpConfig(port=mail.port), timeout=1.0)
+    async with start_notifier(smtp=quick, delivery_stale_margin=0.5) as survivor:
+        await eventually(lambda: _state(clean_db, job["id"], "maybe_sent"), timeout=15)
+        await nothing_due(clean_db, clock)
+        registry = survivor.app[REGISTRY]
+        labels = {"kind": "alert", "outcome": "maybe_sent"}
+        assert registry.get_sample_value("calsync_notifier_emails_total", labels) == 1.0
+    log = await clean_db.fetch("SELECT outcome, stage, message_id FROM notifier.delivery_log")
+    assert [(r["outcome"], r["stage"]) for r in log] == [("maybe_sent", "smtp")]
+    assert log[0]["message_id"] == mail.messages[0]["Message-ID"]
+    kinds = await clean_db.fetch("SELECT kind, state FROM notifier.jobs ORDER BY sequence")
+    assert [(r["kind"], r["state"]) for r in kinds] == [("alert", "maybe_sent"), ("reminder", "pending")]
+    assert len(mail.messages) == 1
+
+
+async def _state(db: asyncpg.Pool, job_id: Any, state: str) -> None:
+    assert await db.fetchval("SELECT state FROM notifier.jobs WHERE id = $1", job_id) == state
+
+
+async def test_an_attempt_interrupted_before_smtp_is_simply_tried_again(
+    common_config: Callable[..., CommonConfig],
+    start_notifier: Callable[..., Any],
+    broker: Broker,
+    clean_db: asyncpg.Pool,
+    mail: MailCatcher,
+    auth_links: AuthLinksStandIn,
+    clock: ManualClock,
+    tmp_path: Path,
+) -> None:
+    """An alert whose notifier died while preparing it (before any SMTP contact) still arrives, once."""
+    common = common_config("notifier")
+    auth_links.gate = asyncio.Event()
+    try:
+        async with notifier_process(
+            common, smtp_port=mail.port, auth_url=auth_links.url, log=tmp_path / "n.log"
+        ) as proc:
+            await given_contacts(broker, clean_db, contact("u1"))
+            await broker.publish(disconnected("u1"))
+            await eventually(lambda: _link_requested(auth_links), timeout=20)
+            proc.send_signal(signal.SIGKILL)
+            assert await proc.wait() == -signal.SIGKILL
+    finally:
+        auth_links.gate.set()
+        auth_links.gate = None
+    job = await clean_db.fetchrow("SELECT id, state, smtp_started_at FROM notifier.jobs")
+    assert job["state"] == "sending" and job["smtp_started_at"] is None
+
+    clock.set(datetime.now(UTC))
+    quick = replace(SmtpConfig(port=mail.port), timeout=1.0)
+    async with start_notifier(smtp=quick, delivery_stale_margin=0.5):
+        await mail.wait_for(timeout=15)
+        await eventually(lambda: _state(clean_db, job["id"], "sent"))
+        await nothing_due(clean_db, clock)
+    log = await clean_db.fetch("SELECT outcome, stage FROM notifier.delivery_log ORDER BY id")
+    assert [(r["outcome"], r["stage"]) for r in log] == [("retry", "interrupted"), ("sent", "smtp")]
+    assert len(mail.messages) == 1
+
+
+async def _link_requested(auth_links: AuthLinksStandIn) -> None:
+    assert auth_links.waiting == 1
