@@ -86,7 +86,6 @@ def draft(
     hijack_reported: bool,
 ) -> Draft:
     """Template topic, facts and extra headers for this job."""
-    kind, data, lang = job["kind"], job["data"] or {}, to.lang
     google_email = None if hijack_reported else _google_email(job, episode)
     context: dict[str, Any] = {
         "product": config.product_name,
@@ -94,29 +93,43 @@ def draft(
         "google_email": google_email,
         "link_url": link_url,
     }
+    if job["kind"] in EPISODE_KINDS:
+        assert episode is not None
+        return _episode_draft(job, episode, to.lang, context, config)
+    return _single_draft(job, to.lang, context)
+
+
+def _single_draft(job: Mapping[str, Any], lang: domain.Language, context: dict[str, Any]) -> Draft:
+    """An email outside any episode: to the operator, the heads-up before expiry, "connected again"."""
+    kind, data = job["kind"], job["data"] or {}
     if kind == "operator":
-        context.update(
-            operator=True,
-            alert_kind=job["reason"],
-            **{k: data.get(k) for k in ("incident_id", "error", "detail")},
-        )
-        return Draft("operator", context)
+        facts = {k: data.get(k) for k in ("incident_id", "error", "detail")}
+        return Draft("operator", {**context, "operator": True, "alert_kind": job["reason"], **facts})
     if kind == "expiring":
-        context["expires_date"] = domain.format_date(datetime.fromisoformat(data["expires_at"]), lang)
-        return Draft("expiring", context)
-    if kind == "reconnected":
-        return Draft("reconnected", context)
-    assert episode is not None
+        expires = domain.format_date(datetime.fromisoformat(data["expires_at"]), lang)
+        return Draft("expiring", {**context, "expires_date": expires})
+    return Draft(kind, context)
+
+
+def _episode_draft(
+    job: Mapping[str, Any],
+    episode: Mapping[str, Any],
+    lang: domain.Language,
+    context: dict[str, Any],
+    config: NotifierConfig,
+) -> Draft:
+    """An alert or reminder: the episode's facts, a stop link and the list headers that carry it."""
     stop_url = stop_link(config, str(episode["id"]), lang)
     alert_at = episode["alert_sent_at"]
-    context.update(
-        episode=True,
-        reminder=job["sequence"],
-        reminders_left=max(0, len(config.reminder_days) - job["sequence"]),
-        since_date=domain.format_date(episode["began_at"], lang),
-        alert_date=domain.format_date(alert_at, lang) if alert_at else None,
-        stop_url=stop_url,
-    )
+    context = {
+        **context,
+        "episode": True,
+        "reminder": job["sequence"],
+        "reminders_left": max(0, len(config.reminder_days) - job["sequence"]),
+        "since_date": domain.format_date(episode["began_at"], lang),
+        "alert_date": domain.format_date(alert_at, lang) if alert_at else None,
+        "stop_url": stop_url,
+    }
     headers = {"List-Unsubscribe": f"<{stop_url}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
     return Draft(job["reason"], context, headers)
 
