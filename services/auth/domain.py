@@ -49,6 +49,7 @@ class RefreshSettings:
     concurrency: int = 8
     claim_lease: float = 120.0  # a claimed grant is not claimed again for this long
     http_timeout: float = 10.0
+    lock_wait: float = 2.0  # a token request waits this long for a grant another refresh holds
 
 
 def classify(exc: Exception, *, refresh_token_expires_at: datetime | None, now: datetime) -> Verdict:

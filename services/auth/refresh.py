@@ -105,23 +105,53 @@ class Refresher:
     async def refresh_grant(
         self, grant_id: str, *, demand: bool = False, refreshed_before: datetime | None = None
     ) -> TokenAnswer:
-        """Refresh one grant unless someone else just did; ``demand`` returns the token as well."""
-        async with self._lock(grant_id), self.pool.acquire() as conn, conn.transaction():
-            g = await repo.load(conn, grant_id=grant_id, lock=True)
-            if g is None:
-                return TokenAnswer("no_grant", "gone")
-            now = self.clock.now()
-            early = (_unusable(g, now, self.settings) or self._in_backoff(g, now)) if demand else None
-            if early is not None:
-                return early
-            if g.grant.state != "connected":
-                return TokenAnswer("disconnected", "not_connected", reason=g.grant.reason)
-            answer = self._still_fresh(g, now, demand=demand, refreshed_before=refreshed_before)
-            if answer is not None:
-                return answer
-            if demand:
-                g = _with_use(g, now)
-            return await self._call_google(conn, g, now, demand=demand)
+        """Refresh one grant unless someone else just did; ``demand`` returns the token as well.
+
+        On demand the waits are bounded: for this process's caller already refreshing the grant (it
+        ends within the HTTP timeout) and, ``settings.lock_wait``, for the row lock another replica or
+        a refresh batch may hold across slow Google calls. A caller that gives up answers
+        temporarily_unavailable and sync asks again."""
+        lock = self._lock(grant_id)
+        s = self.settings
+        try:
+            async with asyncio.timeout(s.http_timeout + s.lock_wait if demand else None):
+                await lock.acquire()
+        except TimeoutError:
+            return self._busy(grant_id)
+        try:
+            async with self.pool.acquire() as conn, conn.transaction():
+                return await self._refresh_locked(conn, grant_id, demand, refreshed_before)
+        except asyncpg.LockNotAvailableError:
+            return self._busy(grant_id)
+        finally:
+            lock.release()
+
+    def _busy(self, grant_id: str) -> TokenAnswer:
+        log.info("token_request_grant_busy", grant_id=grant_id)
+        return TokenAnswer("temporarily_unavailable", "busy", retry_after=max(1.0, self.settings.lock_wait))
+
+    async def _refresh_locked(
+        self, conn: asyncpg.Connection, grant_id: str, demand: bool, refreshed_before: datetime | None
+    ) -> TokenAnswer:
+        if demand:
+            await repo.lock_wait(conn, self.settings.lock_wait)
+        g = await repo.load(conn, grant_id=grant_id, lock=True)
+        if demand:
+            await repo.lock_wait(conn, None)  # later locks (breaker, incidents) must not give up
+        if g is None:
+            return TokenAnswer("no_grant", "gone")
+        now = self.clock.now()
+        early = (_unusable(g, now, self.settings) or self._in_backoff(g, now)) if demand else None
+        if early is not None:
+            return early
+        if g.grant.state != "connected":
+            return TokenAnswer("disconnected", "not_connected", reason=g.grant.reason)
+        answer = self._still_fresh(g, now, demand=demand, refreshed_before=refreshed_before)
+        if answer is not None:
+            return answer
+        if demand:
+            g = _with_use(g, now)
+        return await self._call_google(conn, g, now, demand=demand)
 
     def _in_backoff(self, g: repo.RefreshGrant, now: datetime) -> TokenAnswer | None:
         due = g.grant.next_refresh_at

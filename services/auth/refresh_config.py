@@ -25,4 +25,5 @@ def refresh_settings_from_env(env: Env) -> RefreshSettings:
         concurrency=env.integer("REFRESH_CONCURRENCY", d.concurrency, minimum=1),
         claim_lease=env.number("REFRESH_CLAIM_LEASE_SECONDS", d.claim_lease, minimum=1),
         http_timeout=env.number("GOOGLE_HTTP_TIMEOUT_SECONDS", d.http_timeout, minimum=0.1),
+        lock_wait=env.number("REFRESH_LOCK_WAIT_SECONDS", d.lock_wait, minimum=0.01),
     )

@@ -43,6 +43,14 @@ class RefreshGrant:
         return cls(Grant.from_row(data), **extras)
 
 
+async def lock_wait(conn: asyncpg.Connection, seconds: float | None) -> None:
+    """Bound how long the transaction's next lock waits (None: the server default again)."""
+    if seconds is None:
+        await conn.execute("SET LOCAL lock_timeout TO DEFAULT")
+    else:
+        await conn.execute(f"SET LOCAL lock_timeout = {max(1, round(seconds * 1000))}")
+
+
 async def load(
     conn: asyncpg.Connection, *, grant_id: str | None = None, user_id: str | None = None, lock: bool = False
 ) -> RefreshGrant | None:
@@ -74,10 +82,13 @@ async def claim_due(
 
 
 async def mark_used(conn: asyncpg.Connection, grant_id: str, now: datetime, refresh_by: datetime) -> None:
-    """Note that a token was handed out; a warm grant is refreshed before its token expires."""
+    """Note that a token was handed out; a warm grant is refreshed before its token expires.
+
+    Never waits: a row locked by a refresh in progress is left alone (that refresh is about to set the
+    next due time anyway, and a later request notes the use)."""
     await conn.execute(
-        "UPDATE grants SET last_used_at = $2,"
-        " next_refresh_at = LEAST(COALESCE(next_refresh_at, $3), $3) WHERE grant_id = $1",
+        "UPDATE grants SET last_used_at = $2, next_refresh_at = LEAST(COALESCE(next_refresh_at, $3), $3)"
+        " WHERE grant_id = (SELECT grant_id FROM grants WHERE grant_id = $1 FOR UPDATE SKIP LOCKED)",
         grant_id,
         now,
         refresh_by,

@@ -49,7 +49,8 @@ def test_from_env_reads_keys_secret_and_urls() -> None:
     config = AuthConfig.from_env(env)
     assert config.redirect_uri == "https://calendar.example.com/oauth/callback"
     assert config.common.http_port == 8081
-    assert config.risc_refetch_interval == 60.0
+    assert config.risc_refetch_interval == 60.0 and config.refresh.lock_wait == 2.0
+    assert AuthConfig.from_env({**env, "REFRESH_LOCK_WAIT_SECONDS": "0.5"}).refresh.lock_wait == 0.5
     assert AuthConfig.from_env({**env, "RISC_KEYS_REFETCH_SECONDS": "0"}).risc_refetch_interval == 0.0
     with pytest.raises(ConfigError, match="LINK_SECRET"):
         AuthConfig.from_env({**env, "LINK_SECRET": "short"})
