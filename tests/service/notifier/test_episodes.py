@@ -178,3 +178,31 @@ async def test_deleted_user_is_forgotten_and_pending_emails_cancelled(
 async def _processed_at_least(db: asyncpg.Pool, count: int) -> None:
     total = await db.fetchval("SELECT count(*) FROM notifier.processed_messages")
     assert total >= count + 1  # + the first contact event
+
+
+async def test_choosing_a_new_calendar_ends_the_calendar_problem(
+    notifier: Notifier, broker: Broker, clean_db: asyncpg.Pool, mail: MailCatcher, clock: ManualClock
+) -> None:
+    """A user told their calendar is gone hears nothing more once they choose another calendar."""
+    await given_contacts(broker, clean_db, contact("u1"))
+    await broker.publish(
+        m.CalendarProblem(user_id="u1", problem="calendar_unavailable", calendar_id="c1", since=clock.now())
+    )
+    alert = await mail.wait_for()
+    assert "please choose a calendar" in str(alert["Subject"])
+    await eventually(lambda: _kinds(clean_db, [("alert", "sent"), ("reminder", "pending")]))
+
+    await broker.publish(m.CalendarSelected(user_id="u1", calendar_id="c2"))
+    await eventually(lambda: _kinds(clean_db, [("alert", "sent"), ("reminder", "cancelled")]))
+    episode = await clean_db.fetchrow("SELECT subject, end_cause FROM notifier.episodes")
+    assert (episode["subject"], episode["end_cause"]) == ("calendar:u1", "calendar_selected")
+    start = clock.now()
+    for day in (1, 3, 7, 8):  # each reminder day, then past the last one
+        clock.set(start + timedelta(days=day))
+        await nothing_due(clean_db, clock)
+    assert len(mail.messages) == 1
+    assert await _kinds(clean_db, [("alert", "sent"), ("reminder", "cancelled")]) is None
+
+
+async def _kinds(db: asyncpg.Pool, expected: list[tuple[str, str]]) -> None:
+    assert [(j["kind"], j["state"]) for j in await jobs(db)] == expected
