@@ -103,12 +103,13 @@ class GoogleOAuth:
         return parse_token_response(await self._post(self._config.token_url, form, client_auth=True))
 
     async def revoke(self, token: str) -> None:
-        """Revoke a token; an already dead token (400) counts as done."""
-        try:
-            await self._post(self._config.revoke_url, {"token": token}, client_auth=False)
-        except OAuthError as exc:
-            if exc.status != 400:
-                raise
+        """Revoke a token, judged by the status alone (google.md §5: the body is undocumented): 2xx is
+        done, 400 is done too (the token is already dead); anything else raises for a later retry."""
+        status, data = await self._request("POST", self._config.revoke_url, data={"token": token})
+        if 200 <= status < 300 or status == 400:
+            return
+        error = data.get("error") if isinstance(data, dict) else None
+        raise OAuthTransportError(f"revoke answered {status}", status=status, error=_text(error))
 
     async def userinfo(self, access_token: str) -> dict[str, Any]:
         headers = {"Authorization": f"Bearer {access_token}"}

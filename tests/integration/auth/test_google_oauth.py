@@ -60,3 +60,33 @@ def test_lenient_parsing() -> None:
     )
     assert r.scope is None and r.refresh_token_expires_in == 600 and r.refresh_token is None
     assert "ya29.secret" not in repr(r)
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "done"),
+    [
+        (200, "ok", True),
+        (204, "", True),
+        (200, "<html>revoked</html>", True),
+        (400, "<html>Bad Request</html>", True),
+        (400, {"error": "invalid_token"}, True),
+        (401, "<html>Unauthorized</html>", False),
+        (429, "slow down", False),
+        (503, {"error": "server_error"}, False),
+    ],
+)
+async def test_revoke_is_judged_by_status_alone(
+    emulator: Any, google_config: Any, status: int, body: Any, done: bool
+) -> None:
+    """Whatever the revoke endpoint's body says, 2xx and 400 mean the token is dead and anything else
+    is retried later (google.md §5: the body is undocumented)."""
+    token = _grant(emulator)
+    emulator.fail_next("/revoke", status, body=body)
+    async with aiohttp.ClientSession() as http:
+        google = GoogleOAuth(http, google_config)
+        if done:
+            await google.revoke(token)
+        else:
+            with pytest.raises(OAuthTransportError) as err:
+                await google.revoke(token)
+            assert err.value.status == status
