@@ -10,6 +10,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
+import aiohttp
 import asyncpg
 
 from services.auth import crypto, repository
@@ -104,3 +105,15 @@ async def grant_row(db: asyncpg.Pool, grant_id: str) -> asyncpg.Record:
         row = await conn.fetchrow("SELECT * FROM auth.grants WHERE grant_id = $1", grant_id)
     assert row is not None
     return row
+
+
+async def metrics_of(url: str) -> dict[str, float]:
+    """auth's own metrics from a running instance's /metrics, by sample name with labels."""
+    async with aiohttp.ClientSession() as http, http.get(url + "/metrics") as resp:
+        text = await resp.text()
+    values = {}
+    for line in text.splitlines():
+        if line.startswith("calsync_auth_"):
+            name, _, value = line.rpartition(" ")
+            values[name] = float(value)
+    return values

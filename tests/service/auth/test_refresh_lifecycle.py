@@ -7,12 +7,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-import aiohttp
-
 from shared.clock import ManualClock
 from tests.helpers import eventually
 
-from .refresh_support import add_grant, grant_row, refresh_config, running
+from .refresh_support import add_grant, grant_row, metrics_of, refresh_config, running
 
 USER_EVENTS = ("grant.disconnected", "grant.expiring", "grant.deleted")  # the ones that email a user
 
@@ -84,17 +82,6 @@ async def test_idle_grant_is_kept_alive_for_months(
     assert [e for e in await _drain(events) if e["type"] in USER_EVENTS] == []
 
 
-async def _metrics(url: str) -> dict[str, float]:
-    async with aiohttp.ClientSession() as http, http.get(url + "/metrics") as resp:
-        text = await resp.text()
-    values = {}
-    for line in text.splitlines():
-        if line.startswith("calsync_auth_"):
-            name, _, value = line.rpartition(" ")
-            values[name] = float(value)
-    return values
-
-
 async def test_broken_oauth_client_alerts_operators_once_and_touches_no_user(
     common_config: Any, google_config: Any, emulator: Any, clean_db: Any, probe: Any
 ) -> None:
@@ -120,7 +107,7 @@ async def test_broken_oauth_client_alerts_operators_once_and_touches_no_user(
         emulator.disable_client(False)
         clock.advance(timedelta(minutes=5))
         await _refreshed_at(clean_db, [g["grant_id"] for g in grants], clock.now())
-        metrics = await _metrics(url)
+        metrics = await metrics_of(url)
         rows = [await grant_row(clean_db, g["grant_id"]) for g in grants]
         closed = await clean_db.fetchval("SELECT closed_at FROM auth.incidents WHERE kind = 'app_config'")
     assert all(r["state"] == "connected" and r["refresh_failures"] == 0 for r in rows)
@@ -145,7 +132,7 @@ async def test_metrics_show_refreshes_lead_and_grants_by_state(
         await _refreshed_at(clean_db, [g["grant_id"]], clock.now())
 
         async def counted() -> dict[str, float]:
-            values = await _metrics(url)
+            values = await metrics_of(url)
             assert values['calsync_auth_grants{state="connected"}'] == 1  # counted every few seconds
             return values
 

@@ -9,25 +9,30 @@ from shared import messages as m
 from shared.amqp import RpcClient
 from shared.clock import ManualClock
 
-from .refresh_support import add_grant, grant_row, refresh_config, running
+from .refresh_support import add_grant, grant_row, metrics_of, refresh_config, running
+
+TOKEN_ANSWERS = 'calsync_auth_token_answers_total{status="token"}'
 
 
 async def test_thousand_concurrent_requests_on_two_instances_make_one_google_call(
     common_config: Any, google_config: Any, emulator: Any, clean_db: Any, broker: Any
 ) -> None:
     """1,000 simultaneous token requests for a grant whose token expired, served by two running auth
-    instances, reach Google's token endpoint exactly once and all get the same fresh token."""
+    instances (both answer some), reach Google's token endpoint exactly once and all get the same
+    fresh token."""
     clock = ManualClock()
     config = refresh_config(common_config("auth"), google_config)
     emulator.set_latency("/token", 0.2)  # a slow Google widens the race
-    async with running(config, clock), running(config, clock):
+    async with running(config, clock) as first, running(config, clock) as second:
         g = await add_grant(clean_db, emulator, clock, expires_in=-60)
         client = RpcClient(broker)
         await client.start()
         replies = await asyncio.gather(
             *(client.call(m.TokenRequested(user_id=g["user_id"]), timeout=30) for _ in range(1000))
         )
+        answered = [(await metrics_of(url)).get(TOKEN_ANSWERS, 0) for url in (first, second)]
     assert emulator.token_calls_by_grant["refresh_token"] == 1
+    assert sum(answered) == 1000 and min(answered) > 0, answered  # both instances served requests
     tokens = {r.access_token for r in replies if isinstance(r, m.TokenReply)}
     assert len(tokens) == 1 and None not in tokens and g["access_token"] not in tokens
     assert all(isinstance(r, m.TokenReply) and r.status == "token" for r in replies)
