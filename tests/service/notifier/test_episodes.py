@@ -11,6 +11,7 @@ import asyncpg
 from shared import messages as m
 from shared.amqp import Broker
 from shared.clock import ManualClock
+from shared.web import REGISTRY
 from tests.fakes.mailcatcher import MailCatcher
 from tests.helpers import eventually
 from tests.service.notifier.support import (
@@ -55,9 +56,9 @@ async def test_one_alert_per_episode_with_two_notifier_instances(
     clean_db: asyncpg.Pool,
     mail: MailCatcher,
 ) -> None:
-    """Two running instances sharing the work still send each user exactly one alert."""
+    """Two running instances share the reports and still send each user exactly one alert."""
     users = [f"u{n}" for n in range(6)]
-    async with start_notifier():
+    async with start_notifier() as second:
         await given_contacts(broker, clean_db, *(contact(u) for u in users))
         sent = []
         for round_ in range(4):
@@ -73,7 +74,23 @@ async def test_one_alert_per_episode_with_two_notifier_instances(
             assert states == [("alert", "sent")] * len(users)
 
         await eventually(settled, timeout=20)
+        instances = (notifier, second)
+        consumed = [_counted(n, "calsync_messages_consumed", queue="notifier.auth_events") for n in instances]
+        alerts = [_counted(n, "calsync_notifier_emails", kind="alert", outcome="sent") for n in instances]
+    assert all(c > 0 for c in consumed) and sum(consumed) == 2 * len(sent), consumed
+    assert sum(alerts) == len(users), alerts
     assert sorted(r.rcpt_tos[0] for r in mail.received) == sorted(f"{u}@platform.example" for u in users)
+
+
+def _counted(instance: Notifier, metric: str, **labels: str) -> float:
+    """The sum of a counter's samples with these labels in one instance's own metrics registry."""
+    return sum(
+        sample.value
+        for family in instance.app[REGISTRY].collect()
+        if family.name == metric
+        for sample in family.samples
+        if sample.name == metric + "_total" and labels.items() <= sample.labels.items()
+    )
 
 
 async def test_reconnect_ends_the_episode_with_good_news_and_no_more_reminders(
@@ -201,7 +218,7 @@ async def test_choosing_a_new_calendar_ends_the_calendar_problem(
         clock.set(start + timedelta(days=day))
         await nothing_due(clean_db, clock)
     assert len(mail.messages) == 1
-    assert await _kinds(clean_db, [("alert", "sent"), ("reminder", "cancelled")]) is None
+    await _kinds(clean_db, [("alert", "sent"), ("reminder", "cancelled")])
 
 
 async def _kinds(db: asyncpg.Pool, expected: list[tuple[str, str]]) -> None:
