@@ -49,8 +49,15 @@ async def test_token_endpoint_503_for_hours_disconnects_nobody(
         await eventually(recovered, timeout=10)
         reply = await client.call(m.TokenRequested(user_id=grants[0]["user_id"]), timeout=10)
         assert isinstance(reply, m.TokenReply) and reply.status == "token"
+        await eventually(functools.partial(_outbox_drained, clean_db), timeout=10)
+        emitted = await clean_db.fetch("SELECT message_type FROM auth.outbox")
     seen = [(await events.next_json(1))["type"] for _ in range(events.pending())]
-    assert not {"grant.disconnected", "operator.alert"} & set(seen)
+    assert not {"grant.disconnected", "operator.alert"} & ({r["message_type"] for r in emitted} | set(seen))
+
+
+async def _outbox_drained(db: Any) -> None:
+    """Everything auth emitted has been published (the relay marks a row sent after the broker's confirm)."""
+    assert await db.fetchval("SELECT count(*) FROM auth.outbox WHERE sent_at IS NULL") == 0
 
 
 async def _all_attempted_at(db: Any, now: Any) -> None:
