@@ -5,7 +5,9 @@ connections and injected error replies by path prefix."""
 from __future__ import annotations
 
 import asyncio
+import json
 import random
+import time
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -42,6 +44,19 @@ async def simulated_delay(seconds: float) -> None:
         await done
     finally:
         handle.cancel()
+
+
+def _oauth_error(response: web.StreamResponse) -> str | None:
+    """The ``error`` of an OAuth JSON error reply, for the request record."""
+    raw = response.body if isinstance(response, web.Response) else None
+    if response.status < 400 or not isinstance(raw, bytes):
+        return None
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        return None
+    error = body.get("error") if isinstance(body, dict) else None
+    return error if isinstance(error, str) else None
 
 
 class FaultsMixin:
@@ -152,7 +167,8 @@ class FaultsMixin:
         finally:
             if is_token:
                 self._token_inflight -= 1
-        record.status = response.status
+        record.status, record.answered_at = response.status, time.perf_counter()
+        record.error = _oauth_error(response)
         return response
 
     async def _apply_faults(self, request: web.Request, handler: Handler) -> web.StreamResponse:

@@ -150,13 +150,16 @@ class Channel:
 
 @dataclass
 class RecordedRequest:
-    """One request the emulator received (secrets included: tests may assert on them)."""
+    """One request the emulator received (secrets included: tests may assert on them).
+    ``answered_at``: ``time.perf_counter()`` when the reply was ready; ``error``: an OAuth error code."""
 
     method: str
     path: str
     query: dict[str, str]
     form: dict[str, str]
     status: int | None = None
+    answered_at: float | None = None
+    error: str | None = None
 
 
 @dataclass
