@@ -24,7 +24,8 @@ import structlog
 from services.auth import crypto, domain, identity, repository
 from services.auth.config import AuthConfig
 from services.auth.crypto import TokenCipher, field_aad
-from services.auth.google_oauth import GoogleOAuth, OAuthError, OAuthTransportError, TokenResponse
+from services.auth.google_oauth import GoogleOAuth
+from services.auth.oauth_types import OAuthError, OAuthTransportError, TokenResponse
 from services.auth.outcomes import Outcome, OutcomeKind
 from shared import messages as m
 from shared import outbox

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from services.auth.google_oauth import OAuthError, OAuthTransportError
+from services.auth.oauth_types import OAuthError, OAuthTransportError
 
 APP_WIDE_ERRORS = frozenset({"invalid_client", "deleted_client", "unauthorized_client"})
 TRANSIENT_ERRORS = frozenset({"temporarily_unavailable", "internal_failure", "server_error"})

@@ -20,7 +20,8 @@ import structlog
 from services.auth import domain, verdicts
 from services.auth import refresh_repository as repo
 from services.auth.crypto import TokenCipher, token_hash, token_prefix_hash
-from services.auth.google_oauth import GoogleOAuth, TokenResponse
+from services.auth.google_oauth import GoogleOAuth
+from services.auth.oauth_types import TokenResponse
 from services.auth.refresh_metrics import RefreshMetrics
 from shared import messages as m
 from shared import outbox

@@ -14,7 +14,7 @@ import structlog
 
 from services.auth import domain
 from services.auth import refresh_repository as repo
-from services.auth.google_oauth import TokenResponse
+from services.auth.oauth_types import TokenResponse
 from services.auth.refresh import Refresher
 
 log = structlog.get_logger(__name__)

@@ -20,7 +20,8 @@ from aiohttp import web
 from services.auth import repository
 from services.auth.appkeys import CIPHER, CLOCK, CONFIG, GOOGLE, REVOKE_WAKE
 from services.auth.crypto import DecryptionError, TokenCipher, field_aad
-from services.auth.google_oauth import GoogleOAuth, OAuthError, OAuthTransportError
+from services.auth.google_oauth import GoogleOAuth
+from services.auth.oauth_types import OAuthError, OAuthTransportError
 from shared.clock import Clock
 from shared.runtime import POOL
 

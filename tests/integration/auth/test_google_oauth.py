@@ -7,7 +7,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from services.auth.google_oauth import GoogleOAuth, OAuthError, OAuthTransportError, parse_token_response
+from services.auth.google_oauth import GoogleOAuth
+from services.auth.oauth_types import OAuthError, OAuthTransportError, parse_token_response
 from tests.fakes.google.state import Grant, new_refresh_token
 
 SCOPES = ["openid", "https://www.googleapis.com/auth/calendar.events"]

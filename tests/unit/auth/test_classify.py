@@ -8,7 +8,7 @@ import pytest
 
 from services.auth.crypto import DecryptionError
 from services.auth.domain import FailureClass, classify
-from services.auth.google_oauth import OAuthError, OAuthTransportError
+from services.auth.oauth_types import OAuthError, OAuthTransportError
 
 NOW = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
