@@ -1,5 +1,6 @@
 """The internal JSON API (``/api/v1``, service token checked by shared.web): mint settings links,
-read a user's connection status, delete a connection."""
+read a user's connection status, delete a connection, and the disconnect circuit breaker's status
+and reset for operators."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from services.auth import links, service
+from services.auth import breaker, links, service
 from services.auth.appkeys import CLOCK, CONFIG, REVOKE_WAKE
 from shared.runtime import POOL, RELAY
 
@@ -19,6 +20,8 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/api/v1/users/{user_id}/link", create_link)
     app.router.add_get("/api/v1/users/{user_id}/connection", get_connection)
     app.router.add_delete("/api/v1/users/{user_id}/connection", delete_connection)
+    app.router.add_get("/api/v1/breaker", breaker_status)
+    app.router.add_post("/api/v1/breaker/reset", breaker_reset)
 
 
 def _bad_request(detail: str) -> web.HTTPBadRequest:
@@ -73,3 +76,17 @@ async def delete_connection(request: web.Request) -> web.Response:
     request.app[RELAY].wake()
     request.app[REVOKE_WAKE].set()
     return web.Response(status=204)
+
+
+async def breaker_status(request: web.Request) -> web.Response:
+    """-> ``{"open", "incident_id", "held_grants"}``."""
+    async with request.app[POOL].acquire() as conn:
+        return web.json_response(await breaker.status(conn))
+
+
+async def breaker_reset(request: web.Request) -> web.Response:
+    """An operator closes the disconnect circuit breaker -> ``{"closed_incident", ...status}``."""
+    async with request.app[POOL].acquire() as conn:
+        result = await breaker.reset_and_report(conn, request.app[CLOCK].now())
+    request.app[RELAY].wake()
+    return web.json_response(result)

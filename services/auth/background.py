@@ -1,5 +1,5 @@
 """Installs auth's refresh side on the app: the refresh scheduler, the token RPC and user-deletion
-consumers, the RISC receiver ``POST /risc`` and the breaker API (``/api/v1/breaker``)."""
+consumers, and the RISC receiver ``POST /risc`` (the breaker API is in ``api_handlers``)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 import structlog
 from aiohttp import web
 
-from services.auth import breaker, consumers, jobs, security_events
+from services.auth import consumers, jobs, security_events
 from services.auth.appkeys import CIPHER, CLOCK, CONFIG, GOOGLE
 from services.auth.google_oauth import GoogleOAuth
 from services.auth.refresh import Refresher
@@ -32,8 +32,6 @@ def install(app: web.Application) -> None:
     app[METRICS] = RefreshMetrics(app[REGISTRY])
     app.cleanup_ctx.append(_refresh_context)
     app.router.add_post("/risc", receive_security_event)
-    app.router.add_get("/api/v1/breaker", breaker_status)
-    app.router.add_post("/api/v1/breaker/reset", breaker_reset)
 
 
 async def _refresh_context(app: web.Application) -> AsyncIterator[None]:
@@ -82,17 +80,3 @@ async def receive_security_event(request: web.Request) -> web.Response:
         return web.json_response({"err": "temporarily_unavailable"}, status=503)
     await security_events.handle(request.app[REFRESHER], claims)
     return web.Response(status=202)
-
-
-async def breaker_status(request: web.Request) -> web.Response:
-    async with request.app[POOL].acquire() as conn:
-        return web.json_response(await breaker.status(conn))
-
-
-async def breaker_reset(request: web.Request) -> web.Response:
-    """An operator closes the disconnect circuit breaker (service token required, as for all /api/)."""
-    async with request.app[POOL].acquire() as conn:
-        async with conn.transaction():
-            closed = await breaker.reset(conn, request.app[CLOCK].now())
-        request.app[RELAY].wake()
-        return web.json_response({"closed_incident": closed, **(await breaker.status(conn))})

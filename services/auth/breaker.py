@@ -1,4 +1,5 @@
-"""The disconnect circuit breaker's operator command: ``python -m services.auth.breaker status|reset``.
+"""The disconnect circuit breaker's operator use cases, behind ``/api/v1/breaker`` (api_handlers) and the
+command ``python -m services.auth.breaker status|reset``.
 
 Reset closes the open circuit_open incident, starts a fresh counting window and makes every held grant
 due at once; their next refresh decides (disconnect if still dead, grant.connected if recovered).
@@ -43,11 +44,16 @@ async def reset(conn: asyncpg.Connection, now: datetime) -> str | None:
 
 async def status(conn: asyncpg.Connection) -> dict[str, object]:
     incident = await repo.open_incident_id(conn, "circuit_open")
-    held = await conn.fetchval(
-        "SELECT count(*) FROM grants WHERE verdict_pending_since IS NOT NULL AND state = 'connected'"
-        " AND verdict_pending_since >= state_since"
-    )
-    return {"open": incident is not None, "incident_id": incident, "held_grants": int(held)}
+    held = await repo.held_grants_count(conn)
+    return {"open": incident is not None, "incident_id": incident, "held_grants": held}
+
+
+async def reset_and_report(conn: asyncpg.Connection, now: datetime) -> dict[str, object]:
+    """An operator's reset in its own transaction, then the state afterwards (``closed_incident``: the
+    incident it closed, if one was open). The caller wakes the outbox relay."""
+    async with conn.transaction():
+        closed = await reset(conn, now)
+    return {"closed_incident": closed, **(await status(conn))}
 
 
 async def _main(command: str) -> int:
@@ -55,10 +61,12 @@ async def _main(command: str) -> int:
     conn = await asyncpg.connect(dsn, server_settings={"search_path": "auth", "timezone": "UTC"})
     try:
         if command == "reset":
-            async with conn.transaction():
-                closed = await reset(conn, SystemClock().now())
+            result = await reset_and_report(conn, SystemClock().now())
+            closed = result["closed_incident"]
             print(f"breaker closed (incident {closed})" if closed else "breaker was not open; window reset")
-        print(await status(conn))
+            print(result)
+        else:
+            print(await status(conn))
     finally:
         await conn.close()
     return 0

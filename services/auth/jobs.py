@@ -53,8 +53,7 @@ async def _guarded(coro: object) -> None:
 
 async def update_gauge(r: Refresher) -> None:
     async with r.pool.acquire() as conn:
-        rows = await conn.fetch("SELECT state, count(*) AS n FROM grants GROUP BY state")
-    counts = {row["state"]: int(row["n"]) for row in rows}
+        counts = await repo.grants_by_state(conn)
     for state in STATES:
         r.metrics.grants.labels(state).set(counts.get(state, 0))
 

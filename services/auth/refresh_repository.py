@@ -261,6 +261,20 @@ async def retry_held_grants(conn: asyncpg.Connection, now: datetime, *, skip_loc
     return int(result.split()[-1])
 
 
+async def held_grants_count(conn: asyncpg.Connection) -> int:
+    """Connected grants whose death the breaker holds back (since their last state change)."""
+    value = await conn.fetchval(
+        "SELECT count(*) FROM grants WHERE verdict_pending_since IS NOT NULL AND state = 'connected'"
+        " AND verdict_pending_since >= state_since"
+    )
+    return int(value)
+
+
+async def grants_by_state(conn: asyncpg.Connection) -> dict[str, int]:
+    rows = await conn.fetch("SELECT state, count(*) AS n FROM grants GROUP BY state")
+    return {row["state"]: int(row["n"]) for row in rows}
+
+
 async def set_breaker_reset(conn: asyncpg.Connection, now: datetime) -> None:
     """Start a fresh counting window (the caller holds the breaker row)."""
     await conn.execute("UPDATE breaker SET reset_at = $1 WHERE id = 1", now)
