@@ -105,6 +105,17 @@ async def row_held_at_250(mail: MailCatcher, database_url: str) -> AsyncIterator
         await conn.close()
 
 
+async def kill(proc: asyncio.subprocess.Process) -> None:
+    proc.send_signal(signal.SIGKILL)
+    assert await proc.wait() == -signal.SIGKILL
+
+
+def survivor(start_notifier: Callable[..., Any], mail: MailCatcher, clock: ManualClock) -> Any:
+    """Another notifier (in-process), on the wall clock, that settles an attempt after 1.5 s."""
+    clock.set(datetime.now(UTC))
+    return start_notifier(smtp=replace(SmtpConfig(port=mail.port), timeout=1.0), delivery_stale_margin=0.5)
+
+
 async def waiting_on_a_lock(db: asyncpg.Pool) -> None:
     waiting = await db.fetchval(
         "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
@@ -136,19 +147,15 @@ async def test_a_notifier_killed_after_the_smtp_reply_never_sends_the_alert_twic
         await broker.publish(disconnected("u1"))
         await mail.wait_for(timeout=20)
         await eventually(lambda: waiting_on_a_lock(clean_db))  # it got the 250 and is recording it
-        proc.send_signal(signal.SIGKILL)
-        assert await proc.wait() == -signal.SIGKILL
+        await kill(proc)
     job = await clean_db.fetchrow("SELECT id, state, smtp_started_at, sending_by FROM notifier.jobs")
     assert job["state"] == "sending" and job["smtp_started_at"] is not None and job["sending_by"]
 
-    clock.set(datetime.now(UTC))
-    quick = replace(SmtpConfig(port=mail.port), timeout=1.0)
-    async with start_notifier(smtp=quick, delivery_stale_margin=0.5) as survivor:
+    async with survivor(start_notifier, mail, clock) as other:
         await eventually(lambda: _state(clean_db, job["id"], "maybe_sent"), timeout=15)
         await nothing_due(clean_db, clock)
-        registry = survivor.app[REGISTRY]
         labels = {"kind": "alert", "outcome": "maybe_sent"}
-        assert registry.get_sample_value("calsync_notifier_emails_total", labels) == 1.0
+        assert other.app[REGISTRY].get_sample_value("calsync_notifier_emails_total", labels) == 1.0
     log = await clean_db.fetch("SELECT outcome, stage, message_id FROM notifier.delivery_log")
     assert [(r["outcome"], r["stage"]) for r in log] == [("maybe_sent", "smtp")]
     assert log[0]["message_id"] == mail.messages[0]["Message-ID"]
@@ -181,17 +188,14 @@ async def test_an_attempt_interrupted_before_smtp_is_simply_tried_again(
             await given_contacts(broker, clean_db, contact("u1"))
             await broker.publish(disconnected("u1"))
             await eventually(lambda: _link_requested(auth_links), timeout=20)
-            proc.send_signal(signal.SIGKILL)
-            assert await proc.wait() == -signal.SIGKILL
+            await kill(proc)
     finally:
         auth_links.gate.set()
         auth_links.gate = None
     job = await clean_db.fetchrow("SELECT id, state, smtp_started_at FROM notifier.jobs")
     assert job["state"] == "sending" and job["smtp_started_at"] is None
 
-    clock.set(datetime.now(UTC))
-    quick = replace(SmtpConfig(port=mail.port), timeout=1.0)
-    async with start_notifier(smtp=quick, delivery_stale_margin=0.5):
+    async with survivor(start_notifier, mail, clock):
         await mail.wait_for(timeout=15)
         await eventually(lambda: _state(clean_db, job["id"], "sent"))
         await nothing_due(clean_db, clock)
