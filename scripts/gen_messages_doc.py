@@ -231,7 +231,13 @@ gets no conflict. Platform services publish appointment and user messages to `pl
 
 
 def _type_name(annotation: Any) -> str:
-    text = repr(annotation).replace("typing.", "").replace("shared.messages.", "").replace("datetime.", "").replace("pydantic.types.AwareDatetime", "datetime")
+    text = (
+        repr(annotation)
+        .replace("typing.", "")
+        .replace("shared.messages.", "")
+        .replace("datetime.", "")
+        .replace("pydantic.types.AwareDatetime", "datetime")
+    )
     text = text.replace("<class '", "").replace("'>", "")
     if typing.get_origin(annotation) is typing.Literal:
         return " \\| ".join(f"`{a}`" for a in typing.get_args(annotation))
