@@ -59,11 +59,11 @@ async def start(
     clock: Clock,
 ) -> Start:
     """Record a fresh state for this user and browser; returns the consent URL."""
-    now = clock.now()
     grant = await repository.get_grant_by_user(conn, user_id)
     login_hint = (grant.google_email or grant.google_sub) if grant is not None else None
     state, verifier = secrets.token_urlsafe(32), secrets.token_urlsafe(64)
     browser = browser_value or secrets.token_urlsafe(32)
+    now = clock.now()
     state_hash = crypto.sha256_hex(state)
     await repository.insert_state(
         conn,
@@ -78,6 +78,12 @@ async def start(
             expires_at=now + timedelta(seconds=config.state_ttl),
         ),
     )
+    log.info("connect_started", user_id=user_id, reconnect=grant is not None)
+    return Start(url=_consent_url(config, state, verifier, login_hint), browser_value=browser)
+
+
+def _consent_url(config: AuthConfig, state: str, verifier: str, login_hint: str | None) -> str:
+    """Google's consent screen: offline access, consent every time, PKCE S256 (google.md §2)."""
     params = {
         "response_type": "code",
         "client_id": config.google.client_id,
@@ -92,8 +98,7 @@ async def start(
     }
     if login_hint:
         params["login_hint"] = login_hint
-    log.info("connect_started", user_id=user_id, reconnect=grant is not None)
-    return Start(url=config.google.auth_url + "?" + urlencode(params), browser_value=browser)
+    return config.google.auth_url + "?" + urlencode(params)
 
 
 async def _claim_state(
@@ -168,13 +173,9 @@ async def _complete(
 ) -> Outcome:
     # RFC 6749 §5.1: a response without ``scope`` was granted exactly the requested scopes.
     granted = tokens.scope if tokens.scope is not None else config.scopes
-    missing = tuple(s for s in REQUIRED_SCOPES if s not in granted)
-    if missing:
-        log.info("connect_missing_scopes", user_id=record.user_id, missing=list(missing))
-        return base.but("missing_scopes", missing=missing)
-    if not tokens.refresh_token:
-        log.warning("connect_without_refresh_token", user_id=record.user_id)
-        return base.but("google_error", error="no_refresh_token", status=502)
+    refused = _refusal(record, tokens, granted, base)
+    if refused is not None:
+        return refused
     who = await identity.learn(tokens, google=google, client_id=config.google.client_id)
     if who is None:
         log.warning("connect_identity_unknown", user_id=record.user_id)
@@ -190,7 +191,7 @@ async def _complete(
             settings=config.refresh,
             now=clock.now(),
         )
-    changed = previous is not None and previous.google_sub not in (None, who.sub)
+    changed = _account_changed(previous, who)
     kind: OutcomeKind = "connected" if previous is None else "reconnected"
     log.info("grant_connected", user_id=record.user_id, cause=kind, account_changed=changed)
     return base.but(
@@ -199,6 +200,24 @@ async def _complete(
         previous_email=previous.google_email if changed and previous else None,
         account_changed=changed,
     )
+
+
+def _refusal(
+    record: repository.OAuthState, tokens: TokenResponse, granted: tuple[str, ...], base: Outcome
+) -> Outcome | None:
+    """Why these tokens cannot become a grant (a calendar scope unticked, no refresh token), or None."""
+    missing = tuple(s for s in REQUIRED_SCOPES if s not in granted)
+    if missing:
+        log.info("connect_missing_scopes", user_id=record.user_id, missing=list(missing))
+        return base.but("missing_scopes", missing=missing)
+    if not tokens.refresh_token:
+        log.warning("connect_without_refresh_token", user_id=record.user_id)
+        return base.but("google_error", error="no_refresh_token", status=502)
+    return None
+
+
+def _account_changed(previous: repository.Grant | None, who: identity.Identity) -> bool:
+    return previous is not None and previous.google_sub not in (None, who.sub)
 
 
 async def _store(
@@ -216,33 +235,11 @@ async def _store(
     await repository.lock_user(conn, user_id)  # two tabs finishing at once must agree on grant_id
     previous = await repository.get_grant_by_user(conn, user_id, for_update=True)
     grant_id = previous.grant_id if previous is not None else uuid.uuid4().hex
-    assert tokens.refresh_token is not None
-    access_expires_at = tokens.expires_at(now)
-    await repository.save_connection(
-        conn,
-        repository.Connection(
-            grant_id=grant_id,
-            user_id=user_id,
-            google_sub=who.sub,
-            google_email=who.email,
-            scopes=tuple(granted),
-            refresh_token_enc=cipher.seal_field(grant_id, "refresh_token", tokens.refresh_token),
-            access_token_enc=cipher.seal_field(grant_id, "access_token", tokens.access_token),
-            access_expires_at=access_expires_at,
-            refresh_token_expires_at=tokens.refresh_token_expires_at(now),
-            token_hash=crypto.token_hash(tokens.refresh_token),
-            token_prefix_hash=crypto.token_prefix_hash(tokens.refresh_token),
-            next_refresh_at=domain.next_refresh_at(
-                now=now,
-                access_expires_at=access_expires_at,
-                last_used_at=None,
-                s=settings,
-                u=random.random(),
-            ),
-        ),
-        now,
+    connection = _connection(
+        grant_id, user_id, tokens, who, granted, cipher=cipher, settings=settings, now=now
     )
-    changed = previous is not None and previous.google_sub not in (None, who.sub)
+    await repository.save_connection(conn, connection, now)
+    changed = _account_changed(previous, who)
     if changed and previous is not None and previous.refresh_token_enc is not None:
         # Only a grant of another Google account is revoked: with include_granted_scopes, the old and
         # new tokens of the same account belong to one combined grant, and revoking either ends both.
@@ -255,18 +252,52 @@ async def _store(
             reason="replaced",
             now=now,
         )
-    await outbox.add(
-        conn,
-        m.GrantConnected(
-            user_id=user_id,
-            grant_id=grant_id,
-            cause="connected" if previous is None else "reconnected",
-            google_sub=who.sub,
-            google_email=who.email,
-            account_changed=changed,
-            previous_google_email=previous.google_email if changed and previous is not None else None,
-            scopes=tuple(granted),
-        ),
-        occurred_at=now,
-    )
+    await outbox.add(conn, _connected_event(connection, previous, changed=changed), occurred_at=now)
     return previous
+
+
+def _connection(
+    grant_id: str,
+    user_id: str,
+    tokens: TokenResponse,
+    who: identity.Identity,
+    granted: tuple[str, ...],
+    *,
+    cipher: TokenCipher,
+    settings: domain.RefreshSettings,
+    now: datetime,
+) -> repository.Connection:
+    """The grant row to store: tokens sealed, first refresh scheduled."""
+    assert tokens.refresh_token is not None
+    access_expires_at = tokens.expires_at(now)
+    return repository.Connection(
+        grant_id=grant_id,
+        user_id=user_id,
+        google_sub=who.sub,
+        google_email=who.email,
+        scopes=tuple(granted),
+        refresh_token_enc=cipher.seal_field(grant_id, "refresh_token", tokens.refresh_token),
+        access_token_enc=cipher.seal_field(grant_id, "access_token", tokens.access_token),
+        access_expires_at=access_expires_at,
+        refresh_token_expires_at=tokens.refresh_token_expires_at(now),
+        token_hash=crypto.token_hash(tokens.refresh_token),
+        token_prefix_hash=crypto.token_prefix_hash(tokens.refresh_token),
+        next_refresh_at=domain.next_refresh_at(
+            now=now, access_expires_at=access_expires_at, last_used_at=None, s=settings, u=random.random()
+        ),
+    )
+
+
+def _connected_event(
+    c: repository.Connection, previous: repository.Grant | None, *, changed: bool
+) -> m.GrantConnected:
+    return m.GrantConnected(
+        user_id=c.user_id,
+        grant_id=c.grant_id,
+        cause="connected" if previous is None else "reconnected",
+        google_sub=c.google_sub,
+        google_email=c.google_email,
+        account_changed=changed,
+        previous_google_email=previous.google_email if changed and previous is not None else None,
+        scopes=c.scopes,
+    )
