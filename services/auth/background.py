@@ -16,6 +16,7 @@ from services.auth.google_oauth import GoogleOAuth
 from services.auth.refresh import Refresher
 from services.auth.refresh_metrics import RefreshMetrics
 from services.auth.risc import InvalidSet, RiscUnavailable, RiscVerifier
+from shared import rpc
 from shared.runtime import BROKER, HTTP, POOL, RELAY
 from shared.web import REGISTRY
 
@@ -57,7 +58,7 @@ async def _refresh_context(app: web.Application) -> AsyncIterator[None]:
         refetch_interval=config.risc_refetch_interval,
     )
     broker = app[BROKER]
-    await broker.consume_rpc("auth.token_requests", functools.partial(consumers.answer_token_request, r))
+    await rpc.serve(broker, "auth.token_requests", functools.partial(consumers.answer_token_request, r))
     await broker.consume("auth.user_events", functools.partial(consumers.on_user_event, r.clock), pool=r.pool)
     task = asyncio.create_task(jobs.refresh_scheduler(r), name="refresh-scheduler")
     yield

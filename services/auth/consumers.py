@@ -7,8 +7,8 @@ import structlog
 from services.auth import service
 from services.auth.refresh import Refresher, TokenAnswer
 from shared import messages as m
-from shared.amqp import Delivery, Reject
 from shared.clock import Clock
+from shared.consumer import Delivery, Reject
 
 log = structlog.get_logger(__name__)
 

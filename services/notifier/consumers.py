@@ -10,8 +10,8 @@ from collections.abc import Awaitable, Callable
 
 from services.notifier import service
 from shared import messages as m
-from shared.amqp import Delivery, Reject
 from shared.clock import Clock
+from shared.consumer import Delivery, Reject
 
 ACCEPTED: dict[str, tuple[type[m.Message], ...]] = {
     "notifier.user_events": (m.UserContactChanged, m.UserDeleted),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from services.sync import service
 from shared import messages as m
-from shared.amqp import Delivery, Reject
+from shared.consumer import Delivery, Reject
 
 
 async def on_appointment(message: m.Message, delivery: Delivery) -> None:

@@ -26,10 +26,11 @@ from services.auth.app import create_app
 from services.auth.config import AuthConfig
 from services.auth.domain import RefreshSettings
 from shared import messages as m
-from shared.amqp import Broker, RpcClient
+from shared.amqp import Broker
 from shared.clock import SystemClock
 from shared.config import DEFAULT_AMQP_URL, DEFAULT_DATABASE_URL, CommonConfig, GoogleConfig
 from shared.logs import configure_logging
+from shared.rpc import RpcClient
 from tests.fakes.google import GoogleEmulator
 from tests.fakes.google.state import Grant as EmuGrant
 from tests.helpers import eventually, serve

@@ -18,8 +18,9 @@ from typing import Any
 import asyncpg
 
 from shared import messages as m
-from shared.amqp import Broker, RpcClient
+from shared.amqp import Broker
 from shared.config import CommonConfig, GoogleConfig
+from shared.rpc import RpcClient
 from tests.e2e.support import EMAIL, chain, plain
 from tests.helpers import captured_logs
 from tests.service.auth.flow import (

@@ -9,7 +9,8 @@ from typing import Any
 import pytest_asyncio
 
 from shared import messages as m
-from shared.amqp import Broker, Delivery
+from shared.amqp import Broker
+from shared.consumer import Delivery
 from tests.conftest import TEST_RETRY_DELAYS_MS
 from tests.helpers import eventually
 

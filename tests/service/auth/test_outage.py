@@ -7,8 +7,8 @@ from datetime import timedelta
 from typing import Any
 
 from shared import messages as m
-from shared.amqp import RpcClient
 from shared.clock import ManualClock
+from shared.rpc import RpcClient
 from tests.helpers import eventually
 
 from .refresh_support import add_grant, refresh_config, running

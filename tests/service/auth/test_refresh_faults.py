@@ -9,8 +9,8 @@ from typing import Any
 
 from services.auth import crypto
 from shared import messages as m
-from shared.amqp import RpcClient
 from shared.clock import ManualClock
+from shared.rpc import RpcClient
 from tests.helpers import eventually
 
 from .refresh_support import add_grant, grant_row, refresh_config, running

@@ -6,8 +6,8 @@ import asyncio
 from typing import Any
 
 from shared import messages as m
-from shared.amqp import RpcClient
 from shared.clock import ManualClock
+from shared.rpc import RpcClient
 
 from .refresh_support import add_grant, grant_row, metrics_of, refresh_config, running
 
