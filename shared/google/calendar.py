@@ -175,10 +175,7 @@ class GoogleCalendar:
     ) -> dict[str, Any]:
         """Change only the given fields (null deletes a key); 412 if `if_match` is stale."""
         req = self._api.events.patch(calendarId=calendar_id, eventId=event_id, json=body)
-        data: dict[str, Any] = await self._call(
-            req, access_token, {"If-Match": if_match} if if_match else None
-        )
-        return data
+        return await self._write(req, access_token, if_match)
 
     async def events_update(
         self,
@@ -190,6 +187,10 @@ class GoogleCalendar:
     ) -> dict[str, Any]:
         """Replace the event (omitted fields are cleared); 412 if `if_match` is stale."""
         req = self._api.events.update(calendarId=calendar_id, eventId=event_id, json=body)
+        return await self._write(req, access_token, if_match)
+
+    async def _write(self, req: Any, access_token: str, if_match: str | None) -> dict[str, Any]:
+        """Send a conditional write: with `if_match`, Google answers 412 when the event changed since."""
         data: dict[str, Any] = await self._call(
             req, access_token, {"If-Match": if_match} if if_match else None
         )
