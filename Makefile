@@ -13,7 +13,7 @@ TEST_TZ ?= Pacific/Chatham
 # uv is looked up (and installed if missing) once, on first use only.
 UV = $(eval UV := $$(shell scripts/ensure-uv.sh))$(if $(UV),$(UV),$(error uv is missing and could not be installed; see the messages above))
 RUN = $(UV) run --frozen
-CODE_DIRS := services shared tests
+CODE_DIRS := services shared tests devtools
 LINT_DIRS := $(CODE_DIRS) scripts
 VENV_STAMP := .venv/.calsync-synced
 
@@ -61,11 +61,11 @@ fmt: sync ## fix imports and format the code
 	$(RUN) ruff check --fix --select I $(LINT_DIRS)
 	$(RUN) ruff format $(LINT_DIRS)
 
-bench: up sync ## run the benchmarks (tests/bench)
-	$(RUN) python -m tests.bench
+bench: up sync ## run the benchmarks (devtools/bench)
+	$(RUN) python -m devtools.bench
 
 screenshots: up browser sync ## render the user-facing pages and emails to PNG
-	$(RUN) python -m tests.screenshots
+	$(RUN) python -m devtools.screenshots
 
 docs: sync ## regenerate docs/messages.md from the message contract
 	$(RUN) python -m scripts.gen_messages_doc

@@ -61,13 +61,13 @@ def plan(base_env: dict[str, str]) -> list[Proc]:
     procs = [
         Proc(
             "google",
-            [py, "-m", "tests.fakes.google", "--port", "8090", "--allow-http-push", "127.0.0.1"],
+            [py, "-m", "devtools.google_emulator", "--port", "8090", "--allow-http-push", "127.0.0.1"],
             8090,
             None,
         ),
         Proc(
             "mail",
-            [py, "-m", "tests.fakes.mailcatcher", "--smtp-port", "1025", "--http-port", "8025"],
+            [py, "-m", "devtools.mailcatcher", "--smtp-port", "1025", "--http-port", "8025"],
             8025,
             None,
         ),

@@ -23,8 +23,8 @@ import pytest_asyncio
 from shared import topology
 from shared.amqp import Broker
 from shared.config import DEFAULT_AMQP_URL, DEFAULT_DATABASE_URL, CommonConfig, GoogleConfig
-from tests.helpers import Probe, bind_probe
-from tests.service_apps import google_for
+from tests.support.helpers import Probe, bind_probe
+from tests.support.service_apps import google_for
 
 SERVICE_SCHEMAS = ("auth", "sync", "notifier")
 TEST_RETRY_DELAYS_MS = (50, 200)
@@ -175,7 +175,7 @@ def dead_letters(amqp_channel: aio_pika.abc.AbstractChannel, amqp_prefix: str) -
 @pytest_asyncio.fixture
 async def emulator() -> AsyncIterator[Any]:
     """The Google emulator on a free local port."""
-    from tests.fakes.google import GoogleEmulator
+    from devtools.google_emulator import GoogleEmulator
 
     emu = GoogleEmulator()
     await emu.start()

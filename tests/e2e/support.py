@@ -12,11 +12,11 @@ from typing import Any
 
 import asyncpg
 
+from devtools.mailcatcher import MailCatcher
 from shared import messages as m
 from shared.amqp import Broker
 from shared.clock import ManualClock
 from shared.config import CommonConfig, GoogleConfig
-from tests.fakes.mailcatcher import MailCatcher
 from tests.service.auth.flow import Auth, browser, connect, running_auth
 from tests.service.auth.refresh_support import FAST
 from tests.service.notifier.support import Notifier, given_contacts, running_notifier

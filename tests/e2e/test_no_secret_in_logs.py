@@ -22,7 +22,6 @@ from shared.amqp import Broker
 from shared.config import CommonConfig, GoogleConfig
 from shared.rpc import RpcClient
 from tests.e2e.support import EMAIL, chain, plain
-from tests.helpers import captured_logs
 from tests.service.auth.flow import (
     LINK_SECRET,
     TEST_KEYS,
@@ -33,6 +32,7 @@ from tests.service.auth.flow import (
     query_of,
     start_connect,
 )
+from tests.support.helpers import captured_logs
 
 
 async def test_secrets_driven_through_every_path_never_reach_the_logs(

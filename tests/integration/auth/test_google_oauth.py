@@ -7,9 +7,9 @@ from typing import Any
 import aiohttp
 import pytest
 
+from devtools.google_emulator.state import Grant, new_refresh_token
 from services.auth.google_oauth import GoogleOAuth
 from services.auth.oauth_types import OAuthError, OAuthTransportError, parse_token_response
-from tests.fakes.google.state import Grant, new_refresh_token
 
 SCOPES = ["openid", "https://www.googleapis.com/auth/calendar.events"]
 

@@ -17,8 +17,8 @@ import pytest
 import pytest_asyncio
 from aiohttp import web
 
-from tests.fakes.google import GoogleEmulator
-from tests.helpers import serve
+from devtools.google_emulator import GoogleEmulator
+from tests.support.helpers import serve
 
 REDIRECT_URI = "http://127.0.0.1:8081/oauth/callback"
 EVENTS = "https://www.googleapis.com/auth/calendar.events"

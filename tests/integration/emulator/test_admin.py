@@ -6,7 +6,7 @@ from typing import Any
 
 import aiohttp
 
-from tests.fakes.google import GoogleEmulator
+from devtools.google_emulator import GoogleEmulator
 
 
 async def _admin(http: aiohttp.ClientSession, emu: GoogleEmulator, op: str, **body: Any) -> tuple[int, Any]:

@@ -7,7 +7,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.fakes.google import GoogleEmulator
+from devtools.google_emulator import GoogleEmulator
 
 from .conftest import CALENDARLIST, EVENTS
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import aiohttp
 import pytest
 
-from tests.fakes.google import GoogleEmulator
+from devtools.google_emulator import GoogleEmulator
 
 from .conftest import CALENDARLIST
 

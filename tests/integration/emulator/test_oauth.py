@@ -8,7 +8,7 @@ import base64
 import aiohttp
 import jwt
 
-from tests.fakes.google import GoogleEmulator
+from devtools.google_emulator import GoogleEmulator
 
 from .conftest import (
     CALENDARLIST,

@@ -7,7 +7,7 @@ from email.utils import parsedate_to_datetime
 import aiohttp
 import pytest
 
-from tests.fakes.google import GoogleEmulator
+from devtools.google_emulator import GoogleEmulator
 
 from .conftest import EVENTS, Receiver
 

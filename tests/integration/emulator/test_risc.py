@@ -10,7 +10,7 @@ import aiohttp
 import jwt
 import pytest
 
-from tests.fakes.google import GoogleEmulator
+from devtools.google_emulator import GoogleEmulator
 
 from .conftest import Receiver
 

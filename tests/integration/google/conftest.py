@@ -18,8 +18,8 @@ import aiohttp
 import pytest
 import pytest_asyncio
 
+from devtools.google_emulator import GoogleEmulator
 from shared.google.calendar import GoogleApiError, GoogleCalendar
-from tests.fakes.google import GoogleEmulator
 
 EVENTS = "https://www.googleapis.com/auth/calendar.events"
 CALENDARLIST = "https://www.googleapis.com/auth/calendar.calendarlist.readonly"

@@ -8,6 +8,7 @@ import aiohttp
 import pytest
 import pytest_asyncio
 
+from devtools.google_emulator import GoogleEmulator
 from shared.google.calendar import (
     GoogleApiError,
     GoogleCalendar,
@@ -16,7 +17,6 @@ from shared.google.calendar import (
     is_rate_limited,
     is_retryable,
 )
-from tests.fakes.google import GoogleEmulator
 
 from .conftest import CALENDARLIST, EVENTS
 

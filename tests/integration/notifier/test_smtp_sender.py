@@ -9,11 +9,11 @@ from datetime import UTC, datetime
 import aiohttp
 import pytest_asyncio
 
+from devtools.mailcatcher import MailCatcher, web_app
 from services.notifier.config import SmtpConfig
 from services.notifier.rendering import RenderedEmail
 from services.notifier.senders import SmtpSender, build_message, message_id_for
-from tests.fakes.mailcatcher import MailCatcher, web_app
-from tests.helpers import serve
+from tests.support.helpers import serve
 
 RENDERED = RenderedEmail(subject="Ihr Google Kalender ist getrennt", text="Grüße\n", html="<p>Grüße</p>")
 FROM = "Pilotly <noreply@pilotly.example>"

@@ -14,10 +14,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from devtools.mailcatcher import MailCatcher
 from services.notifier.config import SmtpConfig
 from services.notifier.rendering import RenderedEmail
 from services.notifier.senders import SendResult, SmtpSender, build_message, message_id_for
-from tests.fakes.mailcatcher import MailCatcher
 
 FROM = "Pilotly <noreply@pilotly.example>"
 LOGINS = {"notifier": "s3cret-smtp-password"}

@@ -11,8 +11,8 @@ from typing import Any
 import asyncpg
 
 from shared import messages as m
-from tests.helpers import eventually, serve
-from tests.service_apps import build_app
+from tests.support.helpers import eventually, serve
+from tests.support.service_apps import build_app
 
 
 async def test_event_committed_before_a_crash_is_published_after_restart(

@@ -11,8 +11,8 @@ import aiohttp
 import pytest
 import pytest_asyncio
 
-from tests.helpers import TcpProxy, eventually, serve
-from tests.service_apps import SERVICES, build_app
+from tests.support.helpers import TcpProxy, eventually, serve
+from tests.support.service_apps import SERVICES, build_app
 
 
 def _via(url: str, port: int) -> str:

@@ -12,7 +12,7 @@ from shared import messages as m
 from shared.amqp import Broker
 from shared.consumer import Delivery
 from tests.conftest import TEST_RETRY_DELAYS_MS
-from tests.helpers import eventually
+from tests.support.helpers import eventually
 
 QUEUE = "notifier.user_events"
 

@@ -19,7 +19,7 @@ from services.auth.app import create_app
 from services.auth.config import AuthConfig
 from shared.clock import Clock, SystemClock
 from shared.config import CommonConfig, GoogleConfig
-from tests.helpers import serve
+from tests.support.helpers import serve
 
 TEST_KEYS = (("k1", os.urandom(32)),)
 LINK_SECRET = b"link-secret-for-tests-" + b"x" * 20

@@ -13,16 +13,16 @@ from typing import Any
 import aiohttp
 import asyncpg
 
+from devtools.google_emulator.state import Grant as EmuGrant
+from devtools.google_emulator.state import new_refresh_token
 from services.auth import crypto, repository
 from services.auth.app import create_app
 from services.auth.config import AuthConfig
 from services.auth.domain import RefreshSettings
 from shared.clock import ManualClock
 from shared.config import CommonConfig, GoogleConfig
-from tests.fakes.google.state import Grant as EmuGrant
-from tests.fakes.google.state import new_refresh_token
-from tests.helpers import serve
 from tests.service.auth.flow import TEST_KEYS, auth_config
+from tests.support.helpers import serve
 
 SCOPES = (
     "openid",

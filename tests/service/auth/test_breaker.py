@@ -13,7 +13,7 @@ import asyncpg
 from services.auth import breaker
 from services.auth import refresh_repository as repo
 from shared.clock import ManualClock
-from tests.helpers import eventually
+from tests.support.helpers import eventually
 
 from .refresh_support import add_grant, grant_row, refresh_config, running
 

@@ -11,7 +11,6 @@ import structlog
 
 from shared import messages as m
 from shared.logs import configure_logging
-from tests.helpers import eventually
 from tests.service.auth.flow import (
     Auth,
     browser,
@@ -23,6 +22,7 @@ from tests.service.auth.flow import (
     query_of,
     start_connect,
 )
+from tests.support.helpers import eventually
 
 EVENTS = "https://www.googleapis.com/auth/calendar.events"
 CAL_LIST = "https://www.googleapis.com/auth/calendar.calendarlist.readonly"

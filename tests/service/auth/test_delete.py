@@ -11,7 +11,6 @@ import asyncpg
 from shared import messages as m
 from shared.amqp import Broker
 from shared.clock import ManualClock
-from tests.helpers import eventually
 from tests.service.auth.flow import (
     Auth,
     StartAuth,
@@ -23,6 +22,7 @@ from tests.service.auth.flow import (
     open_settings,
     post,
 )
+from tests.support.helpers import eventually
 
 
 async def _token_rows(db: asyncpg.Pool, user_id: str) -> int:

@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from shared.clock import ManualClock
-from tests.helpers import eventually
+from tests.support.helpers import eventually
 
 from .refresh_support import add_grant, grant_row, refresh_config, running
 

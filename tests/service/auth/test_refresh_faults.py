@@ -11,7 +11,7 @@ from services.auth import crypto
 from shared import messages as m
 from shared.clock import ManualClock
 from shared.rpc import RpcClient
-from tests.helpers import eventually
+from tests.support.helpers import eventually
 
 from .refresh_support import add_grant, grant_row, refresh_config, running
 

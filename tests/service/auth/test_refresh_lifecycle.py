@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from shared.clock import ManualClock
-from tests.helpers import eventually
+from tests.support.helpers import eventually
 
 from .refresh_support import add_grant, grant_row, metrics_of, refresh_config, running
 

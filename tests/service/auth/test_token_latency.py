@@ -9,7 +9,7 @@ from typing import Any
 from shared import messages as m
 from shared.clock import ManualClock
 from shared.rpc import RpcClient
-from tests.helpers import eventually
+from tests.support.helpers import eventually
 
 from .refresh_support import add_grant, refresh_config, running
 

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
+from devtools.mailcatcher import MailCatcher
 from shared.clock import ManualClock
 from shared.config import CommonConfig
-from tests.fakes.mailcatcher import MailCatcher
 from tests.service.notifier.support import AuthLinksStandIn, Notifier, auth_links_stand_in, running_notifier
 
 

@@ -18,14 +18,14 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 
+from devtools.mailcatcher import MailCatcher
 from services.notifier.app import WORKER, create_app
 from services.notifier.config import NotifierConfig, SmtpConfig
 from services.notifier.jobs import DeliveryWorker
 from shared import messages as m
 from shared.clock import Clock
 from shared.config import CommonConfig
-from tests.fakes.mailcatcher import MailCatcher
-from tests.helpers import eventually, serve
+from tests.support.helpers import eventually, serve
 
 LINK_SECRET = "notifier-link-secret-for-tests-0123456789"
 MAIL_FROM = "Pilotly <noreply@pilotly.example>"

@@ -21,13 +21,12 @@ from typing import Any
 import aiohttp
 import asyncpg
 
+from devtools.mailcatcher import MailCatcher, Received
 from services.notifier.config import SmtpConfig
 from shared.amqp import Broker
 from shared.clock import ManualClock
 from shared.config import CommonConfig
 from shared.web import REGISTRY
-from tests.fakes.mailcatcher import MailCatcher, Received
-from tests.helpers import eventually
 from tests.service.notifier.support import (
     LINK_SECRET,
     MAIL_FROM,
@@ -38,6 +37,7 @@ from tests.service.notifier.support import (
     given_contacts,
     nothing_due,
 )
+from tests.support.helpers import eventually
 
 
 @asynccontextmanager

@@ -10,11 +10,10 @@ from typing import Any
 import aiohttp
 import asyncpg
 
+from devtools.mailcatcher import MailCatcher
 from shared import messages as m
 from shared.amqp import Broker
 from shared.clock import ManualClock
-from tests.fakes.mailcatcher import MailCatcher
-from tests.helpers import eventually
 from tests.service.notifier.support import (
     AuthLinksStandIn,
     Notifier,
@@ -25,6 +24,7 @@ from tests.service.notifier.support import (
     jobs,
     nothing_due,
 )
+from tests.support.helpers import eventually
 
 
 async def attempts(db: asyncpg.Pool) -> list[tuple[str, str, Any]]:

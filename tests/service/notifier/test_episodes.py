@@ -8,12 +8,11 @@ from typing import Any
 
 import asyncpg
 
+from devtools.mailcatcher import MailCatcher
 from shared import messages as m
 from shared.amqp import Broker
 from shared.clock import ManualClock
 from shared.web import REGISTRY
-from tests.fakes.mailcatcher import MailCatcher
-from tests.helpers import eventually
 from tests.service.notifier.support import (
     Notifier,
     alerted,
@@ -24,6 +23,7 @@ from tests.service.notifier.support import (
     nothing_due,
     processed,
 )
+from tests.support.helpers import eventually
 
 
 async def test_one_alert_per_episode_under_redelivery(

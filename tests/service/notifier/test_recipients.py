@@ -10,12 +10,12 @@ from typing import Any
 
 import asyncpg
 
+from devtools.mailcatcher import MailCatcher
 from shared import messages as m
 from shared.amqp import Broker
 from shared.clock import ManualClock
-from tests.fakes.mailcatcher import MailCatcher
-from tests.helpers import eventually
 from tests.service.notifier.support import Notifier, contact, disconnected, given_contacts, jobs, nothing_due
+from tests.support.helpers import eventually
 
 # (subject, a phrase of the honest explanation) per reason and language.
 EXPECTED = {

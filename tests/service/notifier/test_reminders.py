@@ -9,12 +9,12 @@ from email.message import EmailMessage
 import aiohttp
 import asyncpg
 
+from devtools.mailcatcher import MailCatcher
 from shared import messages as m
 from shared.amqp import Broker
 from shared.clock import ManualClock
-from tests.fakes.mailcatcher import MailCatcher
-from tests.helpers import eventually
 from tests.service.notifier.support import Notifier, alerted, jobs, nothing_due
+from tests.support.helpers import eventually
 
 
 def plain(msg: EmailMessage) -> str:

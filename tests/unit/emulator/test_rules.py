@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from devtools.google_emulator.errors import api_error_body
+from devtools.google_emulator.events_store import EVENT_ID, _clip_properties, merge_patch
 from shared.google import load_calendar_discovery
-from tests.fakes.google.errors import api_error_body
-from tests.fakes.google.events_store import EVENT_ID, _clip_properties, merge_patch
 
 
 def test_patch_merges_objects_and_null_deletes() -> None:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from tests.fakes.google import GoogleEmulator
-from tests.fakes.google.state import Grant
+from devtools.google_emulator import GoogleEmulator
+from devtools.google_emulator.state import Grant
 
 
 def test_refresh_tokens_are_found_by_value_including_direct_appends() -> None:

@@ -1,4 +1,4 @@
-"""``python -m tests.screenshots`` (``make screenshots``): render the user-facing pages to PNG.
+"""``python -m devtools.screenshots`` (``make screenshots``): render the user-facing pages to PNG.
 
 Runs the ``async def capture(out_dir)`` of every module in this package, one after another, with
 docs/screenshots/ as ``out_dir``. Each module brings up what it needs (database, emulator, services)
@@ -22,7 +22,7 @@ async def main() -> int:
     for info in sorted(pkgutil.iter_modules([str(package)]), key=lambda i: i.name):
         if info.name.startswith("_") or info.name == "browser":
             continue
-        module = importlib.import_module(f"tests.screenshots.{info.name}")
+        module = importlib.import_module(f"devtools.screenshots.{info.name}")
         capture = getattr(module, "capture", None)
         if capture is None:
             continue

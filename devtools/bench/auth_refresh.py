@@ -21,6 +21,8 @@ from typing import Any
 import aiohttp
 import asyncpg
 
+from devtools.google_emulator import GoogleEmulator
+from devtools.google_emulator.state import Grant as EmuGrant
 from services.auth import crypto
 from services.auth.app import create_app
 from services.auth.config import AuthConfig
@@ -31,9 +33,7 @@ from shared.clock import SystemClock
 from shared.config import DEFAULT_AMQP_URL, DEFAULT_DATABASE_URL, CommonConfig, GoogleConfig
 from shared.logs import configure_logging
 from shared.rpc import RpcClient
-from tests.fakes.google import GoogleEmulator
-from tests.fakes.google.state import Grant as EmuGrant
-from tests.helpers import eventually, serve
+from tests.support.helpers import eventually, serve
 
 GRANTS = int(os.environ.get("BENCH_GRANTS", "10000"))
 # Calls to Google in flight at once, in both runs. 16 keeps the bare run bound by the token endpoint's

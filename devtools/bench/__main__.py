@@ -1,4 +1,4 @@
-"""``python -m tests.bench`` (``make bench``): runs every benchmark module in this package in turn."""
+"""``python -m devtools.bench`` (``make bench``): runs every benchmark module in this package in turn."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ def main() -> int:
     for info in sorted(pkgutil.iter_modules([str(Path(__file__).parent)]), key=lambda i: i.name):
         if info.name.startswith("_"):
             continue
-        module = importlib.import_module(f"tests.bench.{info.name}")
+        module = importlib.import_module(f"devtools.bench.{info.name}")
         runner = getattr(module, "run", None)
         if runner is None:
             continue

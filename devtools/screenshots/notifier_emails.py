@@ -10,9 +10,9 @@ import html
 from pathlib import Path
 from typing import Any
 
+from devtools.screenshots.browser import chromium
 from services.notifier.domain import EPISODE_REASONS
 from services.notifier.rendering import TOPICS, Templates
-from tests.screenshots.browser import chromium
 
 PRODUCT = "Pilotly"
 PEOPLE = {

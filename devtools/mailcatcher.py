@@ -1,6 +1,6 @@
 """A local mail catcher: a real SMTP server (aiosmtpd) that keeps every message, plus an HTML index.
 
-Run it for ``make run`` with ``python -m tests.fakes.mailcatcher --smtp-port 1025 --http-port 8025``
+Run it for ``make run`` with ``python -m devtools.mailcatcher --smtp-port 1025 --http-port 8025``
 and open http://127.0.0.1:8025/ to read what the notifier sent. Tests use ``MailCatcher`` directly:
 ``start()``/``stop()``, ``messages`` (parsed ``EmailMessage`` objects), ``wait_for(predicate, timeout)``
 and fault injection (``fail_next(count, code)`` answers the next messages with e.g. 451 or 550;

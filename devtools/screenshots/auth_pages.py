@@ -11,12 +11,12 @@ from typing import Any
 
 import asyncpg
 
+from devtools.google_emulator import GoogleEmulator
+from devtools.screenshots.browser import chromium, scratch_infrastructure
 from services.auth import links
 from shared.config import CommonConfig
-from tests.fakes.google import GoogleEmulator
-from tests.screenshots.browser import chromium, scratch_infrastructure
 from tests.service.auth.flow import LINK_SECRET, Auth, running_auth
-from tests.service_apps import google_for
+from tests.support.service_apps import google_for
 
 EMAIL = {"de": "jürgen.müller@example.com", "en": "alex.smith@example.com"}
 CAL_LIST = "https://www.googleapis.com/auth/calendar.calendarlist.readonly"

@@ -1,6 +1,6 @@
 """Google emulator: a stateful stand-in for Google's OAuth, RISC and Calendar v3 endpoints.
 
-Use `GoogleEmulator` in process (tests) or run `python -m tests.fakes.google` (make run)."""
+Use `GoogleEmulator` in process (tests) or run `python -m devtools.google_emulator` (make run)."""
 
 from .emulator import GoogleEmulator
 from .state import EmuUser

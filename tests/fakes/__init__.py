@@ -1,1 +1,0 @@
-"""Fakes of systems outside calsync, used by tests and by `make run` (the Google emulator)."""

@@ -1,0 +1,1 @@
+"""Helpers and service starters shared by the test tiers."""
