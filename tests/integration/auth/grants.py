@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from datetime import UTC, datetime, timedelta
 
-from services.auth import crypto, repository
+from services.auth.adapters import connection_repository, crypto
 
 NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 CIPHER = crypto.TokenCipher([("k1", os.urandom(32))])
@@ -13,8 +13,8 @@ CIPHER = crypto.TokenCipher([("k1", os.urandom(32))])
 
 def connection_for(
     grant_id: str, user_id: str, token: str, email: str = "a@example.com"
-) -> repository.Connection:
-    return repository.Connection(
+) -> connection_repository.Connection:
+    return connection_repository.Connection(
         grant_id=grant_id,
         user_id=user_id,
         google_sub="sub-" + email,

@@ -8,8 +8,8 @@ import aiohttp
 import pytest
 
 from devtools.google_emulator.state import Grant, new_refresh_token
-from services.auth.google_oauth import GoogleOAuth
-from services.auth.oauth_types import OAuthError, OAuthTransportError, parse_token_response
+from services.auth.adapters.google_oauth import GoogleOAuth
+from services.auth.domain.oauth_types import OAuthError, OAuthTransportError, parse_token_response
 
 SCOPES = ["openid", "https://www.googleapis.com/auth/calendar.events"]
 

@@ -8,7 +8,12 @@ from typing import Any
 
 import aiohttp
 
-from services.auth.oauth_types import OAuthError, OAuthTransportError, TokenResponse, parse_token_response
+from services.auth.domain.oauth_types import (
+    OAuthError,
+    OAuthTransportError,
+    TokenResponse,
+    parse_token_response,
+)
 from shared.config import GoogleConfig
 
 DEFAULT_TIMEOUT = 10.0  # the grant's row lock is held across a refresh: keep this short

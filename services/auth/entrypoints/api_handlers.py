@@ -1,6 +1,6 @@
 """The internal JSON API (``/api/v1``, service token checked by shared.web): mint settings links,
 read a user's connection status, delete a connection, and the disconnect circuit breaker's status
-and reset for operators."""
+and reset for operators (usecases/connection.py, usecases/breaker.py)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from services.auth import breaker, links, service
-from services.auth.appkeys import CLOCK, CONFIG, REVOKE_WAKE
-from shared.runtime import POOL, RELAY
+from services.auth.adapters import links
+from services.auth.keys import CONNECTION, REVOKE_WAKE
+from services.auth.usecases import breaker, connection
+from shared.runtime import RELAY
 
 log = structlog.get_logger(__name__)
 
@@ -42,7 +43,7 @@ async def _json_body(request: web.Request) -> dict[str, Any]:
 
 async def create_link(request: web.Request) -> web.Response:
     """``{"locale": "de"|"en", "ttl_seconds"?: int}`` -> 201 ``{"url", "expires_at"}``."""
-    config = request.app[CONFIG]
+    config = request.app[CONNECTION].config
     body = await _json_body(request)
     locale = body.get("locale", "en")
     ttl = body.get("ttl_seconds")
@@ -52,24 +53,28 @@ async def create_link(request: web.Request) -> web.Response:
         not isinstance(ttl, int) or isinstance(ttl, bool) or not 60 <= ttl <= config.link_max_ttl
     ):
         raise _bad_request(f"ttl_seconds must be a whole number from 60 to {config.link_max_ttl}")
-    link = service.settings_link(
-        config, user_id=request.match_info["user_id"], locale=locale, ttl=ttl, now=request.app[CLOCK].now()
+    link = connection.settings_link(
+        config,
+        user_id=request.match_info["user_id"],
+        locale=locale,
+        ttl=ttl,
+        now=request.app[CONNECTION].clock.now(),
     )
     return web.json_response({"url": link.url, "expires_at": link.expires_at.isoformat()}, status=201)
 
 
 async def get_connection(request: web.Request) -> web.Response:
     """-> ``{"state", "reason", "since", "google_email"}``; state ``none`` when never connected."""
-    async with request.app[POOL].acquire() as conn:
-        result = await service.status(conn, request.match_info["user_id"])
+    async with request.app[CONNECTION].pool.acquire() as conn:
+        result = await connection.status(conn, request.match_info["user_id"])
     return web.json_response(result.as_json())
 
 
 async def delete_connection(request: web.Request) -> web.Response:
     """Delete the user's connection (as the settings page's Delete does): 204, or 404 if none."""
-    async with request.app[POOL].acquire() as conn:
-        grant_id = await service.delete_connection(
-            conn, request.match_info["user_id"], clock=request.app[CLOCK]
+    async with request.app[CONNECTION].pool.acquire() as conn:
+        grant_id = await connection.delete_connection(
+            conn, request.match_info["user_id"], clock=request.app[CONNECTION].clock
         )
     if grant_id is None:
         raise web.HTTPNotFound(text='{"error": "no connection"}', content_type="application/json")
@@ -80,13 +85,13 @@ async def delete_connection(request: web.Request) -> web.Response:
 
 async def breaker_status(request: web.Request) -> web.Response:
     """-> ``{"open", "incident_id", "held_grants"}``."""
-    async with request.app[POOL].acquire() as conn:
+    async with request.app[CONNECTION].pool.acquire() as conn:
         return web.json_response(await breaker.status(conn))
 
 
 async def breaker_reset(request: web.Request) -> web.Response:
     """An operator closes the disconnect circuit breaker -> ``{"closed_incident", ...status}``."""
-    async with request.app[POOL].acquire() as conn:
-        result = await breaker.reset_and_report(conn, request.app[CLOCK].now())
+    async with request.app[CONNECTION].pool.acquire() as conn:
+        result = await breaker.reset_and_report(conn, request.app[CONNECTION].clock.now())
     request.app[RELAY].wake()
     return web.json_response(result)

@@ -21,13 +21,14 @@ from urllib.parse import urlencode
 import asyncpg
 import structlog
 
-from services.auth import crypto, domain, identity, repository
+from services.auth.adapters import connection_repository, crypto, identity
+from services.auth.adapters.crypto import TokenCipher, field_aad
+from services.auth.adapters.google_oauth import GoogleOAuth
 from services.auth.config import AuthConfig
-from services.auth.crypto import TokenCipher, field_aad
-from services.auth.google_oauth import GoogleOAuth
-from services.auth.oauth_types import OAuthError, OAuthTransportError, TokenResponse
-from services.auth.outcomes import Outcome, OutcomeKind
-from shared import messages as m
+from services.auth.domain import grant_events, refresh_rules
+from services.auth.domain.model import Connection, Grant
+from services.auth.domain.oauth_types import OAuthError, OAuthTransportError, TokenResponse
+from services.auth.domain.outcomes import Outcome, OutcomeKind
 from shared import outbox
 from shared.clock import Clock
 
@@ -59,15 +60,15 @@ async def start(
     clock: Clock,
 ) -> Start:
     """Record a fresh state for this user and browser; returns the consent URL."""
-    grant = await repository.get_grant_by_user(conn, user_id)
+    grant = await connection_repository.get_grant_by_user(conn, user_id)
     login_hint = (grant.google_email or grant.google_sub) if grant is not None else None
     state, verifier = secrets.token_urlsafe(32), secrets.token_urlsafe(64)
     browser = browser_value or secrets.token_urlsafe(32)
     now = clock.now()
     state_hash = crypto.sha256_hex(state)
-    await repository.insert_state(
+    await connection_repository.insert_state(
         conn,
-        repository.OAuthState(
+        connection_repository.OAuthState(
             state_hash=state_hash,
             user_id=user_id,
             locale=locale,
@@ -103,13 +104,13 @@ def _consent_url(config: AuthConfig, state: str, verifier: str, login_hint: str 
 
 async def _claim_state(
     pool: asyncpg.Pool, state: str, browser_value: str | None, now: datetime
-) -> repository.OAuthState | str:
+) -> connection_repository.OAuthState | str:
     """The state record, now marked used; or why it is refused (never detailed to the user)."""
     if not state:
         return "missing"
     state_hash = crypto.sha256_hex(state)
     async with pool.acquire() as conn, conn.transaction():
-        record = await repository.get_state_for_update(conn, state_hash)
+        record = await connection_repository.get_state_for_update(conn, state_hash)
         if record is None:
             return "unknown"
         if record.used_at is not None:
@@ -120,7 +121,7 @@ async def _claim_state(
             crypto.sha256_hex(browser_value), record.browser_hash
         ):
             return "other_browser"
-        await repository.mark_state_used(conn, state_hash, now)
+        await connection_repository.mark_state_used(conn, state_hash, now)
     return record
 
 
@@ -162,7 +163,7 @@ async def finish(
 
 async def _complete(
     pool: asyncpg.Pool,
-    record: repository.OAuthState,
+    record: connection_repository.OAuthState,
     tokens: TokenResponse,
     base: Outcome,
     *,
@@ -203,7 +204,7 @@ async def _complete(
 
 
 def _refusal(
-    record: repository.OAuthState, tokens: TokenResponse, granted: tuple[str, ...], base: Outcome
+    record: connection_repository.OAuthState, tokens: TokenResponse, granted: tuple[str, ...], base: Outcome
 ) -> Outcome | None:
     """Why these tokens cannot become a grant (a calendar scope unticked, no refresh token), or None."""
     missing = tuple(s for s in REQUIRED_SCOPES if s not in granted)
@@ -216,7 +217,7 @@ def _refusal(
     return None
 
 
-def _account_changed(previous: repository.Grant | None, who: identity.Identity) -> bool:
+def _account_changed(previous: Grant | None, who: identity.Identity) -> bool:
     return previous is not None and previous.google_sub not in (None, who.sub)
 
 
@@ -228,22 +229,22 @@ async def _store(
     granted: tuple[str, ...],
     *,
     cipher: TokenCipher,
-    settings: domain.RefreshSettings,
+    settings: refresh_rules.RefreshSettings,
     now: datetime,
-) -> repository.Grant | None:
+) -> Grant | None:
     """Save the grant in place and emit ``grant.connected``; returns the grant it replaced, if any."""
-    await repository.lock_user(conn, user_id)  # two tabs finishing at once must agree on grant_id
-    previous = await repository.get_grant_by_user(conn, user_id, for_update=True)
+    await connection_repository.lock_user(conn, user_id)  # two tabs finishing at once must agree on grant_id
+    previous = await connection_repository.get_grant_by_user(conn, user_id, for_update=True)
     grant_id = previous.grant_id if previous is not None else uuid.uuid4().hex
     connection = _connection(
         grant_id, user_id, tokens, who, granted, cipher=cipher, settings=settings, now=now
     )
-    await repository.save_connection(conn, connection, now)
+    await connection_repository.save_connection(conn, connection, now)
     changed = _account_changed(previous, who)
     if changed and previous is not None and previous.refresh_token_enc is not None:
         # Only a grant of another Google account is revoked: with include_granted_scopes, the old and
         # new tokens of the same account belong to one combined grant, and revoking either ends both.
-        await repository.add_revocation(
+        await connection_repository.add_revocation(
             conn,
             revocation_id=uuid.uuid4().hex,
             grant_id=grant_id,
@@ -252,7 +253,8 @@ async def _store(
             reason="replaced",
             now=now,
         )
-    await outbox.add(conn, _connected_event(connection, previous, changed=changed), occurred_at=now)
+    event = grant_events.connected(connection, previous, account_changed=changed)
+    await outbox.add(conn, event, occurred_at=now)
     return previous
 
 
@@ -264,13 +266,13 @@ def _connection(
     granted: tuple[str, ...],
     *,
     cipher: TokenCipher,
-    settings: domain.RefreshSettings,
+    settings: refresh_rules.RefreshSettings,
     now: datetime,
-) -> repository.Connection:
+) -> Connection:
     """The grant row to store: tokens sealed, first refresh scheduled."""
     assert tokens.refresh_token is not None
     access_expires_at = tokens.expires_at(now)
-    return repository.Connection(
+    return Connection(
         grant_id=grant_id,
         user_id=user_id,
         google_sub=who.sub,
@@ -282,22 +284,7 @@ def _connection(
         refresh_token_expires_at=tokens.refresh_token_expires_at(now),
         token_hash=crypto.token_hash(tokens.refresh_token),
         token_prefix_hash=crypto.token_prefix_hash(tokens.refresh_token),
-        next_refresh_at=domain.next_refresh_at(
+        next_refresh_at=refresh_rules.next_refresh_at(
             now=now, access_expires_at=access_expires_at, last_used_at=None, s=settings, u=random.random()
         ),
-    )
-
-
-def _connected_event(
-    c: repository.Connection, previous: repository.Grant | None, *, changed: bool
-) -> m.GrantConnected:
-    return m.GrantConnected(
-        user_id=c.user_id,
-        grant_id=c.grant_id,
-        cause="connected" if previous is None else "reconnected",
-        google_sub=c.google_sub,
-        google_email=c.google_email,
-        account_changed=changed,
-        previous_google_email=previous.google_email if changed and previous is not None else None,
-        scopes=c.scopes,
     )

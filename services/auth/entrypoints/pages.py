@@ -12,12 +12,12 @@ from urllib.parse import urlsplit
 import jinja2
 from aiohttp import web
 
-from services.auth.outcomes import Outcome
-from services.auth.service import Status
-from services.auth.texts import MONTHS_EN, TEXTS
+from services.auth.domain.outcomes import Outcome
+from services.auth.entrypoints.texts import MONTHS_EN, TEXTS
+from services.auth.usecases.connection import Status
 
 _ENV = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
+    loader=jinja2.FileSystemLoader(Path(__file__).parent.parent / "templates"),
     autoescape=True,
     undefined=jinja2.StrictUndefined,
     trim_blocks=True,

@@ -1,5 +1,6 @@
 """HTTP entry points of auth for people: the settings page behind signed links, delete with
-confirmation, and the OAuth round trip with Google. The JSON API is in ``api_handlers``."""
+confirmation (usecases/connection.py), and the OAuth round trip with Google (usecases/connect.py).
+The JSON API is in ``api_handlers``."""
 
 from __future__ import annotations
 
@@ -7,17 +8,17 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from services.auth import api_handlers, connect, pages, service, websession
-from services.auth.appkeys import CIPHER, CLOCK, CONFIG, GOOGLE, REVOKE_WAKE
-from services.auth.websession import PageError, see_other
-from shared.runtime import POOL, RELAY
+from services.auth.entrypoints import pages, websession
+from services.auth.entrypoints.websession import PageError, see_other
+from services.auth.keys import CONNECTION, REVOKE_WAKE
+from services.auth.usecases import connect, connection
+from shared.runtime import RELAY
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 NOTICES = ("deleted", "nothing_to_delete")
 
 
 def add_routes(app: web.Application) -> None:
-    api_handlers.add_routes(app)
     app.router.add_get("/settings", _pages(settings_page))
     app.router.add_get("/settings/delete", _pages(delete_page))
     app.router.add_post("/settings/delete", _pages(delete_submit))
@@ -45,23 +46,23 @@ async def settings_page(request: web.Request) -> web.StreamResponse:
     if "token" in request.query:
         return websession.open_link(request, request.query["token"])
     claims = websession.session(request)
-    async with request.app[POOL].acquire() as conn:
-        status = await service.status(conn, claims.user_id)
+    async with request.app[CONNECTION].pool.acquire() as conn:
+        status = await connection.status(conn, claims.user_id)
     notice = request.query.get("done")
     return pages.settings(
         status,
         locale=claims.locale,
         csrf=claims.nonce,
         notice=notice if notice in NOTICES else None,
-        google_auth_url=request.app[CONFIG].google.auth_url,
+        google_auth_url=request.app[CONNECTION].config.google.auth_url,
     )
 
 
 async def delete_page(request: web.Request) -> web.StreamResponse:
     """GET /settings/delete: ask for confirmation (a required checkbox)."""
     claims = websession.session(request)
-    async with request.app[POOL].acquire() as conn:
-        status = await service.status(conn, claims.user_id)
+    async with request.app[CONNECTION].pool.acquire() as conn:
+        status = await connection.status(conn, claims.user_id)
     if status.state == "none":
         return see_other("/settings?done=nothing_to_delete")
     return pages.confirm_delete(status, locale=claims.locale, csrf=claims.nonce)
@@ -70,11 +71,13 @@ async def delete_page(request: web.Request) -> web.StreamResponse:
 async def delete_submit(request: web.Request) -> web.StreamResponse:
     """POST /settings/delete: delete when the box is ticked, then back to the settings page."""
     claims, form = await websession.checked_form(request)
-    async with request.app[POOL].acquire() as conn:
+    async with request.app[CONNECTION].pool.acquire() as conn:
         if form.get("confirm") != "yes":
-            status = await service.status(conn, claims.user_id)
+            status = await connection.status(conn, claims.user_id)
             return pages.confirm_delete(status, locale=claims.locale, csrf=claims.nonce, unconfirmed=True)
-        deleted = await service.delete_connection(conn, claims.user_id, clock=request.app[CLOCK])
+        deleted = await connection.delete_connection(
+            conn, claims.user_id, clock=request.app[CONNECTION].clock
+        )
     if deleted is None:
         return see_other("/settings?done=nothing_to_delete")
     _after_commit(request)
@@ -84,16 +87,16 @@ async def delete_submit(request: web.Request) -> web.StreamResponse:
 async def oauth_start(request: web.Request) -> web.StreamResponse:
     """POST /oauth/start (Connect / Reconnect): to Google's consent screen."""
     claims, _ = await websession.checked_form(request)
-    app = request.app
-    async with app[POOL].acquire() as conn:
+    deps = request.app[CONNECTION]
+    async with deps.pool.acquire() as conn:
         started = await connect.start(
             conn,
             user_id=claims.user_id,
             locale=claims.locale,
             browser_value=request.cookies.get(websession.BROWSER_COOKIE),
-            config=app[CONFIG],
-            cipher=app[CIPHER],
-            clock=app[CLOCK],
+            config=deps.config,
+            cipher=deps.cipher,
+            clock=deps.clock,
         )
     response = see_other(started.url)
     websession.bind_browser(response, request, started.browser_value)
@@ -102,15 +105,15 @@ async def oauth_start(request: web.Request) -> web.StreamResponse:
 
 async def oauth_callback(request: web.Request) -> web.StreamResponse:
     """GET /oauth/callback: Google's redirect; the result page says what happened."""
-    app = request.app
+    deps = request.app[CONNECTION]
     outcome = await connect.finish(
-        app[POOL],
+        deps.pool,
         request.query,
         browser_value=request.cookies.get(websession.BROWSER_COOKIE),
-        config=app[CONFIG],
-        cipher=app[CIPHER],
-        google=app[GOOGLE],
-        clock=app[CLOCK],
+        config=deps.config,
+        cipher=deps.cipher,
+        google=deps.google,
+        clock=deps.clock,
     )
     if outcome.kind in ("connected", "reconnected"):
         _after_commit(request)

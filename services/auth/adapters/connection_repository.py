@@ -6,80 +6,36 @@ Functions take a connection so that callers compose them into one transaction wi
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import asyncpg
 
+from services.auth.domain.model import Connection, Grant
+
 GRANT_COLUMNS = (
     "grant_id, user_id, google_sub, google_email, state, reason, state_since, hijacked, scopes,"
     " refresh_token_enc, access_token_enc, access_expires_at, refresh_token_expires_at, token_hash,"
     " token_prefix_hash, next_refresh_at, last_refreshed_at, refresh_failures, created_at, updated_at"
 )
+GRANT_NAMES = tuple(name.strip() for name in GRANT_COLUMNS.split(","))
 
 
-@dataclass(frozen=True)
-class Grant:
-    """One row of ``grants``; token fields are ciphertexts (see crypto.py)."""
-
-    grant_id: str
-    user_id: str
-    google_sub: str | None
-    google_email: str | None
-    state: str
-    reason: str | None
-    state_since: datetime
-    hijacked: bool
-    scopes: tuple[str, ...]
-    refresh_token_enc: bytes | None
-    access_token_enc: bytes | None
-    access_expires_at: datetime | None
-    refresh_token_expires_at: datetime | None
-    token_hash: str | None
-    token_prefix_hash: str | None
-    next_refresh_at: datetime | None
-    last_refreshed_at: datetime | None
-    refresh_failures: int
-    created_at: datetime
-    updated_at: datetime
-
-    @property
-    def mailbox(self) -> str | None:
-        """The Google email, unless Google reported the account hijacked (then it must not be used)."""
-        return None if self.hijacked else self.google_email
-
-    @classmethod
-    def from_row(cls, row: asyncpg.Record) -> Grant:
-        data: dict[str, Any] = dict(row)
-        data["scopes"] = tuple(data["scopes"] or ())
-        for name in ("refresh_token_enc", "access_token_enc"):
-            data[name] = bytes(data[name]) if data[name] is not None else None
-        return cls(**data)
-
-
-@dataclass(frozen=True)
-class Connection:
-    """What a completed consent stores: identity, scopes and freshly encrypted tokens."""
-
-    grant_id: str
-    user_id: str
-    google_sub: str
-    google_email: str | None
-    scopes: tuple[str, ...]
-    refresh_token_enc: bytes
-    access_token_enc: bytes | None
-    access_expires_at: datetime | None
-    refresh_token_expires_at: datetime | None
-    token_hash: str
-    token_prefix_hash: str
-    next_refresh_at: datetime | None
+def grant_from_row(row: Mapping[str, Any]) -> Grant:
+    """A ``Grant`` from a row holding ``GRANT_COLUMNS``."""
+    data: dict[str, Any] = {name: row[name] for name in GRANT_NAMES}
+    data["scopes"] = tuple(data["scopes"] or ())
+    for name in ("refresh_token_enc", "access_token_enc"):
+        data[name] = bytes(data[name]) if data[name] is not None else None
+    return Grant(**data)
 
 
 async def get_grant(conn: asyncpg.Connection, grant_id: str, *, for_update: bool = False) -> Grant | None:
     lock = " FOR UPDATE" if for_update else ""
     row = await conn.fetchrow(f"SELECT {GRANT_COLUMNS} FROM grants WHERE grant_id = $1{lock}", grant_id)  # noqa: S608
-    return Grant.from_row(row) if row is not None else None
+    return grant_from_row(row) if row is not None else None
 
 
 async def get_grant_by_user(
@@ -87,7 +43,7 @@ async def get_grant_by_user(
 ) -> Grant | None:
     lock = " FOR UPDATE" if for_update else ""
     row = await conn.fetchrow(f"SELECT {GRANT_COLUMNS} FROM grants WHERE user_id = $1{lock}", user_id)  # noqa: S608
-    return Grant.from_row(row) if row is not None else None
+    return grant_from_row(row) if row is not None else None
 
 
 async def lock_user(conn: asyncpg.Connection, user_id: str) -> None:

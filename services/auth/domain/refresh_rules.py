@@ -1,32 +1,12 @@
-"""Pure refresh rules: what a Google failure means for a grant (google.md §3-4), when to refresh next,
-when the disconnect circuit breaker opens, when to announce a time-limited grant's end. No I/O."""
+"""Pure refresh timing: the settings, when to refresh next, how long to back off, when the disconnect
+circuit breaker opens and when to announce a time-limited grant's end. No I/O, no clock reads."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 
-from services.auth.oauth_types import OAuthError, OAuthTransportError
-
-APP_WIDE_ERRORS = frozenset({"invalid_client", "deleted_client", "unauthorized_client"})
-TRANSIENT_ERRORS = frozenset({"temporarily_unavailable", "internal_failure", "server_error"})
-TRANSIENT_STATUS = frozenset({408, 429})
 SAME_END = timedelta(days=1)  # expiry dates of a time-limited grant closer than this are one end
-
-
-class FailureClass(StrEnum):
-    DEAD = "dead"  # this grant is over: the user must reconnect
-    TRANSIENT = "transient"  # retry later; never disconnects anyone
-    APP_WIDE = "app_wide"  # our OAuth client is broken: alert operators, never touch users
-    INTERNAL = "internal"  # our own fault before or after Google (e.g. a token no key opens): back off
-
-
-@dataclass(frozen=True)
-class Verdict:
-    failure: FailureClass
-    reason: str | None  # a shared.messages.DisconnectReason for DEAD
-    error: str  # Google's error code (or a transport description) for logs and metrics
 
 
 @dataclass(frozen=True)
@@ -50,35 +30,6 @@ class RefreshSettings:
     claim_lease: float = 120.0  # a claimed grant is not claimed again for this long
     http_timeout: float = 10.0
     lock_wait: float = 2.0  # a token request waits this long for a grant another refresh holds
-
-
-def classify(exc: Exception, *, refresh_token_expires_at: datetime | None, now: datetime) -> Verdict:
-    """Sort a refresh failure into dead / transient / app-wide, with the reason code for dead grants."""
-    if isinstance(exc, OAuthTransportError):
-        if exc.error in APP_WIDE_ERRORS:
-            return Verdict(FailureClass.APP_WIDE, None, exc.error or "")
-        return Verdict(FailureClass.TRANSIENT, None, exc.error or f"transport:{exc.status or 'network'}")
-    if not isinstance(exc, OAuthError):  # not Google's verdict: never disconnect for our own problem
-        return Verdict(FailureClass.INTERNAL, None, type(exc).__name__)
-    error = exc.error
-    if error in APP_WIDE_ERRORS:
-        return Verdict(FailureClass.APP_WIDE, None, error)
-    if error == "admin_policy_enforced":
-        return Verdict(FailureClass.DEAD, "admin_policy", error)
-    if error == "invalid_grant":
-        return Verdict(FailureClass.DEAD, _invalid_grant_reason(exc, refresh_token_expires_at, now), error)
-    if error in TRANSIENT_ERRORS or exc.status in TRANSIENT_STATUS or exc.status >= 500:
-        return Verdict(FailureClass.TRANSIENT, None, error)
-    # invalid_request, invalid_scope, unknown codes: our bug or Google's; never disconnect on a guess
-    return Verdict(FailureClass.TRANSIENT, None, error)
-
-
-def _invalid_grant_reason(exc: OAuthError, rt_expires_at: datetime | None, now: datetime) -> str:
-    if (exc.description or "").strip().lower().startswith("account has been deleted"):
-        return "account_deleted"
-    if rt_expires_at is not None and rt_expires_at <= now:
-        return "access_expired"
-    return "revoked"
 
 
 def proactive_refresh_at(access_expires_at: datetime, s: RefreshSettings, u: float) -> datetime:
@@ -139,3 +90,9 @@ def expiring_due(
     if announced_for is not None and announced_for >= refresh_token_expires_at - SAME_END:
         return False
     return refresh_token_expires_at - now <= timedelta(seconds=s.expiring_notice)
+
+
+def breaker_since(now: datetime, reset_at: datetime | None, s: RefreshSettings) -> datetime:
+    """Where the breaker's counting window starts: ``breaker_window`` ago, or the last operator reset."""
+    since = now - timedelta(seconds=s.breaker_window)
+    return reset_at if reset_at is not None and reset_at > since else since

@@ -7,40 +7,25 @@ the columns read here). Tokens arrive already encrypted.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import asyncpg
 
-from services.auth.repository import GRANT_COLUMNS, Grant
+from services.auth.adapters.connection_repository import GRANT_COLUMNS, grant_from_row
+from services.auth.domain.model import RefreshGrant
 
 EXTRA_COLUMNS = (
     "last_used_at, last_attempt_at, verdict_pending_since, verdict_pending_reason, expiring_announced_for"
 )
+EXTRA_NAMES = tuple(name.strip() for name in EXTRA_COLUMNS.split(","))
 
 
-@dataclass(frozen=True)
-class RefreshGrant:
-    """A grant with the refresh bookkeeping columns."""
-
-    grant: Grant
-    last_used_at: datetime | None
-    last_attempt_at: datetime | None
-    verdict_pending_since: datetime | None
-    verdict_pending_reason: str | None
-    expiring_announced_for: datetime | None
-
-    @property
-    def pending_verdict(self) -> bool:
-        """Dead per Google but held by the breaker (a reconnect since then clears it)."""
-        since = self.verdict_pending_since
-        return since is not None and since >= self.grant.state_since and self.grant.state == "connected"
-
-    @classmethod
-    def from_row(cls, row: asyncpg.Record) -> RefreshGrant:
-        data = dict(row)
-        extras = {k: data.pop(k) for k in EXTRA_COLUMNS.replace(" ", "").split(",")}
-        return cls(Grant.from_row(data), **extras)
+def refresh_grant_from_row(row: Mapping[str, Any]) -> RefreshGrant:
+    """A ``RefreshGrant`` from a row holding ``GRANT_COLUMNS`` and ``EXTRA_COLUMNS``."""
+    return RefreshGrant(grant_from_row(row), **{name: row[name] for name in EXTRA_NAMES})
 
 
 async def lock_wait(conn: asyncpg.Connection, seconds: float | None) -> None:
@@ -60,7 +45,7 @@ async def load(
         f"SELECT {GRANT_COLUMNS}, {EXTRA_COLUMNS} FROM grants WHERE {column} = $1{suffix}",  # noqa: S608
         value,
     )
-    return RefreshGrant.from_row(row) if row is not None else None
+    return refresh_grant_from_row(row) if row is not None else None
 
 
 async def claim_due(
@@ -78,7 +63,7 @@ async def claim_due(
         lease_until,
         limit,
     )
-    return [RefreshGrant.from_row(r) for r in rows]
+    return [refresh_grant_from_row(r) for r in rows]
 
 
 async def mark_used(conn: asyncpg.Connection, grant_id: str, now: datetime, refresh_by: datetime) -> None:
@@ -293,7 +278,7 @@ async def expiring_candidates(conn: asyncpg.Connection, horizon: datetime, limit
         horizon,
         limit,
     )
-    return [RefreshGrant.from_row(r) for r in rows]
+    return [refresh_grant_from_row(r) for r in rows]
 
 
 async def mark_expiring_announced(conn: asyncpg.Connection, grant_id: str, expires_at: datetime) -> None:
@@ -322,7 +307,7 @@ async def grants_by_sub(conn: asyncpg.Connection, sub: str) -> list[RefreshGrant
         f"SELECT {GRANT_COLUMNS}, {EXTRA_COLUMNS} FROM grants WHERE google_sub = $1 FOR UPDATE",  # noqa: S608
         sub,
     )
-    return [RefreshGrant.from_row(r) for r in rows]
+    return [refresh_grant_from_row(r) for r in rows]
 
 
 async def grants_by_token(
@@ -335,4 +320,4 @@ async def grants_by_token(
         token_hash,
         prefix_hash,
     )
-    return [RefreshGrant.from_row(r) for r in rows]
+    return [refresh_grant_from_row(r) for r in rows]

@@ -13,8 +13,9 @@ from datetime import timedelta
 import structlog
 from aiohttp import web
 
-from services.auth import links, pages
-from services.auth.appkeys import CLOCK, CONFIG
+from services.auth.adapters import links
+from services.auth.entrypoints import pages
+from services.auth.keys import CLOCK, CONFIG
 
 log = structlog.get_logger(__name__)
 

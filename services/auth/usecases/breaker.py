@@ -1,5 +1,5 @@
-"""The disconnect circuit breaker's operator use cases, behind ``/api/v1/breaker`` (api_handlers) and the
-command ``python -m services.auth.breaker status|reset``.
+"""The disconnect circuit breaker's operator use cases, behind ``/api/v1/breaker`` (entrypoints/api_handlers)
+and the command ``python -m services.auth.entrypoints.breaker_command status|reset``.
 
 Reset closes the open circuit_open incident, starts a fresh counting window and makes every held grant
 due at once; their next refresh decides (disconnect if still dead, grant.connected if recovered).
@@ -7,17 +7,13 @@ due at once; their next refresh decides (disconnect if still dead, grant.connect
 
 from __future__ import annotations
 
-import asyncio
-import sys
 from datetime import datetime
 
 import asyncpg
 
-from services.auth import refresh_repository as repo
+from services.auth.adapters import refresh_repository
 from shared import messages as m
 from shared import outbox
-from shared.clock import SystemClock
-from shared.config import DEFAULT_DATABASE_URL, Env
 
 
 async def reset(conn: asyncpg.Connection, now: datetime) -> str | None:
@@ -28,11 +24,11 @@ async def reset(conn: asyncpg.Connection, now: datetime) -> str | None:
     holding it, grants held in between are made due too (those being refreshed right now are skipped:
     their refresh judges them in the fresh window once this commits).
     """
-    await repo.retry_held_grants(conn, now)
-    await repo.lock_breaker(conn)
-    closed = await repo.close_incident(conn, "circuit_open", now)
-    await repo.set_breaker_reset(conn, now)
-    await repo.retry_held_grants(conn, now, skip_locked=True)
+    await refresh_repository.retry_held_grants(conn, now)
+    await refresh_repository.lock_breaker(conn)
+    closed = await refresh_repository.close_incident(conn, "circuit_open", now)
+    await refresh_repository.set_breaker_reset(conn, now)
+    await refresh_repository.retry_held_grants(conn, now, skip_locked=True)
     if closed is not None:
         await outbox.add(
             conn,
@@ -43,8 +39,8 @@ async def reset(conn: asyncpg.Connection, now: datetime) -> str | None:
 
 
 async def status(conn: asyncpg.Connection) -> dict[str, object]:
-    incident = await repo.open_incident_id(conn, "circuit_open")
-    held = await repo.held_grants_count(conn)
+    incident = await refresh_repository.open_incident_id(conn, "circuit_open")
+    held = await refresh_repository.held_grants_count(conn)
     return {"open": incident is not None, "incident_id": incident, "held_grants": held}
 
 
@@ -54,27 +50,3 @@ async def reset_and_report(conn: asyncpg.Connection, now: datetime) -> dict[str,
     async with conn.transaction():
         closed = await reset(conn, now)
     return {"closed_incident": closed, **(await status(conn))}
-
-
-async def _main(command: str) -> int:
-    dsn = Env().text("DATABASE_URL", DEFAULT_DATABASE_URL)
-    conn = await asyncpg.connect(dsn, server_settings={"search_path": "auth", "timezone": "UTC"})
-    try:
-        if command == "reset":
-            result = await reset_and_report(conn, SystemClock().now())
-            closed = result["closed_incident"]
-            print(f"breaker closed (incident {closed})" if closed else "breaker was not open; window reset")
-            print(result)
-        else:
-            print(await status(conn))
-    finally:
-        await conn.close()
-    return 0
-
-
-if __name__ == "__main__":
-    args = sys.argv[1:]
-    if args not in (["reset"], ["status"]):
-        print("usage: python -m services.auth.breaker status|reset", file=sys.stderr)
-        sys.exit(2)
-    sys.exit(asyncio.run(_main(args[0])))

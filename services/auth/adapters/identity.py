@@ -12,8 +12,8 @@ from typing import Any
 import jwt
 import structlog
 
-from services.auth.google_oauth import GoogleOAuth
-from services.auth.oauth_types import OAuthError, OAuthTransportError, TokenResponse
+from services.auth.adapters.google_oauth import GoogleOAuth
+from services.auth.domain.oauth_types import OAuthError, OAuthTransportError, TokenResponse
 
 log = structlog.get_logger(__name__)
 

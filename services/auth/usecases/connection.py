@@ -1,8 +1,6 @@
-"""auth's use cases for the platform and the settings page: links, status, delete, user deletion.
-
-Connecting (the OAuth round trip) lives in ``connect.py``. Each use case runs in one transaction with
-the outbox events it emits.
-"""
+"""The user's connection, for the platform and the settings page: a settings link, the status, delete
+on request, and forgetting a deleted user. Connecting (the OAuth round trip) is ``connect.py``.
+Each use case runs in one transaction with the outbox events it emits."""
 
 from __future__ import annotations
 
@@ -13,9 +11,10 @@ from datetime import datetime, timedelta
 import asyncpg
 import structlog
 
-from services.auth import links, repository
+from services.auth.adapters import connection_repository, links
 from services.auth.config import AuthConfig
-from shared import messages as m
+from services.auth.domain import grant_events
+from services.auth.domain.model import Grant
 from shared import outbox
 from shared.clock import Clock
 
@@ -58,7 +57,7 @@ class Status:
 
 
 async def status(conn: asyncpg.Connection, user_id: str) -> Status:
-    grant = await repository.get_grant_by_user(conn, user_id)
+    grant = await connection_repository.get_grant_by_user(conn, user_id)
     if grant is None:
         return Status("none")
     return Status(grant.state, grant.reason, grant.state_since, grant.google_email)
@@ -72,39 +71,31 @@ async def delete_connection(conn: asyncpg.Connection, user_id: str, *, clock: Cl
         grant = await _drop_grant(conn, user_id, reason="deleted", keep_user=True, clock=clock)
         if grant is None:
             return None
-        await outbox.add(
-            conn,
-            m.GrantDeleted(user_id=user_id, grant_id=grant.grant_id, cause="user_request"),
-            occurred_at=clock.now(),
-        )
+        await outbox.add(conn, grant_events.deleted(grant, cause="user_request"), occurred_at=clock.now())
     log.info("connection_deleted", user_id=user_id, grant_id=grant.grant_id)
     return grant.grant_id
 
 
-async def forget_user(conn: asyncpg.Connection, user_id: str, *, clock: Clock | None = None) -> None:
+async def forget_user(conn: asyncpg.Connection, user_id: str, *, clock: Clock) -> None:
     """The platform deleted the user: every row about them goes; a live token is still revoked.
 
     Called by the ``platform.user.deleted`` consumer inside its transaction."""
     grant = await _drop_grant(conn, user_id, reason="user_deleted", keep_user=False, clock=clock)
-    await repository.forget_user(conn, user_id)
+    await connection_repository.forget_user(conn, user_id)
     if grant is not None:
-        await outbox.add(
-            conn,
-            m.GrantDeleted(user_id=user_id, grant_id=grant.grant_id, cause="user_deleted"),
-            occurred_at=clock.now() if clock is not None else None,
-        )
+        await outbox.add(conn, grant_events.deleted(grant, cause="user_deleted"), occurred_at=clock.now())
     log.info("user_forgotten", user_id=user_id, had_grant=grant is not None)
 
 
 async def _drop_grant(
-    conn: asyncpg.Connection, user_id: str, *, reason: str, keep_user: bool, clock: Clock | None
-) -> repository.Grant | None:
-    grant = await repository.get_grant_by_user(conn, user_id, for_update=True)
+    conn: asyncpg.Connection, user_id: str, *, reason: str, keep_user: bool, clock: Clock
+) -> Grant | None:
+    grant = await connection_repository.get_grant_by_user(conn, user_id, for_update=True)
     if grant is None:
         return None
     if grant.refresh_token_enc is not None:
-        now = clock.now() if clock is not None else await conn.fetchval("SELECT now()")
-        await repository.add_revocation(
+        now = clock.now()
+        await connection_repository.add_revocation(
             conn,
             revocation_id=uuid.uuid4().hex,
             grant_id=grant.grant_id,
@@ -113,5 +104,5 @@ async def _drop_grant(
             reason=reason,
             now=now,
         )
-    await repository.delete_grant(conn, grant.grant_id)
+    await connection_repository.delete_grant(conn, grant.grant_id)
     return grant
