@@ -234,12 +234,13 @@ async def forget_user(conn: asyncpg.Connection, user_id: str) -> None:
 
 async def grant_ciphertexts(conn: asyncpg.Connection, after: str, limit: int) -> list[asyncpg.Record]:
     """A batch of grants' ciphertexts, locked so that a concurrent refresh cannot be overwritten."""
-    return await conn.fetch(
+    rows: list[asyncpg.Record] = await conn.fetch(
         "SELECT grant_id, refresh_token_enc, access_token_enc FROM grants WHERE grant_id > $1"
         " ORDER BY grant_id LIMIT $2 FOR UPDATE",
         after,
         limit,
     )
+    return rows
 
 
 async def update_grant_ciphertexts(
@@ -254,7 +255,10 @@ async def update_grant_ciphertexts(
 
 
 async def state_ciphertexts(conn: asyncpg.Connection) -> list[asyncpg.Record]:
-    return await conn.fetch("SELECT state_hash, code_verifier_enc FROM oauth_states FOR UPDATE")
+    rows: list[asyncpg.Record] = await conn.fetch(
+        "SELECT state_hash, code_verifier_enc FROM oauth_states FOR UPDATE"
+    )
+    return rows
 
 
 async def update_state_ciphertext(conn: asyncpg.Connection, state_hash: str, blob: bytes) -> None:
@@ -264,7 +268,10 @@ async def update_state_ciphertext(conn: asyncpg.Connection, state_hash: str, blo
 
 
 async def revocation_ciphertexts(conn: asyncpg.Connection) -> list[asyncpg.Record]:
-    return await conn.fetch("SELECT revocation_id, grant_id, token_enc FROM pending_revocations FOR UPDATE")
+    rows: list[asyncpg.Record] = await conn.fetch(
+        "SELECT revocation_id, grant_id, token_enc FROM pending_revocations FOR UPDATE"
+    )
+    return rows
 
 
 async def update_revocation_ciphertext(conn: asyncpg.Connection, revocation_id: str, blob: bytes) -> None:

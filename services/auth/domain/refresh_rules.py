@@ -66,7 +66,7 @@ def usable(access_expires_at: datetime | None, now: datetime, s: RefreshSettings
 
 def retry_delay(failures: int, s: RefreshSettings, u: float) -> float:
     """Exponential backoff with jitter for transient failures: base·2^(n-1), capped, ±20 %."""
-    delay = min(s.retry_max, s.retry_base * 2 ** max(0, failures - 1))
+    delay: float = min(s.retry_max, s.retry_base * 2.0 ** max(0, failures - 1))
     return delay * (0.8 + 0.4 * u)
 
 

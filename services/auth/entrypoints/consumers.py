@@ -31,7 +31,7 @@ async def on_token_request(deps: RefreshDeps, locks: GrantLocks, message: m.Mess
         raise Reject(f"unexpected message type {message.TYPE}")
     try:
         answer = await answer_token_request(deps, locks, message.user_id, force_refresh=message.force_refresh)
-    except Exception:  # noqa: BLE001 - sync is told to ask again rather than left waiting
+    except Exception:  # sync is told to ask again rather than left waiting
         log.exception("token_request_failed", user_id=message.user_id)
         answer = TokenAnswer("temporarily_unavailable", "error", retry_after=UNAVAILABLE_RETRY_AFTER)
     deps.metrics.token_answers.labels(answer.status).inc()

@@ -55,7 +55,7 @@ async def refresh_lane(deps: RefreshDeps, slots: asyncio.Semaphore) -> None:
     while True:
         try:
             claimed = await refresh_due(deps, slots, size)
-        except Exception:  # noqa: BLE001 - the transaction rolled back: the grants are due again
+        except Exception:  # the transaction rolled back: the grants are due again
             log.exception("refresh_batch_failed")
             claimed = 0
         if claimed < size:
@@ -65,7 +65,7 @@ async def refresh_lane(deps: RefreshDeps, slots: asyncio.Semaphore) -> None:
 async def _guarded(job: Awaitable[object]) -> None:
     try:
         await job
-    except Exception:  # noqa: BLE001 - a failed pass is logged; the next pass tries again
+    except Exception:  # a failed pass is logged; the next pass tries again
         log.exception("refresh_job_failed")
 
 
@@ -85,7 +85,7 @@ async def revocation_retries(deps: ConnectionDeps, config: AuthConfig, wake: asy
             await revoke_tokens.forget_stale_states(deps.pool, clock=deps.clock)
         except (asyncpg.PostgresError, OSError) as exc:
             log.warning("revocation_pass_failed", error=type(exc).__name__)
-        except Exception:  # noqa: BLE001 - a failed pass is logged; the next pass tries again
+        except Exception:  # a failed pass is logged; the next pass tries again
             log.exception("revocation_pass_failed")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(wake.wait(), config.revoke_retry_interval)

@@ -88,13 +88,13 @@ async def _write(
         async with conn.transaction():
             await record(deps, conn, grant, result, started)
         return
-    except Exception as exc:  # noqa: BLE001 - any failure to write becomes the attempt's failure
+    except Exception as exc:  # any failure to write becomes the attempt's failure
         log.exception("refresh_write_failed", grant_id=grant.grant.grant_id)
         failure = exc
     try:
         async with conn.transaction():
             await record(deps, conn, grant, failure, started)
-    except Exception:  # noqa: BLE001 - the lease keeps the grant from being claimed again at once
+    except Exception:  # the lease keeps the grant from being claimed again at once
         log.exception("refresh_failure_write_failed", grant_id=grant.grant.grant_id)
 
 
@@ -106,7 +106,7 @@ async def fetch(deps: RefreshDeps, grant: RefreshGrant) -> TokenResponse | Excep
         assert row.refresh_token_enc is not None
         refresh_token = deps.cipher.open_field(row.grant_id, REFRESH_FIELD, row.refresh_token_enc)
         return await deps.google.refresh(refresh_token)
-    except Exception as exc:  # noqa: BLE001 - judged by refresh_decision.classify
+    except Exception as exc:  # noqa: BLE001 - every failure is a value, judged by refresh_decision.classify
         return exc
 
 
