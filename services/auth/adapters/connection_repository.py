@@ -51,7 +51,7 @@ async def lock_user(conn: asyncpg.Connection, user_id: str) -> None:
     await conn.execute("SELECT pg_advisory_xact_lock(hashtext('auth.grant:' || $1))", user_id)
 
 
-async def save_connection(conn: asyncpg.Connection, c: Connection, now: datetime) -> None:
+async def save_connection(conn: asyncpg.Connection, connection: Connection, now: datetime) -> None:
     """Insert the user's grant, or replace it in place (same grant_id): connected, failures cleared.
 
     Also clears refresh bookkeeping of migration 010 (held verdicts, expiry announcement)."""
@@ -68,29 +68,24 @@ async def save_connection(conn: asyncpg.Connection, c: Connection, now: datetime
         " token_prefix_hash = $11, next_refresh_at = $12, last_refreshed_at = $13, refresh_failures = 0,"
         " updated_at = $13, verdict_pending_since = NULL, verdict_pending_reason = NULL,"
         " expiring_announced_for = NULL, detected_by = NULL",
-        c.grant_id,
-        c.user_id,
-        c.google_sub,
-        c.google_email,
-        list(c.scopes),
-        c.refresh_token_enc,
-        c.access_token_enc,
-        c.access_expires_at,
-        c.refresh_token_expires_at,
-        c.token_hash,
-        c.token_prefix_hash,
-        c.next_refresh_at,
+        connection.grant_id,
+        connection.user_id,
+        connection.google_sub,
+        connection.google_email,
+        list(connection.scopes),
+        connection.refresh_token_enc,
+        connection.access_token_enc,
+        connection.access_expires_at,
+        connection.refresh_token_expires_at,
+        connection.token_hash,
+        connection.token_prefix_hash,
+        connection.next_refresh_at,
         now,
     )
 
 
 async def delete_grant(conn: asyncpg.Connection, grant_id: str) -> None:
     await conn.execute("DELETE FROM grants WHERE grant_id = $1", grant_id)
-
-
-async def count_grants_by_state(conn: asyncpg.Connection) -> dict[str, int]:
-    rows = await conn.fetch("SELECT state, count(*) AS n FROM grants GROUP BY state")
-    return {r["state"]: int(r["n"]) for r in rows}
 
 
 # --------------------------------------------------------------------------- OAuth states
@@ -111,18 +106,18 @@ class OAuthState:
     used_at: datetime | None = None
 
 
-async def insert_state(conn: asyncpg.Connection, s: OAuthState) -> None:
+async def insert_state(conn: asyncpg.Connection, state: OAuthState) -> None:
     await conn.execute(
         "INSERT INTO oauth_states (state_hash, user_id, locale, browser_hash, code_verifier_enc,"
         " login_hint, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        s.state_hash,
-        s.user_id,
-        s.locale,
-        s.browser_hash,
-        s.code_verifier_enc,
-        s.login_hint,
-        s.created_at,
-        s.expires_at,
+        state.state_hash,
+        state.user_id,
+        state.locale,
+        state.browser_hash,
+        state.code_verifier_enc,
+        state.login_hint,
+        state.created_at,
+        state.expires_at,
     )
 
 

@@ -1,4 +1,5 @@
-"""Prometheus metrics of refresh, token requests and security events, on the app's own registry."""
+"""Prometheus metrics of refresh, token requests and security events, on the app's own registry
+(built in app.py, carried in ``RefreshDeps``)."""
 
 from __future__ import annotations
 
@@ -20,23 +21,23 @@ class RefreshMetrics:
     alerts: Counter = field(init=False)
 
     def __post_init__(self) -> None:
-        r = self.registry
-        self.grants = Gauge("calsync_auth_grants", "Grants by state", ["state"], registry=r)
+        registry = self.registry
+        self.grants = Gauge("calsync_auth_grants", "Grants by state", ["state"], registry=registry)
         self.refreshes = Counter(
-            "calsync_auth_refreshes_total", "Refresh outcomes by class", ["outcome"], registry=r
+            "calsync_auth_refreshes_total", "Refresh outcomes by class", ["outcome"], registry=registry
         )
         self.lead = Histogram(
             "calsync_auth_refresh_lead_seconds",
             "How long before the access token expired it was refreshed (0: already expired)",
             buckets=LEAD_BUCKETS,
-            registry=r,
+            registry=registry,
         )
         self.token_answers = Counter(
-            "calsync_auth_token_answers_total", "Token RPC answers by status", ["status"], registry=r
+            "calsync_auth_token_answers_total", "Token RPC answers by status", ["status"], registry=registry
         )
         self.security_events = Counter(
-            "calsync_auth_security_events_total", "Security events received, by type", ["event"], registry=r
+            "calsync_auth_security_events_total", "Security events received, by type", ["event"], registry=registry
         )
         self.alerts = Counter(
-            "calsync_auth_operator_alerts_total", "Operator alerts by kind", ["kind"], registry=r
+            "calsync_auth_operator_alerts_total", "Operator alerts by kind", ["kind"], registry=registry
         )

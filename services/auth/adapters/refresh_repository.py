@@ -1,7 +1,7 @@
 """asyncpg SQL for refresh, the circuit breaker, incidents and security events (auth schema).
 
-Builds on ``repository.Grant`` (the grants table is defined in 001_grants.sql; 010_refresh.sql adds
-the columns read here). Tokens arrive already encrypted.
+Builds on ``connection_repository.GRANT_COLUMNS`` (the grants table is defined in 001_grants.sql;
+010_refresh.sql adds the columns read here). Tokens arrive already encrypted.
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ async def claim_due(
         lease_until,
         limit,
     )
-    return [refresh_grant_from_row(r) for r in rows]
+    return [refresh_grant_from_row(row) for row in rows]
 
 
 async def mark_used(conn: asyncpg.Connection, grant_id: str, now: datetime, refresh_by: datetime) -> None:
@@ -92,7 +92,9 @@ class Refreshed:
     last_used_at: datetime | None = None
 
 
-async def save_refreshed(conn: asyncpg.Connection, grant_id: str, r: Refreshed, now: datetime) -> None:
+async def save_refreshed(
+    conn: asyncpg.Connection, grant_id: str, refreshed: Refreshed, now: datetime
+) -> None:
     await conn.execute(
         "UPDATE grants SET access_token_enc = $2, access_expires_at = $3,"
         " refresh_token_enc = COALESCE($4, refresh_token_enc), token_hash = COALESCE($5, token_hash),"
@@ -102,15 +104,15 @@ async def save_refreshed(conn: asyncpg.Connection, grant_id: str, r: Refreshed, 
         " verdict_pending_reason = NULL, updated_at = $9, last_used_at = COALESCE($10, last_used_at)"
         " WHERE grant_id = $1",
         grant_id,
-        r.access_token_enc,
-        r.access_expires_at,
-        r.refresh_token_enc,
-        r.token_hash,
-        r.token_prefix_hash,
-        r.refresh_token_expires_at,
-        r.next_refresh_at,
+        refreshed.access_token_enc,
+        refreshed.access_expires_at,
+        refreshed.refresh_token_enc,
+        refreshed.token_hash,
+        refreshed.token_prefix_hash,
+        refreshed.refresh_token_expires_at,
+        refreshed.next_refresh_at,
         now,
-        r.last_used_at,
+        refreshed.last_used_at,
     )
 
 
@@ -278,7 +280,7 @@ async def expiring_candidates(conn: asyncpg.Connection, horizon: datetime, limit
         horizon,
         limit,
     )
-    return [refresh_grant_from_row(r) for r in rows]
+    return [refresh_grant_from_row(row) for row in rows]
 
 
 async def mark_expiring_announced(conn: asyncpg.Connection, grant_id: str, expires_at: datetime) -> None:
@@ -307,7 +309,7 @@ async def grants_by_sub(conn: asyncpg.Connection, sub: str) -> list[RefreshGrant
         f"SELECT {GRANT_COLUMNS}, {EXTRA_COLUMNS} FROM grants WHERE google_sub = $1 FOR UPDATE",  # noqa: S608
         sub,
     )
-    return [refresh_grant_from_row(r) for r in rows]
+    return [refresh_grant_from_row(row) for row in rows]
 
 
 async def grants_by_token(
@@ -320,4 +322,4 @@ async def grants_by_token(
         token_hash,
         prefix_hash,
     )
-    return [refresh_grant_from_row(r) for r in rows]
+    return [refresh_grant_from_row(row) for row in rows]
