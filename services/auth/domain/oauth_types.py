@@ -1,5 +1,5 @@
 """What Google's OAuth token endpoint answers, as plain types: TokenResponse with its lenient parser,
-and the typed errors that google_oauth raises and domain.classify reads. No I/O."""
+and the typed errors that adapters/google_oauth raises and refresh_decision.classify reads. No I/O."""
 
 from __future__ import annotations
 
