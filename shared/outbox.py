@@ -103,6 +103,7 @@ class OutboxRelay:
         failures = 0
         polls = 0
         while True:
+            self._wake.clear()  # a wake() during this pass makes the next wait end at once
             try:
                 sent = await self.relay_once()
                 failures = 0
@@ -124,7 +125,6 @@ class OutboxRelay:
 
     async def _wait(self, seconds: float) -> None:
         """Wait for ``wake()`` or ``seconds``; unlike ``wait_for`` on 3.11 this never swallows a cancel."""
-        self._wake.clear()
         waiter = asyncio.ensure_future(self._wake.wait())
         try:
             await asyncio.wait({waiter}, timeout=seconds)
