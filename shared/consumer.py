@@ -71,6 +71,10 @@ class Route:
     handler: Handler
     publishers: frozenset[str] | set[str] | None = None
 
+    def __post_init__(self) -> None:
+        if self.publishers is not None:
+            object.__setattr__(self, "publishers", frozenset(self.publishers))
+
 
 Routes = Mapping[type[m.Message], Handler | Route]
 
@@ -85,7 +89,7 @@ class Delivery:
     headers: dict[str, Any]
     reply_to: str | None = None
     correlation_id: str | None = None
-    publisher: str = ""
+    publisher: str = ""  # the broker user that published the message ('' if it did not say)
     conn: asyncpg.Connection | None = None  # legacy handlers only; routed handlers get it as an argument
 
 
