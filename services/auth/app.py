@@ -17,7 +17,6 @@ from typing import Any
 from aiohttp import web
 
 from services.auth.adapters.crypto import TokenCipher
-from services.auth.adapters.event_outbox import Outbox
 from services.auth.adapters.google_oauth import GoogleOAuth
 from services.auth.adapters.metrics import RefreshMetrics
 from services.auth.adapters.risc_keys import RiscVerifier
@@ -28,7 +27,8 @@ from services.auth.usecases.answer_token_request import GrantLocks
 from services.auth.usecases.deps import ConnectionDeps, RefreshDeps
 from shared import rpc
 from shared.clock import SystemClock
-from shared.runtime import BROKER, HTTP, POOL, RELAY, base_app
+from shared.outbox import Outbox
+from shared.runtime import BROKER, HTTP, POOL, base_app
 from shared.web import REGISTRY
 
 TOKEN_REQUESTS = "auth.token_requests"
@@ -37,13 +37,15 @@ USER_EVENTS = "auth.user_events"
 
 def create_app(config: AuthConfig, *, overrides: dict[str, Any] | None = None) -> web.Application:
     overrides = overrides or {}
-    app = base_app(config.common, migrations=Path(__file__).parent / "migrations")
+    clock = overrides.get("clock") or SystemClock()
+    outbox = Outbox(clock)  # the runtime's relay is attached to it and woken after each commit
+    app = base_app(config.common, migrations=Path(__file__).parent / "migrations", outbox=outbox)
     app[CONFIG] = config
-    app[CLOCK] = overrides.get("clock") or SystemClock()
+    app[CLOCK] = clock
     app[REVOKE_WAKE] = asyncio.Event()
     app[GRANT_LOCKS] = GrantLocks()
     metrics = RefreshMetrics(app[REGISTRY])
-    app.cleanup_ctx.append(functools.partial(_dependencies, metrics=metrics))
+    app.cleanup_ctx.append(functools.partial(_dependencies, metrics=metrics, outbox=outbox))
     app.cleanup_ctx.append(_background)
     http_handlers.add_routes(app)
     api_handlers.add_routes(app)
@@ -51,11 +53,12 @@ def create_app(config: AuthConfig, *, overrides: dict[str, Any] | None = None) -
     return app
 
 
-async def _dependencies(app: web.Application, *, metrics: RefreshMetrics) -> AsyncIterator[None]:
+async def _dependencies(
+    app: web.Application, *, metrics: RefreshMetrics, outbox: Outbox
+) -> AsyncIterator[None]:
     """Everything built on the pool and the HTTP client (both exist once the runtime has started)."""
     config, clock = app[CONFIG], app[CLOCK]
     cipher = TokenCipher(config.token_keys)
-    outbox = Outbox(clock, app[RELAY].wake)
     app[CONNECTION] = ConnectionDeps(
         pool=app[POOL],
         config=config,
@@ -89,8 +92,7 @@ async def _background(app: web.Application) -> AsyncIterator[None]:
     refresh, broker = app[REFRESH], app[BROKER]
     answer = functools.partial(consumers.on_token_request, refresh, app[GRANT_LOCKS])
     await rpc.serve(broker, TOKEN_REQUESTS, answer)
-    routes = consumers.user_event_routes(refresh.clock)
-    await broker.consume(USER_EVENTS, consumers.dispatch(routes), pool=refresh.pool)
+    await broker.consume(USER_EVENTS, consumers.user_event_routes(refresh.clock), pool=refresh.pool)
     loops = [
         asyncio.create_task(jobs.refresh_scheduler(refresh), name="refresh-scheduler"),
         asyncio.create_task(

@@ -36,7 +36,10 @@ class RefreshMetrics:
             "calsync_auth_token_answers_total", "Token RPC answers by status", ["status"], registry=registry
         )
         self.security_events = Counter(
-            "calsync_auth_security_events_total", "Security events received, by type", ["event"], registry=registry
+            "calsync_auth_security_events_total",
+            "Security events received, by type",
+            ["event"],
+            registry=registry,
         )
         self.alerts = Counter(
             "calsync_auth_operator_alerts_total", "Operator alerts by kind", ["kind"], registry=registry

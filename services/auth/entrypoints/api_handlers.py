@@ -12,7 +12,6 @@ from aiohttp import web
 from services.auth.adapters import links
 from services.auth.keys import CONNECTION, REVOKE_WAKE
 from services.auth.usecases import breaker, connection
-from shared.runtime import RELAY
 
 log = structlog.get_logger(__name__)
 
@@ -72,14 +71,10 @@ async def get_connection(request: web.Request) -> web.Response:
 
 async def delete_connection(request: web.Request) -> web.Response:
     """Delete the user's connection (as the settings page's Delete does): 204, or 404 if none."""
-    async with request.app[CONNECTION].pool.acquire() as conn:
-        grant_id = await connection.delete_connection(
-            conn, request.match_info["user_id"], clock=request.app[CONNECTION].clock
-        )
+    grant_id = await connection.delete_connection(request.app[CONNECTION], request.match_info["user_id"])
     if grant_id is None:
         raise web.HTTPNotFound(text='{"error": "no connection"}', content_type="application/json")
-    request.app[RELAY].wake()
-    request.app[REVOKE_WAKE].set()
+    request.app[REVOKE_WAKE].set()  # the revocation job tries the queued revoke now
     return web.Response(status=204)
 
 
@@ -93,5 +88,5 @@ async def breaker_reset(request: web.Request) -> web.Response:
     """An operator closes the disconnect circuit breaker -> ``{"closed_incident", ...status}``."""
     async with request.app[CONNECTION].pool.acquire() as conn:
         result = await breaker.reset_and_report(conn, request.app[CONNECTION].clock.now())
-    request.app[RELAY].wake()
+    request.app[CONNECTION].outbox.wake()  # the reset's operator.alert, committed by reset_and_report
     return web.json_response(result)

@@ -1,11 +1,9 @@
 """auth's AMQP entry points, started by app.py: the token request/reply for sync
-(usecases/answer_token_request.py) and the platform's user events (``ROUTES``: message type -> handler).
+(usecases/answer_token_request.py) and the platform's user events, a routing table from message type
+to handler (``user_event_routes``, the last thing in this module).
 """
 
 from __future__ import annotations
-
-from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
 
 import asyncpg
 import structlog
@@ -16,13 +14,11 @@ from services.auth.usecases.answer_token_request import GrantLocks, answer_token
 from services.auth.usecases.deps import RefreshDeps
 from shared import messages as m
 from shared.clock import Clock
-from shared.consumer import Delivery, Reject
+from shared.consumer import Delivery, Reject, Routes
 
 log = structlog.get_logger(__name__)
 
 UNAVAILABLE_RETRY_AFTER = 5.0
-
-Route = Callable[[Any, asyncpg.Connection, Delivery], Awaitable[None]]
 
 
 async def on_token_request(deps: RefreshDeps, locks: GrantLocks, message: m.Message) -> m.TokenReply:
@@ -45,26 +41,12 @@ async def on_token_request(deps: RefreshDeps, locks: GrantLocks, message: m.Mess
     )
 
 
-def user_event_routes(clock: Clock) -> Mapping[type[m.Message], Route]:
-    """``auth.user_events``: what each platform user event does (inside the consumer's transaction)."""
+def user_event_routes(clock: Clock) -> Routes:
+    """``auth.user_events``: what each platform user event does (inside the consumer's transaction);
+    any other type is dead-lettered by the consumer."""
 
-    async def on_user_deleted(message: m.UserDeleted, conn: asyncpg.Connection, delivery: Delivery) -> None:
+    async def on_user_deleted(message: m.UserDeleted, conn: asyncpg.Connection, _delivery: Delivery) -> None:
         """platform.user.deleted: forget everything about the user."""
-        del delivery  # the transaction and the dedupe row are all this needs
         await connection.forget_user(conn, message.user_id, clock=clock)
 
     return {m.UserDeleted: on_user_deleted}
-
-
-def dispatch(routes: Mapping[type[m.Message], Route]) -> Callable[[m.Message, Delivery], Awaitable[None]]:
-    """The routing table as the consumer handler ``broker.consume`` takes today (a type without a
-    route is acknowledged and ignored, as before)."""
-
-    async def handle(message: m.Message, delivery: Delivery) -> None:
-        route = routes.get(type(message))
-        if route is None:
-            return
-        assert delivery.conn is not None  # consumed with a pool: the handler runs in its transaction
-        await route(message, delivery.conn, delivery)
-
-    return handle

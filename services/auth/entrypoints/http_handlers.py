@@ -12,7 +12,6 @@ from services.auth.entrypoints import pages, websession
 from services.auth.entrypoints.websession import PageError, see_other
 from services.auth.keys import CONNECTION, REVOKE_WAKE
 from services.auth.usecases import connect, connection
-from shared.runtime import RELAY
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 NOTICES = ("deleted", "nothing_to_delete")
@@ -37,7 +36,7 @@ def _pages(handler: Handler) -> Handler:
 
 
 def _after_commit(request: web.Request) -> None:
-    request.app[RELAY].wake()
+    """A revocation may have been queued: the revocation job tries it now (the outbox wakes itself)."""
     request.app[REVOKE_WAKE].set()
 
 
@@ -71,13 +70,11 @@ async def delete_page(request: web.Request) -> web.StreamResponse:
 async def delete_submit(request: web.Request) -> web.StreamResponse:
     """POST /settings/delete: delete when the box is ticked, then back to the settings page."""
     claims, form = await websession.checked_form(request)
-    async with request.app[CONNECTION].pool.acquire() as conn:
-        if form.get("confirm") != "yes":
+    if form.get("confirm") != "yes":
+        async with request.app[CONNECTION].pool.acquire() as conn:
             status = await connection.status(conn, claims.user_id)
-            return pages.confirm_delete(status, locale=claims.locale, csrf=claims.nonce, unconfirmed=True)
-        deleted = await connection.delete_connection(
-            conn, claims.user_id, clock=request.app[CONNECTION].clock
-        )
+        return pages.confirm_delete(status, locale=claims.locale, csrf=claims.nonce, unconfirmed=True)
+    deleted = await connection.delete_connection(request.app[CONNECTION], claims.user_id)
     if deleted is None:
         return see_other("/settings?done=nothing_to_delete")
     _after_commit(request)
@@ -105,15 +102,8 @@ async def oauth_start(request: web.Request) -> web.StreamResponse:
 
 async def oauth_callback(request: web.Request) -> web.StreamResponse:
     """GET /oauth/callback: Google's redirect; the result page says what happened."""
-    deps = request.app[CONNECTION]
     outcome = await connect.finish(
-        deps.pool,
-        request.query,
-        browser_value=request.cookies.get(websession.BROWSER_COOKIE),
-        config=deps.config,
-        cipher=deps.cipher,
-        google=deps.google,
-        clock=deps.clock,
+        request.app[CONNECTION], request.query, browser_value=request.cookies.get(websession.BROWSER_COOKIE)
     )
     if outcome.kind in ("connected", "reconnected"):
         _after_commit(request)

@@ -10,6 +10,7 @@ import structlog
 from services.auth.adapters import refresh_repository
 from services.auth.domain import grant_events, refresh_rules
 from services.auth.usecases.deps import RefreshDeps
+from shared.db import transaction
 
 log = structlog.get_logger(__name__)
 
@@ -20,7 +21,7 @@ async def announce_expiring(deps: RefreshDeps) -> int:
     """Emit grant.expiring once for each time-limited grant whose end is near; returns how many were read."""
     now = deps.clock.now()
     horizon = now + timedelta(seconds=deps.settings.expiring_notice)
-    async with deps.pool.acquire() as conn, conn.transaction():
+    async with transaction(deps.pool) as conn:
         candidates = await refresh_repository.expiring_candidates(conn, horizon, BATCH)
         for candidate in candidates:
             grant = candidate.grant

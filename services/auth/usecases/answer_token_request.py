@@ -22,6 +22,7 @@ from services.auth.domain.oauth_types import TokenResponse
 from services.auth.domain.token_answers import TokenAnswer
 from services.auth.usecases.deps import RefreshDeps
 from services.auth.usecases.refresh_due import ACCESS_FIELD, fetch, record
+from shared.db import transaction
 
 log = structlog.get_logger(__name__)
 
@@ -91,7 +92,7 @@ async def _refresh_on_demand(
     except TimeoutError:
         return _busy(grant_id, settings)
     try:
-        async with deps.pool.acquire() as conn, conn.transaction():
+        async with transaction(deps.pool) as conn:
             return await _refresh_locked(deps, conn, grant_id, refreshed_before)
     except asyncpg.LockNotAvailableError:
         return _busy(grant_id, settings)

@@ -23,14 +23,15 @@ import structlog
 
 from services.auth.adapters import connection_repository, crypto, identity
 from services.auth.adapters.crypto import TokenCipher, field_aad
-from services.auth.adapters.google_oauth import GoogleOAuth
 from services.auth.config import AuthConfig
 from services.auth.domain import grant_events, refresh_rules
 from services.auth.domain.model import Connection, Grant
 from services.auth.domain.oauth_types import OAuthError, OAuthTransportError, TokenResponse
 from services.auth.domain.outcomes import Outcome, OutcomeKind
-from shared import outbox
+from services.auth.usecases.deps import ConnectionDeps
 from shared.clock import Clock
+from shared.db import transaction
+from shared.outbox import Outbox
 
 log = structlog.get_logger(__name__)
 
@@ -125,18 +126,9 @@ async def _claim_state(
     return record
 
 
-async def finish(
-    pool: asyncpg.Pool,
-    query: Mapping[str, str],
-    *,
-    browser_value: str | None,
-    config: AuthConfig,
-    cipher: TokenCipher,
-    google: GoogleOAuth,
-    clock: Clock,
-) -> Outcome:
+async def finish(deps: ConnectionDeps, query: Mapping[str, str], *, browser_value: str | None) -> Outcome:
     """Handle Google's redirect back to us; returns what the result page shows."""
-    record = await _claim_state(pool, query.get("state", ""), browser_value, clock.now())
+    record = await _claim_state(deps.pool, query.get("state", ""), browser_value, deps.clock.now())
     if isinstance(record, str):
         log.warning("connect_refused", why=record, google_error=query.get("error"))
         return Outcome("invalid_state", locale=None, status=400)
@@ -147,50 +139,44 @@ async def finish(
         if error == "access_denied":
             return base.but("denied", error=error)
         return base.but("google_error", error=error, status=400)
-    verifier = cipher.decrypt(record.code_verifier_enc, aad=field_aad(record.state_hash, "code_verifier"))
+    verifier = deps.cipher.decrypt(
+        record.code_verifier_enc, aad=field_aad(record.state_hash, "code_verifier")
+    )
     try:
-        tokens = await google.exchange_code(query["code"], verifier, config.redirect_uri)
+        tokens = await deps.google.exchange_code(query["code"], verifier, deps.config.redirect_uri)
     except OAuthError as exc:
         log.warning("connect_exchange_refused", user_id=record.user_id, google_error=exc.error)
         return base.but("google_error", error=exc.error, status=400)
     except OAuthTransportError as exc:
         log.warning("connect_exchange_failed", user_id=record.user_id, error=exc.detail)
         return base.but("unavailable", status=502)
-    return await _complete(
-        pool, record, tokens, base, config=config, cipher=cipher, google=google, clock=clock
-    )
+    return await _complete(deps, record, tokens, base)
 
 
 async def _complete(
-    pool: asyncpg.Pool,
-    record: connection_repository.OAuthState,
-    tokens: TokenResponse,
-    base: Outcome,
-    *,
-    config: AuthConfig,
-    cipher: TokenCipher,
-    google: GoogleOAuth,
-    clock: Clock,
+    deps: ConnectionDeps, record: connection_repository.OAuthState, tokens: TokenResponse, base: Outcome
 ) -> Outcome:
+    config = deps.config
     # RFC 6749 §5.1: a response without ``scope`` was granted exactly the requested scopes.
     granted = tokens.scope if tokens.scope is not None else config.scopes
     refused = _refusal(record, tokens, granted, base)
     if refused is not None:
         return refused
-    who = await identity.learn(tokens, google=google, client_id=config.google.client_id)
+    who = await identity.learn(tokens, google=deps.google, client_id=config.google.client_id)
     if who is None:
         log.warning("connect_identity_unknown", user_id=record.user_id)
         return base.but("unavailable", status=502)
-    async with pool.acquire() as conn, conn.transaction():
+    async with transaction(deps.pool) as conn:
         previous = await _store(
             conn,
             record.user_id,
             tokens,
             who,
             granted,
-            cipher=cipher,
+            cipher=deps.cipher,
+            outbox=deps.outbox,
             settings=config.refresh,
-            now=clock.now(),
+            now=deps.clock.now(),
         )
     changed = _account_changed(previous, who)
     kind: OutcomeKind = "connected" if previous is None else "reconnected"
@@ -229,6 +215,7 @@ async def _store(
     granted: tuple[str, ...],
     *,
     cipher: TokenCipher,
+    outbox: Outbox,
     settings: refresh_rules.RefreshSettings,
     now: datetime,
 ) -> Grant | None:
@@ -254,7 +241,7 @@ async def _store(
             now=now,
         )
     event = grant_events.connected(connection, previous, account_changed=changed)
-    await outbox.add(conn, event, occurred_at=now)
+    await outbox.add(conn, event)
     return previous
 
 

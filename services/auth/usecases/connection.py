@@ -15,8 +15,10 @@ from services.auth.adapters import connection_repository, links
 from services.auth.config import AuthConfig
 from services.auth.domain import grant_events
 from services.auth.domain.model import Grant
+from services.auth.usecases.deps import ConnectionDeps
 from shared import outbox
 from shared.clock import Clock
+from shared.db import transaction
 
 log = structlog.get_logger(__name__)
 
@@ -63,15 +65,15 @@ async def status(conn: asyncpg.Connection, user_id: str) -> Status:
     return Status(grant.state, grant.reason, grant.state_since, grant.google_email)
 
 
-async def delete_connection(conn: asyncpg.Connection, user_id: str, *, clock: Clock) -> str | None:
+async def delete_connection(deps: ConnectionDeps, user_id: str) -> str | None:
     """Delete the user's grant (the user asked): token queued for revocation, ``grant.deleted`` emitted.
 
     Returns the deleted grant's id, or None if there was nothing to delete."""
-    async with conn.transaction():
-        grant = await _drop_grant(conn, user_id, reason="deleted", keep_user=True, clock=clock)
+    async with transaction(deps.pool) as conn:
+        grant = await _drop_grant(conn, user_id, reason="deleted", keep_user=True, clock=deps.clock)
         if grant is None:
             return None
-        await outbox.add(conn, grant_events.deleted(grant, cause="user_request"), occurred_at=clock.now())
+        await deps.outbox.add(conn, grant_events.deleted(grant, cause="user_request"))
     log.info("connection_deleted", user_id=user_id, grant_id=grant.grant_id)
     return grant.grant_id
 

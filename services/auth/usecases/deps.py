@@ -8,12 +8,12 @@ from dataclasses import dataclass
 import asyncpg
 
 from services.auth.adapters.crypto import TokenCipher
-from services.auth.adapters.event_outbox import Outbox
 from services.auth.adapters.google_oauth import GoogleOAuth
 from services.auth.adapters.metrics import RefreshMetrics
 from services.auth.config import AuthConfig
 from services.auth.domain.refresh_rules import RefreshSettings
 from shared.clock import Clock
+from shared.outbox import Outbox
 
 
 @dataclass(frozen=True)

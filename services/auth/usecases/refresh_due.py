@@ -22,6 +22,7 @@ from services.auth.domain.oauth_types import TokenResponse
 from services.auth.domain.refresh_decision import FailureClass, RefreshDecision, Verdict
 from services.auth.usecases.deps import RefreshDeps
 from shared import messages as m
+from shared.db import after_commit, transaction
 
 log = structlog.get_logger(__name__)
 
@@ -40,8 +41,10 @@ async def refresh_due(deps: RefreshDeps, slots: asyncio.Semaphore, size: int) ->
     trouble never undoes the others: each outcome is written in its own savepoint."""
     now = deps.clock.now()
     lease_until = now + timedelta(seconds=deps.settings.claim_lease)
-    async with deps.pool.acquire() as conn, conn.transaction():
+    async with transaction(deps.pool) as conn:
         grants = await refresh_repository.claim_due(conn, now, lease_until, size)
+        if grants:  # the grants' events are written by other tasks: wake the relay once this commits
+            after_commit(deps.outbox.wake)
         writing = asyncio.Lock()  # one connection: results are written one at a time
         results = await asyncio.gather(
             *(_refresh_one(deps, conn, writing, slots, grant) for grant in grants), return_exceptions=True

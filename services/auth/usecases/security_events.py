@@ -15,6 +15,7 @@ from services.auth.adapters.crypto import token_prefix_hash
 from services.auth.domain import grant_events
 from services.auth.domain.model import RefreshGrant
 from services.auth.usecases.deps import RefreshDeps
+from shared.db import transaction
 
 log = structlog.get_logger(__name__)
 
@@ -29,7 +30,7 @@ async def handle(deps: RefreshDeps, claims: dict[str, Any]) -> bool:
     """Act on a verified SET; False when its ``jti`` was seen before (no effect)."""
     events: dict[str, Any] = claims["events"]
     now = deps.clock.now()
-    async with deps.pool.acquire() as conn, conn.transaction():
+    async with transaction(deps.pool) as conn:
         if not await refresh_repository.record_jti(conn, claims["jti"], list(events), now):
             log.info("security_event_duplicate", jti=claims["jti"])
             return False
