@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 
 from services.auth.adapters import connection_repository, crypto
+from services.auth.domain.model import Connection
 from services.auth.entrypoints import rotate_keys_command
 from services.auth.usecases import rotate_keys
 from tests.integration.auth.grants import connection_for
@@ -23,7 +24,7 @@ async def _seed(pool: asyncpg.Pool, count: int) -> None:
     async with pool.acquire() as conn:
         for i in range(count):
             c = connection_for(f"g{i:04d}", f"u{i}", f"1//token-{i}")
-            c = connection_repository.Connection(
+            c = Connection(
                 **{
                     **c.__dict__,
                     "refresh_token_enc": old.seal_field(c.grant_id, "refresh_token", f"1//token-{i}"),

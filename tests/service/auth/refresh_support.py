@@ -18,6 +18,7 @@ from devtools.google_emulator.state import new_refresh_token
 from services.auth.adapters import connection_repository, crypto
 from services.auth.app import create_app
 from services.auth.config import AuthConfig
+from services.auth.domain.model import Connection
 from services.auth.domain.refresh_rules import RefreshSettings
 from shared.clock import ManualClock
 from shared.config import CommonConfig, GoogleConfig
@@ -71,7 +72,7 @@ async def add_grant(
         await conn.execute("SET search_path = auth")
         await connection_repository.save_connection(
             conn,
-            connection_repository.Connection(
+            Connection(
                 grant_id=grant_id,
                 user_id=user_id,
                 google_sub=user.sub,
