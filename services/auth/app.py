@@ -59,6 +59,7 @@ async def _dependencies(
     """Everything built on the pool and the HTTP client (both exist once the runtime has started)."""
     config, clock = app[CONFIG], app[CLOCK]
     cipher = TokenCipher(config.token_keys)
+    jitter = random.Random().random
     app[CONNECTION] = ConnectionDeps(
         pool=app[POOL],
         config=config,
@@ -66,6 +67,7 @@ async def _dependencies(
         google=GoogleOAuth(app[HTTP], config.google),
         clock=clock,
         outbox=outbox,
+        jitter=jitter,
     )
     app[REFRESH] = RefreshDeps(
         pool=app[POOL],
@@ -76,7 +78,7 @@ async def _dependencies(
         settings=config.refresh,
         metrics=metrics,
         outbox=outbox,
-        jitter=random.Random().random,
+        jitter=jitter,
     )
     app[RISC] = RiscVerifier(
         app[HTTP],

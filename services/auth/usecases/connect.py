@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import random
 import secrets
 import uuid
 from collections.abc import Mapping
@@ -177,6 +176,7 @@ async def _complete(
             outbox=deps.outbox,
             settings=config.refresh,
             now=deps.clock.now(),
+            jitter=deps.jitter(),
         )
     changed = _account_changed(previous, who)
     kind: OutcomeKind = "connected" if previous is None else "reconnected"
@@ -218,13 +218,14 @@ async def _store(
     outbox: Outbox,
     settings: refresh_rules.RefreshSettings,
     now: datetime,
+    jitter: float,
 ) -> Grant | None:
     """Save the grant in place and emit ``grant.connected``; returns the grant it replaced, if any."""
     await connection_repository.lock_user(conn, user_id)  # two tabs finishing at once must agree on grant_id
     previous = await connection_repository.get_grant_by_user(conn, user_id, for_update=True)
     grant_id = previous.grant_id if previous is not None else uuid.uuid4().hex
     connection = _connection(
-        grant_id, user_id, tokens, who, granted, cipher=cipher, settings=settings, now=now
+        grant_id, user_id, tokens, who, granted, cipher=cipher, settings=settings, now=now, jitter=jitter
     )
     await connection_repository.save_connection(conn, connection, now)
     changed = _account_changed(previous, who)
@@ -255,6 +256,7 @@ def _connection(
     cipher: TokenCipher,
     settings: refresh_rules.RefreshSettings,
     now: datetime,
+    jitter: float,
 ) -> Connection:
     """The grant row to store: tokens sealed, first refresh scheduled."""
     assert tokens.refresh_token is not None
@@ -272,6 +274,6 @@ def _connection(
         token_hash=crypto.token_hash(tokens.refresh_token),
         token_prefix_hash=crypto.token_prefix_hash(tokens.refresh_token),
         next_refresh_at=refresh_rules.next_refresh_at(
-            now=now, access_expires_at=access_expires_at, last_used_at=None, s=settings, u=random.random()
+            now=now, access_expires_at=access_expires_at, last_used_at=None, s=settings, u=jitter
         ),
     )

@@ -40,3 +40,4 @@ class ConnectionDeps:
     google: GoogleOAuth
     clock: Clock
     outbox: Outbox
+    jitter: Callable[[], float]  # uniform in [0, 1): spreads the first refresh of new grants
