@@ -219,6 +219,10 @@ What every consumer may rely on:
 - **Bad input is parked, not lost.** A message that cannot be decoded or validated goes to the
   consuming queue's dead-letter queue `<queue>.dead` with the reason in the `x-calsync-reason`
   header (e.g. `invalid message: start: give either date_time (with time_zone) or date (all-day), not both`).
+- **Who published it.** Set the AMQP `user_id` property to your broker user (RabbitMQ checks it);
+  platform services publish as `calsync-platform`. With publisher verification on, a message from
+  any other broker user is dead-lettered (`untrusted publisher '<user_id>' for <type>`); see
+  docs/security.md.
 
 ## Exchanges
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 from urllib.parse import urlsplit
 
@@ -90,6 +90,35 @@ def check_url(name: str, value: str, *, https: bool = False) -> str:
 
 
 @dataclass(frozen=True)
+class BrokerUsers:
+    """The RabbitMQ user each publisher connects as (docs/security.md).
+
+    With ``verify`` a consumer accepts a message only if its broker-checked ``user_id`` is the user
+    of the documented publisher of the message's exchange (``shared.topology.PUBLISHER_OF``)."""
+
+    auth: str = "calsync-auth"
+    sync: str = "calsync-sync"
+    notifier: str = "calsync-notifier"
+    platform: str = "calsync-platform"
+    verify: bool = False
+
+    def of(self, publisher: str) -> str:
+        """The broker user of ``publisher`` (auth, sync, notifier or platform)."""
+        users = {"auth": self.auth, "sync": self.sync, "notifier": self.notifier, "platform": self.platform}
+        return users[publisher]
+
+    @classmethod
+    def from_env(cls, env: Env) -> BrokerUsers:
+        return cls(
+            auth=env.text("AMQP_USER_AUTH", cls.auth),
+            sync=env.text("AMQP_USER_SYNC", cls.sync),
+            notifier=env.text("AMQP_USER_NOTIFIER", cls.notifier),
+            platform=env.text("AMQP_USER_PLATFORM", cls.platform),
+            verify=env.flag("AMQP_VERIFY_PUBLISHERS", False),
+        )
+
+
+@dataclass(frozen=True)
 class CommonConfig:
     """Settings every service has: where its dependencies are and how it is reached."""
 
@@ -106,6 +135,7 @@ class CommonConfig:
     retry_delays_ms: tuple[int, ...] = (1_000, 10_000, 60_000, 300_000)
     outbox_poll_interval: float = 0.2
     db_pool_size: int = 10
+    broker_users: BrokerUsers = field(default_factory=BrokerUsers)
 
     @property
     def production(self) -> bool:
@@ -138,6 +168,7 @@ class CommonConfig:
             retry_delays_ms=retry_delays,
             outbox_poll_interval=env.number("OUTBOX_POLL_INTERVAL", 0.2, minimum=0.01),
             db_pool_size=env.integer("DB_POOL_SIZE", 10, minimum=2),
+            broker_users=BrokerUsers.from_env(env),
         )
 
 

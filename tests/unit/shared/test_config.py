@@ -54,3 +54,19 @@ def test_every_google_endpoint_is_a_full_url_setting() -> None:
         GoogleConfig.from_env(
             Env({"GOOGLE_CLIENT_ID": "i", "GOOGLE_CLIENT_SECRET": "s", "GOOGLE_REVOKE_URL": "/revoke"})
         )
+
+
+def test_broker_users_default_to_calsync_names_and_can_be_renamed() -> None:
+    """Each publisher's broker user has a calsync-<publisher> default that a deployment can rename, and
+    publisher verification stays off unless switched on."""
+    default = CommonConfig.from_env(Env(BASE), service="auth", default_port=1).broker_users
+    assert [default.of(p) for p in ("auth", "sync", "notifier", "platform")] == [
+        "calsync-auth",
+        "calsync-sync",
+        "calsync-notifier",
+        "calsync-platform",
+    ]
+    assert not default.verify
+    env = Env({**BASE, "AMQP_USER_PLATFORM": "booking-app", "AMQP_VERIFY_PUBLISHERS": "true"})
+    renamed = CommonConfig.from_env(env, service="auth", default_port=1).broker_users
+    assert renamed.of("platform") == "booking-app" and renamed.verify
