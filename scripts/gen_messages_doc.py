@@ -253,7 +253,7 @@ def _field_rows(cls: type[m.Message]) -> list[str]:
     ]
     for name, info in cls.model_fields.items():
         rows.append(
-            f"| `{name}` | {_type_name(info.annotation)} | {_required(info)} | {FIELD_NOTES.get(name, '')} |"
+            f"| `{name}` | {_type_name(info.annotation)} | {_required(info)} | {info.description or FIELD_NOTES.get(name, '')} |"
         )
     return rows
 
