@@ -219,6 +219,9 @@ What every consumer may rely on:
 - **Bad input is parked, not lost.** A message that cannot be decoded or validated goes to the
   consuming queue's dead-letter queue `<queue>.dead` with the reason in the `x-calsync-reason`
   header (e.g. `invalid message: start: give either date_time (with time_zone) or date (all-day), not both`).
+  This happens on the first delivery, without retries, also for a body over 1 MiB, nesting deeper
+  than 16 levels, a NUL character or an unpaired surrogate in any text, and a `version` above
+  2147483647 (the database column).
 
 ## Exchanges
 
