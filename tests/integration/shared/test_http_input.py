@@ -5,7 +5,7 @@ internal listener."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import aiohttp
@@ -16,6 +16,7 @@ from prometheus_client import CollectorRegistry
 
 from shared.web import add_readiness_check, read_json, setup_http
 from tests.support.helpers import ServedUrl, serve
+from tests.support.service_apps import SERVICES, build_app
 
 TOKEN = "svc-test-token"
 
@@ -132,3 +133,27 @@ async def test_internal_port_serves_probes_and_metrics(served: ServedUrl) -> Non
     assert 'calsync_http_requests_total{method="GET",route="/users/{user_id}",status="200"} 1.0' in text
     status, _ = await _answer("GET", served.internal + "/users/u-1")
     assert status == 404
+
+
+@pytest.mark.parametrize("service", SERVICES)
+async def test_each_service_keeps_probes_and_metrics_off_its_public_port(
+    service: str, common_config: Callable[..., Any], emulator: Any
+) -> None:
+    """auth, sync and notifier answer 404 for /metrics, /healthz, /readyz publicly, 200 internally."""
+    async with serve(build_app(service, common_config(service), emulator)) as url:
+        for path in ("/metrics", "/healthz", "/readyz"):
+            assert (await _answer("GET", url + path))[0] == 404, path
+            assert (await _answer("GET", url.internal + path))[0] == 200, path
+
+
+async def test_nul_in_a_user_id_of_the_auth_api_gives_400(
+    common_config: Callable[..., Any], emulator: Any, service_token: str
+) -> None:
+    """auth's connection API refuses a user id with a NUL in the path or the query with a clear 400."""
+    async with serve(build_app("auth", common_config("auth"), emulator)) as url:
+        headers = {"Authorization": f"Bearer {service_token}"}
+        for path in ("/api/v1/users/u%00x/connection", "/api/v1/users/u-1/connection?user=%00"):
+            status, body = await _answer("GET", url + path, headers=headers)
+            assert status == 400 and body["error"] == "invalid_characters", (path, body)
+        status, body = await _answer("GET", url + "/api/v1/users/u-1/connection", headers=headers)
+        assert (status, body["state"]) == (200, "none")
