@@ -4,7 +4,9 @@ This module is the one place that names message types, exchanges and routing key
 documents it for platform developers. Every message is JSON with an envelope (``message_id``,
 ``type``, ``schema_version``, ``occurred_at``) and flat payload fields. Readers are tolerant: unknown
 fields are ignored, so producers may add optional fields without a new version. Validation errors
-name the field and the reason.
+name the field and the reason. Input that could never be stored is refused the same way, before any
+handler runs: a body over ``MAX_BODY_BYTES`` or nested deeper than ``MAX_NESTING`` (counted without
+recursion), a NUL or unpaired surrogate in any text, an integer beyond its database column.
 
 Pydantic models are used instead of plain dataclasses because they give exact, per-field validation
 errors for input that other platform services produce.
