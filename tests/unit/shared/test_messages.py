@@ -154,3 +154,9 @@ def test_non_standard_numbers_are_refused() -> None:
     body = json.dumps(_valid())[:-1] + ', "x": NaN}'
     with pytest.raises(m.InvalidMessage, match="NaN is not a JSON number"):
         m.decode(body)
+
+
+def test_unterminated_string_of_escaped_quotes_is_refused_as_not_json() -> None:
+    """Half a megabyte of escaped quotes with no end is refused as invalid JSON (in linear time)."""
+    with pytest.raises(m.InvalidMessage, match="not valid JSON: Unterminated string"):
+        m.decode('{"title": "' + '\\"' * 250_000)
