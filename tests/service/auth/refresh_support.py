@@ -22,7 +22,7 @@ from services.auth.domain import RefreshSettings
 from shared.clock import ManualClock
 from shared.config import CommonConfig, GoogleConfig
 from tests.service.auth.flow import TEST_KEYS, auth_config
-from tests.support.helpers import serve
+from tests.support.helpers import ServedUrl, serve
 
 SCOPES = (
     "openid",
@@ -40,7 +40,7 @@ def refresh_config(common: CommonConfig, google: GoogleConfig, **refresh: Any) -
 
 
 @asynccontextmanager
-async def running(config: AuthConfig, clock: ManualClock) -> AsyncIterator[str]:
+async def running(config: AuthConfig, clock: ManualClock) -> AsyncIterator[ServedUrl]:
     """An auth app serving on a real port, with its background jobs and consumers."""
     async with serve(create_app(config, overrides={"clock": clock})) as url:
         yield url
@@ -107,9 +107,9 @@ async def grant_row(db: asyncpg.Pool, grant_id: str) -> asyncpg.Record:
     return row
 
 
-async def metrics_of(url: str) -> dict[str, float]:
-    """auth's own metrics from a running instance's /metrics, by sample name with labels."""
-    async with aiohttp.ClientSession() as http, http.get(url + "/metrics") as resp:
+async def metrics_of(url: ServedUrl) -> dict[str, float]:
+    """auth's own metrics from a running instance's internal /metrics, by sample name with labels."""
+    async with aiohttp.ClientSession() as http, http.get(url.internal + "/metrics") as resp:
         text = await resp.text()
     values = {}
     for line in text.splitlines():
