@@ -95,10 +95,12 @@ def _views(state: EmulatorState, request: web.Request) -> dict[str, Callable[[],
 
 
 def _target(state: EmulatorState, op: str) -> Callable[..., Any]:
-    if op == "rotate_risc_key":
-        return state.keys.rotate_risc_key
-    method: Callable[..., Any] = getattr(state, op)
-    return method
+    """The state method (or its fault plan's, or its keys') named `op`."""
+    for owner in (state, state.faults, state.keys):
+        if hasattr(owner, op):
+            method: Callable[..., Any] = getattr(owner, op)
+            return method
+    raise KeyError(op)
 
 
 async def _arguments(request: web.Request) -> dict[str, Any]:

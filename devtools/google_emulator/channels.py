@@ -63,7 +63,7 @@ class Pusher:
 
     def schedule(self, channel: Channel, resource_state: str, number: int) -> None:
         """Send one push in the background (or record it as dropped)."""
-        if self.state.take_push_drop():
+        if self.state.faults.take_push_drop():
             self.state.pushes.append(PushRecord(channel.id, resource_state, number, None, dropped=True))
             return
         try:

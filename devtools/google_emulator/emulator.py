@@ -12,6 +12,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 from aiohttp import web
 
 from . import admin, calendar_list, channels, events, oauth, risc
+from .faults import FaultPlan
 from .keys import SigningKeys
 from .middleware import fault_middleware
 from .records import ENDPOINT_PATHS, PushRecord, RecordedRequest
@@ -31,12 +32,30 @@ def _on_state(
     return call
 
 
+def _on_faults(method: Callable[Concatenate[FaultPlan, P], R]) -> Callable[Concatenate[GoogleEmulator, P], R]:
+    @functools.wraps(method)
+    def call(self: GoogleEmulator, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        return method(self.state.faults, *args, **kwargs)
+
+    return call
+
+
 def _on_keys(method: Callable[Concatenate[SigningKeys, P], R]) -> Callable[Concatenate[GoogleEmulator, P], R]:
     @functools.wraps(method)
     def call(self: GoogleEmulator, /, *args: P.args, **kwargs: P.kwargs) -> R:
         return method(self.state.keys, *args, **kwargs)
 
     return call
+
+
+class _Url:
+    """An endpoint URL of the emulator: its base URL plus the endpoint's path."""
+
+    def __init__(self, name: str) -> None:
+        self.path = ENDPOINT_PATHS[name]
+
+    def __get__(self, emulator: GoogleEmulator, owner: type | None = None) -> str:
+        return emulator.base_url + self.path
 
 
 class GoogleEmulator:
@@ -105,16 +124,13 @@ class GoogleEmulator:
     def base_url(self) -> str:
         return self.state.base_url
 
-    def _url(self, name: str) -> str:
-        return self.state.base_url + ENDPOINT_PATHS[name]
-
-    auth_url = property(lambda self: self._url("auth_url"))
-    token_url = property(lambda self: self._url("token_url"))
-    revoke_url = property(lambda self: self._url("revoke_url"))
-    userinfo_url = property(lambda self: self._url("userinfo_url"))
-    risc_config_url = property(lambda self: self._url("risc_config_url"))
-    jwks_url = property(lambda self: self._url("jwks_url"))
-    calendar_base_url = property(lambda self: self._url("calendar_base_url"))
+    auth_url = _Url("auth_url")
+    token_url = _Url("token_url")
+    revoke_url = _Url("revoke_url")
+    userinfo_url = _Url("userinfo_url")
+    risc_config_url = _Url("risc_config_url")
+    jwks_url = _Url("jwks_url")
+    calendar_base_url = _Url("calendar_base_url")
 
     def allow_http_push(self, host: str) -> None:
         """Also accept plain http:// watch addresses on `host` (loopback is always accepted)."""
@@ -207,16 +223,16 @@ class GoogleEmulator:
     events = _on_state(EmulatorState.events)
     invalidate_sync_tokens = _on_state(EmulatorState.invalidate_sync_tokens)
     invalidate_sync_token = _on_state(EmulatorState.invalidate_sync_token)
-    fail_next = _on_state(EmulatorState.fail_next)
-    fail_for = _on_state(EmulatorState.fail_for)
-    rate_limit = _on_state(EmulatorState.rate_limit)
-    set_latency = _on_state(EmulatorState.set_latency)
-    set_calendar_latency = _on_state(EmulatorState.set_calendar_latency)
-    response_delay = _on_state(EmulatorState.response_delay)
-    drop_connections = _on_state(EmulatorState.drop_connections)
-    clear_faults = _on_state(EmulatorState.clear_faults)
-    drop_next_push = _on_state(EmulatorState.drop_next_push)
-    drop_pushes = _on_state(EmulatorState.drop_pushes)
+    fail_next = _on_faults(FaultPlan.fail_next)
+    fail_for = _on_faults(FaultPlan.fail_for)
+    rate_limit = _on_faults(FaultPlan.rate_limit)
+    set_latency = _on_faults(FaultPlan.set_latency)
+    set_calendar_latency = _on_faults(FaultPlan.set_calendar_latency)
+    response_delay = _on_faults(FaultPlan.response_delay)
+    drop_connections = _on_faults(FaultPlan.drop_connections)
+    clear_faults = _on_faults(FaultPlan.clear_faults)
+    drop_next_push = _on_faults(FaultPlan.drop_next_push)
+    drop_pushes = _on_faults(FaultPlan.drop_pushes)
     reset_stats = _on_state(EmulatorState.reset_stats)
     rotate_risc_key = _on_keys(SigningKeys.rotate_risc_key)
     jwks = _on_keys(SigningKeys.jwks)

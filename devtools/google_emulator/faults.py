@@ -1,11 +1,14 @@
-"""Fault plan of the emulator (state): injected error replies, rate limits, latency and dropped
-connections by path prefix. The request middleware consults it; pure bookkeeping, no I/O."""
+"""Fault plan of the emulator (part of its state): injected error replies, rate limits, latency
+and dropped connections by path prefix, and lost pushes. The request middleware and the pusher
+consult it; pure bookkeeping, no I/O."""
 
 from __future__ import annotations
 
 import random
 from dataclasses import dataclass
 from typing import Any
+
+CALENDAR_PREFIX = "/calendar/v3/"
 
 
 @dataclass
@@ -27,23 +30,69 @@ class FaultPlan:
         self.faults: list[Fault] = []
         self.latency: dict[str, tuple[float, float]] = {}
         self.drops: dict[str, int] = {}
+        self.push_drops_next, self.push_drops_all = 0, False
 
-    def add(self, fault: Fault) -> None:
-        self.faults.append(fault)
+    def fail_next(
+        self,
+        path_prefix: str,
+        status: int,
+        reason: str | None = None,
+        *,
+        count: int = 1,
+        after: int = 0,
+        body: Any = None,
+    ) -> None:
+        """Answer `count` requests under `path_prefix` (after letting `after` through) with
+        `status` and Google's body for it (`reason` picks errors[0].reason), or `body`."""
+        self.faults.append(Fault(path_prefix, status, count, body, reason, skip=after))
 
-    def set_latency(self, path_prefix: str, seconds: float, jitter: float) -> None:
+    def fail_for(self, path_prefix: str, status: int, *, body: Any = None, reason: str | None = None) -> None:
+        """Answer every request under `path_prefix` with `status` until `clear_faults()`."""
+        self.faults.append(Fault(path_prefix, status, None, body, reason))
+
+    def rate_limit(
+        self, count: int, *, path_prefix: str = CALENDAR_PREFIX, status: int = 403, after: int = 0
+    ) -> None:
+        """The next `count` calls (after `after`) get Google's rateLimitExceeded (403 or 429)."""
+        self.fail_next(path_prefix, status, "rateLimitExceeded", count=count, after=after)
+
+    def set_latency(self, path_prefix: str, seconds: float, *, jitter: float = 0.0) -> None:
+        """Delay every response under `path_prefix` by `seconds` plus up to `jitter` more (uniform);
+        0 removes the delay. Delayed requests overlap, as network round trips do."""
         if seconds <= 0 and jitter <= 0:
             self.latency.pop(path_prefix, None)
         else:
             self.latency[path_prefix] = (max(0.0, seconds), max(0.0, jitter))
 
-    def add_drops(self, path_prefix: str, count: int) -> None:
+    def set_calendar_latency(self, min_ms: float, max_ms: float | None = None) -> None:
+        """Hold every Calendar response between `min_ms` and `max_ms` (default `min_ms`)."""
+        top = min_ms if max_ms is None else max(min_ms, max_ms)
+        self.set_latency(CALENDAR_PREFIX, min_ms / 1000, jitter=(top - min_ms) / 1000)
+
+    def drop_connections(self, path_prefix: str, count: int = 1) -> None:
+        """Close the socket without any response for the next `count` matching requests."""
         self.drops[path_prefix] = self.drops.get(path_prefix, 0) + count
 
-    def clear(self) -> None:
+    def clear_faults(self) -> None:
+        """Remove every injected failure, latency and connection drop."""
         self.faults.clear()
         self.latency.clear()
         self.drops.clear()
+
+    def drop_next_push(self, count: int = 1) -> None:
+        """Lose the next `count` push notifications (Google says they are not 100% reliable)."""
+        self.push_drops_next += count
+
+    def drop_pushes(self, enabled: bool = True) -> None:
+        """Lose every push notification until called with False."""
+        self.push_drops_all = enabled
+
+    def take_push_drop(self) -> bool:
+        """Whether the push about to go out is lost (uses up one `drop_next_push`)."""
+        if self.push_drops_all or self.push_drops_next > 0:
+            self.push_drops_next = max(0, self.push_drops_next - 1)
+            return True
+        return False
 
     def take_fault(self, path: str) -> Fault | None:
         """The fault answering this request, if any (counted faults are used up)."""
@@ -67,8 +116,9 @@ class FaultPlan:
                 return True
         return False
 
-    def delay_for(self, path: str) -> float:
-        """Seconds to hold a response to `path`: the longest matching latency plus its jitter."""
+    def response_delay(self, path: str) -> float:
+        """Seconds to hold the next response to `path`: the longest matching latency plus a fresh
+        draw of its jitter."""
         matches = [spec for prefix, spec in self.latency.items() if path.startswith(prefix)]
         if not matches:
             return 0.0

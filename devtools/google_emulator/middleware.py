@@ -48,7 +48,7 @@ def _oauth_error(response: web.StreamResponse) -> str | None:
 
 
 async def _apply_faults(state: EmulatorState, request: web.Request, handler: Handler) -> web.StreamResponse:
-    delay = state.faults.delay_for(request.path)
+    delay = state.faults.response_delay(request.path)
     if delay:
         await simulated_delay(delay)
     if state.faults.take_drop(request.path):

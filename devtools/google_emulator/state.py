@@ -1,6 +1,6 @@
 """The Google emulator's state: ONE object every endpoint group receives. Accounts, grants and
-tokens, calendars and events, sync tokens, channels, faults, signing keys and the request log,
-with pure state operations (the public seeding API); no aiohttp, no I/O."""
+tokens, calendars and events, sync tokens, channels, the request log, plus its fault plan
+(`faults`) and signing keys (`keys`); pure state operations (the public seeding API), no I/O."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from . import event_rules
-from .faults import Fault, FaultPlan
+from .faults import FaultPlan
 from .keys import SigningKeys
 from .paging import PageTable
 from .records import (
@@ -32,7 +32,6 @@ from .records import (
 )
 
 GMAIL_SCOPE_PREFIXES = ("https://mail.google.com/", "https://www.googleapis.com/auth/gmail.")
-CALENDAR_PREFIX = "/calendar/v3/"
 
 
 def _check_role(access_role: str) -> None:
@@ -63,7 +62,6 @@ class EmulatorState:
         self.channels: dict[str, Channel] = {}
         self.pushes: list[PushRecord] = []
         self.insecure_push_hosts = {"127.0.0.1", "localhost", "::1"}
-        self.push_drops_next, self.push_drops_all = 0, False
         self.faults = FaultPlan()
         self.keys = SigningKeys(client_id)
         self.requests: list[RecordedRequest] = []
@@ -285,69 +283,6 @@ class EmulatorState:
     def invalidate_sync_token(self, calendar_id: str) -> None:
         """One calendar's sync tokens answer 410 fullSyncRequired from now on."""
         self.invalidate_sync_tokens(calendar_id)
-
-    # faults and pushes
-
-    def fail_next(
-        self,
-        path_prefix: str,
-        status: int,
-        reason: str | None = None,
-        *,
-        count: int = 1,
-        after: int = 0,
-        body: Any = None,
-    ) -> None:
-        """Answer `count` requests under `path_prefix` (after letting `after` through) with
-        `status` and Google's body for it (`reason` picks errors[0].reason), or `body`."""
-        self.faults.add(Fault(path_prefix, status, count, body, reason, skip=after))
-
-    def fail_for(self, path_prefix: str, status: int, *, body: Any = None, reason: str | None = None) -> None:
-        """Answer every request under `path_prefix` with `status` until `clear_faults()`."""
-        self.faults.add(Fault(path_prefix, status, None, body, reason))
-
-    def rate_limit(
-        self, count: int, *, path_prefix: str = CALENDAR_PREFIX, status: int = 403, after: int = 0
-    ) -> None:
-        """The next `count` calls (after `after`) get Google's rateLimitExceeded (403 or 429)."""
-        self.fail_next(path_prefix, status, "rateLimitExceeded", count=count, after=after)
-
-    def set_latency(self, path_prefix: str, seconds: float, *, jitter: float = 0.0) -> None:
-        """Delay every response under `path_prefix` by `seconds` plus up to `jitter` more (uniform);
-        0 removes the delay. Delayed requests overlap, as network round trips do."""
-        self.faults.set_latency(path_prefix, seconds, jitter)
-
-    def set_calendar_latency(self, min_ms: float, max_ms: float | None = None) -> None:
-        """Hold every Calendar response between `min_ms` and `max_ms` (default `min_ms`)."""
-        top = min_ms if max_ms is None else max(min_ms, max_ms)
-        self.set_latency(CALENDAR_PREFIX, min_ms / 1000, jitter=(top - min_ms) / 1000)
-
-    def response_delay(self, path: str) -> float:
-        """Seconds the next response to `path` will be held (drawn afresh on every call)."""
-        return self.faults.delay_for(path)
-
-    def drop_connections(self, path_prefix: str, count: int = 1) -> None:
-        """Close the socket without any response for the next `count` matching requests."""
-        self.faults.add_drops(path_prefix, count)
-
-    def clear_faults(self) -> None:
-        """Remove every injected failure, latency and connection drop."""
-        self.faults.clear()
-
-    def drop_next_push(self, count: int = 1) -> None:
-        """Lose the next `count` push notifications (Google says they are not 100% reliable)."""
-        self.push_drops_next += count
-
-    def drop_pushes(self, enabled: bool = True) -> None:
-        """Lose every push notification until called with False."""
-        self.push_drops_all = enabled
-
-    def take_push_drop(self) -> bool:
-        """Whether the push about to go out is lost (uses up one `drop_next_push`)."""
-        if self.push_drops_all or self.push_drops_next > 0:
-            self.push_drops_next = max(0, self.push_drops_next - 1)
-            return True
-        return False
 
     # request log
 
