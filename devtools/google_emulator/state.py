@@ -86,6 +86,7 @@ class EmulatorState:
         return self.users[email]
 
     def has_user(self, email: str) -> bool:
+        """Whether an account `email` exists (deleted ones included)."""
         return email in self.users
 
     def add_calendar(self, email: str, calendar_id: str, summary: str, access_role: str = "writer") -> None:
@@ -164,6 +165,7 @@ class EmulatorState:
         return grant
 
     def record_grant(self, grant: Grant) -> None:
+        """Keep a grant made by a consent, indexed by its refresh token."""
         self.grants.append(grant)
         if grant.refresh_token:
             self.refresh_index.setdefault(grant.refresh_token, grant)
@@ -241,6 +243,7 @@ class EmulatorState:
     # events
 
     def notify_changed(self, calendar_id: str) -> None:
+        """Tell the listeners (the pusher) that a calendar's events changed."""
         for listener in self.change_listeners:
             listener(calendar_id)
 
