@@ -1,8 +1,9 @@
 """The skeleton every service's composition root starts from.
 
 ``base_app`` wires what all services have: the database pool and migrations, the broker with the
-service's queues declared, the outbox relay, one shared HTTP client session, health/readiness and
-metrics. The service's ``create_app`` then adds its own routes, consumers and jobs. ``run`` is what
+service's queues declared, the outbox relay, one shared HTTP client session, and health, readiness
+and metrics on the internal listener (``INTERNAL_HOST``/``INTERNAL_PORT``, never the public port).
+The service's ``create_app`` then adds its own routes, consumers and jobs. ``run`` is what
 ``__main__`` calls.
 """
 
@@ -41,7 +42,13 @@ def base_app(common: CommonConfig, *, migrations: Path, outbox: Outbox | None = 
     app = web.Application(client_max_size=1024 * 1024)
     app[COMMON] = common
     app[TASKS] = []
-    setup_http(app, service_token=common.service_token, registry=CollectorRegistry())
+    setup_http(
+        app,
+        service_token=common.service_token,
+        registry=CollectorRegistry(),
+        internal_host=common.internal_host,
+        internal_port=common.internal_port,
+    )
     app.cleanup_ctx.append(
         db.pool_context(
             POOL,
