@@ -19,9 +19,10 @@ import asyncpg
 from aiohttp import web
 
 from devtools.mailcatcher import MailCatcher
-from services.notifier.app import WORKER, create_app
+from services.notifier.app import create_app
 from services.notifier.config import NotifierConfig, SmtpConfig
-from services.notifier.jobs import DeliveryWorker
+from services.notifier.entrypoints.jobs import DeliveryWorker
+from services.notifier.keys import WORKER
 from shared import messages as m
 from shared.clock import Clock
 from shared.config import CommonConfig
