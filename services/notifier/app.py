@@ -107,7 +107,8 @@ async def _delivery(app: web.Application) -> AsyncIterator[None]:
     worker = DeliveryWorker(_delivery_deps(app), poll_interval=config.delivery_poll_interval)
     app[WORKER] = worker
     tasks = [
-        asyncio.create_task(worker.run(), name=f"delivery-{n}") for n in range(config.delivery_concurrency)
+        asyncio.create_task(worker.run(), name=f"delivery-{number}")
+        for number in range(config.delivery_concurrency)
     ]
     yield
     worker.stop()

@@ -81,7 +81,7 @@ class SmtpSender:
                 await aiosmtplib.send(
                     message.as_bytes(policy=WIRE_POLICY),
                     sender=message["From"].addresses[0].addr_spec,
-                    recipients=[a.addr_spec for a in message["To"].addresses],
+                    recipients=[address.addr_spec for address in message["To"].addresses],
                     hostname=smtp.host,
                     port=smtp.port,
                     username=smtp.username or None,
@@ -92,8 +92,10 @@ class SmtpSender:
                     timeout=smtp.timeout,
                 )
         except aiosmtplib.SMTPRecipientsRefused as exc:
-            codes = [r.code for r in exc.recipients]
-            return _by_code(min(codes) if codes else 550, "; ".join(r.message for r in exc.recipients))
+            codes = [refused.code for refused in exc.recipients]
+            return _by_code(
+                min(codes) if codes else 550, "; ".join(refused.message for refused in exc.recipients)
+            )
         except aiosmtplib.SMTPAuthenticationError as exc:  # our credentials, not the recipient: retry
             return SendResult("retry", exc.code, f"{exc.code} authentication failed")
         except aiosmtplib.SMTPResponseException as exc:

@@ -6,6 +6,7 @@ episode and record its alert, in the message's transaction. Nothing is sent here
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 import asyncpg
 import structlog
@@ -33,6 +34,15 @@ async def open_episode(conn: asyncpg.Connection, opening: Opening, *, clock: Clo
     if episode_id is None:
         log.info("episode_already_open", subject=opening.subject, reason=opening.reason)
         return None
+    await _record_alert(conn, opening, episode_id, now)
+    log.info("episode_opened", episode_id=str(episode_id), subject=opening.subject, reason=opening.reason)
+    return episode_id
+
+
+async def _record_alert(
+    conn: asyncpg.Connection, opening: Opening, episode_id: uuid.UUID, now: datetime
+) -> None:
+    """The episode's one alert, due now; a pending heads-up about the same grant's expiry is dropped."""
     await job_queue.add_job(
         conn,
         dedupe_key=f"episode:{episode_id}:alert",
@@ -47,5 +57,3 @@ async def open_episode(conn: asyncpg.Connection, opening: Opening, *, clock: Clo
         await job_queue.cancel_jobs(
             conn, user_id=opening.user_id, kind="expiring", reason="grant disconnected"
         )
-    log.info("episode_opened", episode_id=str(episode_id), subject=opening.subject, reason=opening.reason)
-    return episode_id
