@@ -7,7 +7,7 @@ the three queues, the delivery job, which also sends the reminders) in cleanup c
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -21,21 +21,23 @@ from services.notifier.config import NotifierConfig
 from services.notifier.domain.emails import EmailSettings
 from services.notifier.entrypoints import consumers, http_handlers
 from services.notifier.entrypoints.jobs import DeliveryWorker
-from services.notifier.keys import CLOCK, CONFIG, TEMPLATES, WORKER
+from services.notifier.keys import CLOCK, CONFIG, OUTBOX, TEMPLATES, WORKER
 from services.notifier.usecases.delivery_outcomes import DeliveryPolicy, Outcomes
 from services.notifier.usecases.send_due import DeliveryDeps
-from shared import messages as m
 from shared.clock import SystemClock
-from shared.consumer import Delivery, Reject
-from shared.runtime import BROKER, HTTP, POOL, RELAY, base_app
+from shared.outbox import Outbox
+from shared.runtime import BROKER, HTTP, POOL, base_app
 from shared.web import REGISTRY
 
 
 def create_app(config: NotifierConfig, *, overrides: dict[str, Any] | None = None) -> web.Application:
     overrides = overrides or {}
-    app = base_app(config.common, migrations=Path(__file__).parent / "migrations")
+    clock = overrides.get("clock") or SystemClock()
+    outbox = Outbox(clock)
+    app = base_app(config.common, migrations=Path(__file__).parent / "migrations", outbox=outbox)
     app[CONFIG] = config
-    app[CLOCK] = overrides.get("clock") or SystemClock()
+    app[CLOCK] = clock
+    app[OUTBOX] = outbox
     app[TEMPLATES] = overrides.get("templates") or Templates()
     http_handlers.add_routes(app)
     app.cleanup_ctx.append(_consumers)
@@ -50,22 +52,8 @@ async def _consumers(app: web.Application) -> AsyncIterator[None]:
     )
     routes = consumers.routing_table(deps)
     for queue in consumers.QUEUE_TYPES:
-        handler = _dispatch(consumers.routes_for(queue, routes))
-        await app[BROKER].consume(queue, handler, pool=app[POOL])
+        await app[BROKER].consume(queue, consumers.routes_for(queue, routes), pool=app[POOL])
     yield
-
-
-def _dispatch(routes: Mapping[type[m.Message], consumers.Handler]) -> Any:
-    """The routing table as a consumer handler: a type without a route is dead-lettered."""
-
-    async def on_message(message: m.Message, delivery: Delivery) -> None:
-        assert delivery.conn is not None
-        route = routes.get(type(message))
-        if route is None:
-            raise Reject(f"unexpected message type {message.TYPE!r} on {delivery.queue}")
-        await route(message, delivery.conn, delivery)
-
-    return on_message
 
 
 def _delivery_deps(app: web.Application) -> DeliveryDeps:
@@ -86,8 +74,7 @@ def _delivery_deps(app: web.Application) -> DeliveryDeps:
         sender=SmtpSender(config.smtp),
         links=AuthLinks(app[HTTP], base_url=config.auth_api_url, service_token=config.common.service_token),
         metrics=metrics,
-        outcomes=Outcomes(clock, policy, metrics),
-        wake_relay=app[RELAY].wake,
+        outcomes=Outcomes(clock, policy, metrics, app[OUTBOX]),
     )
 
 

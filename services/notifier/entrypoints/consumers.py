@@ -6,9 +6,8 @@ table from message type to handler.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 import asyncpg
 
@@ -16,9 +15,7 @@ from services.notifier.domain.episodes import ending_for, opening_for
 from services.notifier.usecases import alert_operator, announce_expiry, contacts, end_episode, start_episode
 from shared import messages as m
 from shared.clock import Clock
-from shared.consumer import Delivery, Reject
-
-Handler = Callable[[Any, asyncpg.Connection, Delivery], Awaitable[None]]
+from shared.consumer import Delivery, Handler, Reject
 
 # Which message types each notifier queue carries (its bindings, see shared.topology).
 QUEUE_TYPES: Mapping[str, tuple[type[m.Message], ...]] = {
@@ -92,7 +89,7 @@ class Handlers:
 
 
 def routes_for(queue: str, routes: Mapping[type[m.Message], Handler]) -> dict[type[m.Message], Handler]:
-    """The part of the routing table that ``queue`` carries; any other type on it is dead-lettered."""
+    """The part of the routing table that ``queue`` carries; the consumer dead-letters any other type."""
     return {kind: routes[kind] for kind in QUEUE_TYPES[queue]}
 
 

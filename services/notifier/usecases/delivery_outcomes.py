@@ -21,8 +21,8 @@ from services.notifier.domain.emails import Recipient
 from services.notifier.domain.retries import after_temporary_failure
 from services.notifier.usecases.reminders import note_email_went_out
 from shared import messages as m
-from shared import outbox
 from shared.clock import Clock
+from shared.outbox import Outbox
 
 log = structlog.get_logger(__name__)
 
@@ -43,6 +43,7 @@ class Outcomes:
     clock: Clock
     policy: DeliveryPolicy
     metrics: Metrics
+    outbox: Outbox
 
     async def cancelled(self, conn: asyncpg.Connection, job: dict[str, Any], why: str) -> None:
         await job_queue.finish_job(
@@ -65,7 +66,7 @@ class Outcomes:
         )
         await job_queue.finish_job(conn, job["id"], state="sent", attempts=attempt, at=now, error=None)
         await note_email_went_out(conn, job, episode, now, offsets=self.policy.reminder_offsets)
-        await outbox.add(conn, m.NotificationSent(**event_fields(job)))
+        await self.outbox.add(conn, m.NotificationSent(**event_fields(job)))
         self.metrics.emails.labels(job["kind"], "sent").inc()
         log.info("email_sent", **log_fields(job), attempt=attempt, recipient_source=to.source)
 
@@ -157,7 +158,9 @@ class Outcomes:
             conn, job["id"], state="failed", attempts=attempt, at=now, error=result.detail
         )
         error = f"{stage}: {result.detail}"
-        await outbox.add(conn, m.NotificationFailed(**event_fields(job), error=error, permanent=permanent))
+        await self.outbox.add(
+            conn, m.NotificationFailed(**event_fields(job), error=error, permanent=permanent)
+        )
         self.metrics.emails.labels(job["kind"], "failed").inc()
         log.warning("email_failed", **log_fields(job), stage=stage, error=result.detail, permanent=permanent)
 

@@ -19,7 +19,6 @@ NOT sent again: better to miss an email than to send a second alert in the same 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Any
@@ -35,6 +34,7 @@ from services.notifier.adapters.smtp import SendResult, SmtpSender, build_messag
 from services.notifier.domain import emails
 from services.notifier.usecases.delivery_outcomes import DeliveryPolicy, Outcomes, log_fields
 from shared.clock import Clock
+from shared.db import transaction
 
 log = structlog.get_logger(__name__)
 
@@ -52,7 +52,6 @@ class DeliveryDeps:
     links: AuthLinks
     metrics: Metrics
     outcomes: Outcomes
-    wake_relay: Callable[[], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -75,21 +74,19 @@ async def refresh_gauge(deps: DeliveryDeps) -> None:
 async def deliver_one(deps: DeliveryDeps, *, worker: str) -> bool:
     """Settle one stale attempt, or claim and handle one due job; False when there is neither."""
     if not await settle_stale_attempt(deps):
-        async with deps.pool.acquire() as conn, conn.transaction():
+        async with transaction(deps.pool) as conn:
             job = await job_queue.claim_due_job(conn, deps.clock.now())
             if job is None:
                 return False
             attempt = await _begin(deps, conn, dict(job), worker=worker)
         if attempt is not None:
             await _attempt(deps, attempt)
-    if deps.wake_relay is not None:
-        deps.wake_relay()
     return True
 
 
 async def settle_stale_attempt(deps: DeliveryDeps) -> bool:
     """Finish one job whose worker died mid-attempt: ``maybe_sent`` once SMTP began, else retry."""
-    async with deps.pool.acquire() as conn, conn.transaction():
+    async with transaction(deps.pool) as conn:
         row = await job_queue.claim_stale_attempt(conn, stale_after=deps.policy.stale_after)
         if row is None:
             return False
@@ -176,7 +173,7 @@ async def _record(deps: DeliveryDeps, attempt: Attempt, result: SendResult, *, s
     """Step 3: the outcome, in its own transaction, unless the attempt was taken over meanwhile."""
     job, outcomes = attempt.job, deps.outcomes
     recipient = attempt.to.address if stage == "smtp" else None
-    async with deps.pool.acquire() as conn, conn.transaction():
+    async with transaction(deps.pool) as conn:
         if not await job_queue.lock_own_attempt(conn, job["id"], by=attempt.owner):
             log.warning("email_outcome_not_recorded", **log_fields(job), outcome=result.outcome)
             return
