@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from devtools.screenshots.browser import chromium
-from services.notifier.domain import EPISODE_REASONS
-from services.notifier.rendering import TOPICS, Templates
+from services.notifier.adapters.rendering import TOPICS, Templates
+from services.notifier.domain.episodes import EPISODE_REASONS
 
 PRODUCT = "Pilotly"
 PEOPLE = {
