@@ -22,6 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # run as a file (`python scripts/run-local.py`): make devtools importable
+
+from devtools.envfile import load_env_file  # noqa: E402
+
 ENV_FILE = ROOT / "deploy" / "env.local"
 READY_TIMEOUT = float(os.environ.get("RUN_READY_TIMEOUT", "60"))
 STOP_TIMEOUT = 10.0
@@ -52,17 +56,6 @@ class Proc:
     @property
     def ports(self) -> list[int]:
         return [self.port] + ([self.internal_port] if self.internal_port else [])
-
-
-def load_env_file(path: Path) -> dict[str, str]:
-    """KEY=VALUE lines; '#' comments and blank lines are skipped; no quoting or expansion."""
-    values: dict[str, str] = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        line = line.strip()
-        if line and not line.startswith("#") and "=" in line:
-            key, _, value = line.partition("=")
-            values[key.strip()] = value.strip()
-    return values
 
 
 def plan(base_env: dict[str, str]) -> list[Proc]:
