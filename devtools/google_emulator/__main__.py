@@ -1,5 +1,6 @@
 """Run the Google emulator standalone (`make run`, benchmarks): seeds demo@example.com with a
-primary calendar, prints its URL and serves until interrupted; drive it over `/_emulator/...`.
+primary calendar and a few events, prints its URL and serves until interrupted; drive it over
+`/_emulator/...` or its page at `/_emulator/` (`--risc-receiver` is where its buttons send security events).
 
     python -m devtools.google_emulator --port 0 --latency-ms 30:50"""
 
@@ -28,6 +29,22 @@ class _JsonLines(logging.Formatter):
         )
 
 
+DEMO_EVENTS = (
+    {
+        "id": "demostandup0001",
+        "summary": "Team stand-up",
+        "start": {"dateTime": "2030-01-07T09:00:00Z"},
+        "end": {"dateTime": "2030-01-07T09:15:00Z"},
+    },
+    {
+        "id": "demodentist0002",
+        "summary": "Dentist",
+        "start": {"date": "2030-01-09"},
+        "end": {"date": "2030-01-10"},
+    },
+)
+
+
 def _log(event: str, **data: object) -> None:
     print(json.dumps({"event": event, "logger": "google_emulator", **data}), flush=True)
 
@@ -39,6 +56,9 @@ async def _serve(args: argparse.Namespace) -> None:
     if args.latency_ms is not None:
         emu.set_calendar_latency(*args.latency_ms)
     emu.add_user("demo@example.com", name="Demo User")
+    for event in DEMO_EVENTS:
+        emu.seed_event("demo@example.com", event)
+    emu.state.risc_receiver_url = args.risc_receiver or ""
     base = await emu.start(args.host, args.port)
     _log("emulator_started", base_url=base, calendar_base_url=emu.calendar_base_url)
     try:
@@ -72,6 +92,12 @@ def main(argv: list[str] | None = None) -> None:
         default=None,
         metavar="HOST",
         help="also accept http:// watch addresses on this host",
+    )
+    parser.add_argument(
+        "--risc-receiver",
+        default=None,
+        metavar="URL",
+        help="where the page's buttons send security events, e.g. http://127.0.0.1:8081/risc",
     )
     parser.add_argument(
         "--latency-ms",
