@@ -15,6 +15,7 @@ import sys
 import time
 
 from . import GoogleEmulator
+from .demo import seed_demo
 
 
 class _JsonLines(logging.Formatter):
@@ -29,22 +30,6 @@ class _JsonLines(logging.Formatter):
         )
 
 
-DEMO_EVENTS = (
-    {
-        "id": "demostandup0001",
-        "summary": "Team stand-up",
-        "start": {"dateTime": "2030-01-07T09:00:00Z"},
-        "end": {"dateTime": "2030-01-07T09:15:00Z"},
-    },
-    {
-        "id": "demodentist0002",
-        "summary": "Dentist",
-        "start": {"date": "2030-01-09"},
-        "end": {"date": "2030-01-10"},
-    },
-)
-
-
 def _log(event: str, **data: object) -> None:
     print(json.dumps({"event": event, "logger": "google_emulator", **data}), flush=True)
 
@@ -55,9 +40,7 @@ async def _serve(args: argparse.Namespace) -> None:
         emu.allow_http_push(args.allow_http_push)
     if args.latency_ms is not None:
         emu.set_calendar_latency(*args.latency_ms)
-    emu.add_user("demo@example.com", name="Demo User")
-    for event in DEMO_EVENTS:
-        emu.seed_event("demo@example.com", event)
+    seed_demo(emu.state)
     emu.state.risc_receiver_url = args.risc_receiver or ""
     base = await emu.start(args.host, args.port)
     _log("emulator_started", base_url=base, calendar_base_url=emu.calendar_base_url)
