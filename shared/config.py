@@ -139,6 +139,7 @@ class CommonConfig:
     public_base_url: str = "http://127.0.0.1:8080"
     environment: str = "development"
     log_level: str = "INFO"
+    log_format: str = "json"  # json (deployments) | console (key=value for a terminal)
     service_token: str = ""
     retry_delays_ms: tuple[int, ...] = (1_000, 10_000, 60_000, 300_000)
     outbox_poll_interval: float = 0.2
@@ -178,6 +179,7 @@ class CommonConfig:
             public_base_url=env.url("PUBLIC_BASE_URL", https=production),
             environment=environment,
             log_level=env.choice("LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), "INFO"),
+            log_format=env.choice("LOG_FORMAT", ("json", "console"), "json"),
             service_token=env.text("SERVICE_TOKEN"),
             retry_delays_ms=retry_delays,
             outbox_poll_interval=env.number("OUTBOX_POLL_INTERVAL", 0.2, minimum=0.01),

@@ -89,3 +89,12 @@ def test_internal_port_is_configurable_and_must_differ_from_the_public_one() -> 
         CommonConfig.from_env(Env({**BASE, "INTERNAL_PORT": "8081"}), service="auth", default_port=8081)
     with pytest.raises(ConfigError, match="INTERNAL_PORT must be at most 65535"):
         CommonConfig.from_env(Env({**BASE, "INTERNAL_PORT": "70000"}), service="auth", default_port=8081)
+
+
+def test_log_format_defaults_to_json_and_accepts_only_json_or_console() -> None:
+    """LOG_FORMAT is json unless set; console is accepted and anything else is named as wrong."""
+    assert CommonConfig.from_env(Env(BASE), service="auth", default_port=1).log_format == "json"
+    console = CommonConfig.from_env(Env({**BASE, "LOG_FORMAT": "console"}), service="auth", default_port=1)
+    assert console.log_format == "console"
+    with pytest.raises(ConfigError, match="LOG_FORMAT"):
+        CommonConfig.from_env(Env({**BASE, "LOG_FORMAT": "pretty"}), service="auth", default_port=1)
