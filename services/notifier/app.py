@@ -25,9 +25,10 @@ from services.notifier.keys import CLOCK, CONFIG, OUTBOX, TEMPLATES, WORKER
 from services.notifier.usecases.delivery_outcomes import DeliveryPolicy, Outcomes
 from services.notifier.usecases.send_due import DeliveryDeps
 from shared.clock import SystemClock
+from shared.landing import Link
 from shared.outbox import Outbox
 from shared.runtime import BROKER, HTTP, POOL, base_app
-from shared.web import REGISTRY
+from shared.web import REGISTRY, add_landing_page
 
 
 def create_app(config: NotifierConfig, *, overrides: dict[str, Any] | None = None) -> web.Application:
@@ -40,6 +41,13 @@ def create_app(config: NotifierConfig, *, overrides: dict[str, Any] | None = Non
     app[OUTBOX] = outbox
     app[TEMPLATES] = overrides.get("templates") or Templates()
     http_handlers.add_routes(app)
+    add_landing_page(
+        app,
+        title="calsync notifier",
+        description="Emails users when their Google connection needs attention, with a link to reconnect,"
+        " and serves the stop-reminders page those emails link to.",
+        links=[Link("Stop reminders", "/reminders/stop", "reached from a signed email link")],
+    )
     app.cleanup_ctx.append(_consumers)
     app.cleanup_ctx.append(_delivery)
     return app
