@@ -9,10 +9,12 @@ publishes each message as the broker user of its documented publisher, as that p
 from __future__ import annotations
 
 import asyncio
+import shutil
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import aio_pika
+import aiormq
 
 from shared import topology as t
 from shared.amqp import Broker
@@ -87,3 +89,50 @@ class PublishingBroker(Broker):
             await broker.close()
         self._as.clear()
         await super().close()
+
+
+async def queues_under(prefix: str, delays_ms: tuple[int, ...], extra: tuple[str, ...] = ()) -> list[str]:
+    """Every queue whose name starts with ``prefix``: as listed by ``rabbitmqctl`` where it may be run,
+    else every queue of the topology (with its delay and dead-letter queues); plus ``extra``."""
+    names = set(extra)
+    listed = await _rabbitmqctl_queues()
+    if listed is None:
+        for queue in t.QUEUES:
+            names |= {queue, t.dead_queue(queue), *(t.retry_queue(queue, d) for d in delays_ms)}
+        return sorted(prefix + name for name in names)
+    return sorted({name for name in listed if name.startswith(prefix)} | {prefix + n for n in extra})
+
+
+async def _rabbitmqctl_queues() -> list[str] | None:
+    if shutil.which("rabbitmqctl") is None:
+        return None
+    process = await asyncio.create_subprocess_exec(
+        "rabbitmqctl", "-q", "list_queues", "name", "--no-table-headers", cwd="/",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    out, _ = await process.communicate()
+    return out.decode().split() if process.returncode == 0 else None
+
+
+async def drain(
+    connection: aio_pika.abc.AbstractConnection, queue: str
+) -> list[aio_pika.abc.AbstractIncomingMessage]:
+    """Take every message now in ``queue``; nothing from another live connection's exclusive queue
+    (a requester's reply queue, the one place a reply belongs)."""
+    found = []
+    async with connection.channel() as channel:
+        try:
+            source = await channel.get_queue(queue, ensure=True)
+        except aiormq.exceptions.ChannelLockedResource:
+            return []
+        except aio_pika.exceptions.ChannelNotFoundEntity:  # gone meanwhile (auto-deleted)
+            return []
+        while (message := await source.get(no_ack=True, fail=False)) is not None:
+            found.append(message)
+    return found
+
+
+def secrets_in(message: aio_pika.abc.AbstractIncomingMessage, secrets: set[str]) -> set[str]:
+    """Which of ``secrets`` appear in the message's body, headers or reply_to."""
+    text = message.body.decode(errors="replace") + repr(message.headers) + str(message.reply_to)
+    return {secret for secret in secrets if secret and secret in text}
