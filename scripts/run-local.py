@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """`make run`: starts the Google emulator, the mail catcher and auth, sync and notifier locally.
 
-Settings come from deploy/env.local (the environment wins). Waits until every service's
-GET /readyz on its internal port (public port + 1000) answers 200, then prints where to start: a
-link that opens a demo user's settings page (minted with auth's link API and the local service
-token) and the emulator's page. Streams logs with a name prefix (coloured on a terminal) and stops
+Settings come from deploy/env.local (the environment wins). Each service connects to RabbitMQ as
+its own broker user, from AMQP_URL_AUTH / AMQP_URL_SYNC / AMQP_URL_NOTIFIER (docs/security.md;
+`make up` creates the users). Waits until every service's GET /readyz on its internal port
+(public port + 1000) answers 200, then prints where to start: a link that opens a demo user's
+settings page (minted with auth's link API and the local service token) and the emulator's page.
+Streams logs with a name prefix (coloured on a terminal) and stops
 all processes on Ctrl-C, or as soon as one of them exits. RUN_ONLY=google,mail,auth starts a
 subset (names: google, mail, auth, sync, notifier); DEMO_USER_ID names the demo user (demo-user).
 """
@@ -95,6 +97,9 @@ def plan(base_env: dict[str, str]) -> list[Proc]:
     colors = {"FORCE_COLOR": "1"} if sys.stdout.isatty() and not base_env.get("NO_COLOR") else {}
     for proc in procs:
         proc.env = {**base_env, **colors, "HTTP_PORT": str(proc.port), "PUBLIC_BASE_URL": proc.url}
+        own_url = base_env.get(f"AMQP_URL_{proc.name.upper()}")
+        if own_url:  # the service's own broker user, so publisher verification accepts its messages
+            proc.env["AMQP_URL"] = own_url
         if proc.internal_port:
             proc.env["INTERNAL_PORT"] = str(proc.internal_port)
     return procs

@@ -97,14 +97,15 @@ def check_url(name: str, value: str, *, https: bool = False) -> str:
 class BrokerUsers:
     """The RabbitMQ user each publisher connects as (docs/security.md).
 
-    With ``verify`` a consumer accepts a message only if its broker-checked ``user_id`` is the user
-    of the documented publisher of the message's exchange (``shared.topology.PUBLISHER_OF``)."""
+    With ``verify`` (the default) a consumer accepts a message only if its broker-checked ``user_id``
+    is the user of the documented publisher of the message's exchange (``shared.topology.PUBLISHER_OF``),
+    and a token reply only from auth's user."""
 
     auth: str = "calsync-auth"
     sync: str = "calsync-sync"
     notifier: str = "calsync-notifier"
     platform: str = "calsync-platform"
-    verify: bool = False
+    verify: bool = True
 
     def of(self, publisher: str) -> str:
         """The broker user of ``publisher`` (auth, sync, notifier or platform)."""
@@ -118,7 +119,7 @@ class BrokerUsers:
             sync=env.text("AMQP_USER_SYNC", cls.sync),
             notifier=env.text("AMQP_USER_NOTIFIER", cls.notifier),
             platform=env.text("AMQP_USER_PLATFORM", cls.platform),
-            verify=env.flag("AMQP_VERIFY_PUBLISHERS", False),
+            verify=env.flag("AMQP_VERIFY_PUBLISHERS", True),
         )
 
 
