@@ -122,7 +122,9 @@ class Outcomes:
             attempts=attempt, max_attempts=self.policy.max_attempts, delays=self.policy.retry_delays, now=now
         )
         if decision.give_up or decision.due_at is None:
-            await self.failed(conn, job, stage=stage, result=result, recipient=recipient, permanent=False)
+            await self.failed(
+                conn, job, stage=stage, result=result, recipient=recipient, reason="retries_exhausted"
+            )
             return
         await _log_unsent(
             conn, job, "retry", attempt=attempt, at=now, stage=stage, result=result, to=recipient
@@ -148,8 +150,10 @@ class Outcomes:
         stage: str,
         result: SendResult,
         recipient: str | None = None,
-        permanent: bool = True,
+        reason: str = "smtp_rejected",
     ) -> None:
+        """Given up: at once for a ``reason`` that can never pass, or after the last temporary failure."""
+        permanent = reason != "retries_exhausted"
         now, attempt = self.clock.now(), job["attempts"] + 1
         await _log_unsent(
             conn, job, "failed", attempt=attempt, at=now, stage=stage, result=result, to=recipient
@@ -162,7 +166,15 @@ class Outcomes:
             conn, m.NotificationFailed(**event_fields(job), error=error, permanent=permanent)
         )
         self.metrics.emails.labels(job["kind"], "failed").inc()
-        log.warning("email_failed", **log_fields(job), stage=stage, error=result.detail, permanent=permanent)
+        self.metrics.failed.labels(reason).inc()
+        log.warning(
+            "email_failed",
+            **log_fields(job),
+            stage=stage,
+            error=result.detail,
+            failure=reason,
+            permanent=permanent,
+        )
 
 
 async def _log_unsent(

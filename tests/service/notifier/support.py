@@ -133,6 +133,12 @@ async def jobs(db: asyncpg.Pool) -> list[dict[str, Any]]:
     return [dict(r) for r in rows]
 
 
+async def attempts(db: asyncpg.Pool) -> list[tuple[str, str, Any]]:
+    """The delivery log as (outcome, stage, SMTP code), oldest first."""
+    rows = await db.fetch("SELECT outcome, stage, smtp_code FROM notifier.delivery_log ORDER BY id")
+    return [(r["outcome"], r["stage"], r["smtp_code"]) for r in rows]
+
+
 async def processed(db: asyncpg.Pool, queue: str) -> int:
     return int(
         await db.fetchval("SELECT count(*) FROM notifier.processed_messages WHERE consumer = $1", queue)

@@ -19,6 +19,7 @@ from tests.service.notifier.support import (
     AuthLinksStandIn,
     Notifier,
     alerted,
+    attempts,
     contact,
     disconnected,
     given_contacts,
@@ -26,11 +27,6 @@ from tests.service.notifier.support import (
     nothing_due,
 )
 from tests.support.helpers import eventually, internal_url
-
-
-async def attempts(db: asyncpg.Pool) -> list[tuple[str, str, Any]]:
-    rows = await db.fetch("SELECT outcome, stage, smtp_code FROM notifier.delivery_log ORDER BY id")
-    return [(r["outcome"], r["stage"], r["smtp_code"]) for r in rows]
 
 
 @pytest.mark.usefixtures("notifier")
