@@ -30,8 +30,11 @@ from tests.support.helpers import eventually
 EXPECTED = {
     ("revoked", "en"): ("no longer connected", "after a password change or when the access was removed"),
     ("revoked", "de"): ("nicht mehr verbunden", "nach einer Änderung Ihres Google-Passworts"),
-    ("account_deleted", "en"): ("the Google account was deleted", "has been deleted"),
-    ("account_deleted", "de"): ("Das Google-Konto wurde gelöscht", "gelöscht wurde"),
+    ("account_deleted", "en"): ("the Google account was deleted or disabled", "has been deleted or disabled"),
+    ("account_deleted", "de"): (
+        "Das Google-Konto wurde gelöscht oder deaktiviert",
+        "gelöscht oder deaktiviert wurde",
+    ),
     ("admin_policy", "en"): ("blocked by an administrator's policy", "ask your administrator"),
     ("admin_policy", "de"): ("Richtlinie eines Administrators", "Bitten Sie Ihren Administrator"),
     ("security_block", "en"): ("Google blocked the account", "because of suspicious activity"),
