@@ -33,7 +33,7 @@ from services.notifier.adapters.metrics import Metrics
 from services.notifier.adapters.rendering import Templates
 from services.notifier.adapters.smtp import SendResult, SmtpSender, build_message, message_id_for
 from services.notifier.domain import addresses, emails
-from services.notifier.usecases.delivery_outcomes import DeliveryPolicy, Outcomes, log_fields
+from services.notifier.usecases.delivery_outcomes import DeliveryPolicy, Outcomes, Unsent, log_fields
 from shared.clock import Clock
 from shared.db import transaction
 
@@ -124,7 +124,7 @@ async def _begin(
 async def _refuse(deps: DeliveryDeps, conn: asyncpg.Connection, job: dict[str, Any], reason: str) -> None:
     """Fail the job at once: nobody can ever be emailed at this recipient (no SMTP attempt is made)."""
     result = SendResult("failed", None, addresses.UNUSABLE[reason])
-    await deps.outcomes.failed(conn, job, stage="recipient", result=result, reason=reason)
+    await deps.outcomes.failed(conn, job, Unsent("recipient", result), reason=reason)
 
 
 async def _attempt(deps: DeliveryDeps, attempt: Attempt) -> None:
@@ -204,6 +204,6 @@ async def _record(
         if result.outcome == "sent":
             await outcomes.sent(conn, job, episode, attempt.to)
         elif result.outcome == "retry":
-            await outcomes.retry(conn, job, stage=stage, result=result, recipient=recipient)
+            await outcomes.retry(conn, job, Unsent(stage, result, recipient))
         else:
-            await outcomes.failed(conn, job, stage=stage, result=result, recipient=recipient, reason=reason)
+            await outcomes.failed(conn, job, Unsent(stage, result, recipient), reason=reason)
