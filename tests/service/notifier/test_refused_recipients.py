@@ -3,10 +3,6 @@ fail on the first attempt, without an SMTP connection, counted by reason and ann
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import timedelta
-from typing import Any
-
 import asyncpg
 import pytest
 
@@ -21,10 +17,11 @@ from tests.service.notifier.support import (
     attempts,
     contact,
     disconnected,
+    failed_for_good,
     given_contacts,
     jobs,
-    nothing_due,
 )
+from tests.support.helpers import Probe
 
 REFUSED = [
     pytest.param([contact("u1", name="Anna\r\nBcc: all@evil.example")], None, "invalid_name", id="name-crlf"),
@@ -40,22 +37,18 @@ async def test_unusable_recipient_fails_at_once_without_smtp(
     clean_db: asyncpg.Pool,
     mail: MailCatcher,
     clock: ManualClock,
-    probe: Callable[..., Any],
+    notifier_events: Probe,
     contacts: list[m.UserContactChanged],
     google_email: str | None,
     reason: str,
 ) -> None:
     """The alert is failed on its first attempt with the reason, never retried, and no SMTP connection is made."""
-    events = await probe(m.NOTIFIER_EVENTS)
     if contacts:
         await given_contacts(broker, clean_db, *contacts)
     await broker.publish(disconnected("u1", google_email=google_email))
-    failed = await events.next_of_type("notification.failed")
-    assert failed["permanent"] is True and failed["error"].startswith("recipient: ")
-    assert "evil" not in failed["error"]
+    failed = await failed_for_good(notifier_events, clean_db, clock)
+    assert failed["error"].startswith("recipient: ") and "evil" not in failed["error"]
     await all_consumed(notifier, count=len(contacts) + 1)
-    clock.advance(timedelta(days=30))
-    await nothing_due(clean_db, clock)
     assert await attempts(clean_db) == [("failed", "recipient", None)]
     assert [(j["kind"], j["state"], j["attempts"]) for j in await jobs(clean_db)] == [("alert", "failed", 1)]
     assert mail.connections == 0
