@@ -17,8 +17,11 @@ UNUSABLE = {
 }
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-# local@domain: no spaces, control characters, angle brackets or a second @; a dotted domain label set.
-_ADDRESS = re.compile(r"[^@\s<>()\[\],;:\"\\]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")
+# local@domain: no spaces, control characters, angle brackets, quotes or a second @; the domain is
+# one or more non-empty labels separated by dots (international names included).
+_ATOM = r"[^@\s<>()\[\],;:\"\\]"
+_LABEL = r"[^@\s<>()\[\],;:\"\\.]+"
+_ADDRESS = re.compile(rf"{_ATOM}+@(?:{_LABEL}\.)*{_LABEL}")
 MAX_ADDRESS = 254
 MAX_LOCAL_PART = 64
 
@@ -27,13 +30,12 @@ def address_problem(address: str | None) -> str | None:
     """``no_address`` or ``invalid_address`` when no email can be sent to ``address``, else None."""
     if not address:
         return "no_address"
-    local, _, domain = address.rpartition("@")
+    local = address.rpartition("@")[0]
     usable = (
         len(address) <= MAX_ADDRESS
         and len(local) <= MAX_LOCAL_PART
         and not _CONTROL.search(address)
         and _ADDRESS.fullmatch(address) is not None
-        and ".." not in domain
     )
     return None if usable else "invalid_address"
 

@@ -13,6 +13,7 @@ from services.notifier.domain.addresses import UNUSABLE, header_problem, recipie
         ("anna@platform.example", "Anna"),
         ("anna.berg+calsync@mail.platform.example", "Anna Müller-Lüdenscheidt"),
         ("ops@localhost", None),
+        ("jürgen.müller@bücher.example", "Jürgen Müller"),
         ("o'brien@example.org", 'Séan "the boss" O\'Brien'),
     ],
 )
@@ -34,6 +35,7 @@ def test_usable_recipients_pass(address: str, name: str | None) -> None:
         ("<anna@platform.example>", None, "invalid_address"),
         ("anna@platform..example", None, "invalid_address"),
         ("anna@", None, "invalid_address"),
+        ("anna@platform.example.", None, "invalid_address"),
         ("x" * 65 + "@platform.example", None, "invalid_address"),
         ("anna@" + "d" * 250 + ".example", None, "invalid_address"),
         ("anna@platform.example", "Anna\r\nBcc: all@evil.example", "invalid_name"),
