@@ -104,6 +104,10 @@ HANDLING: dict[str, tuple[str, str]] = {
         "notifier emails the user once per episode (the calendar is gone, read-only, or a permission was withdrawn).",
     ),
     "calendar.selected": ("sync", "notifier ends a calendar-problem episode."),
+    "appointments.backfill_requested": (
+        "sync",
+        "The platform publishes `appointment.created` again for the user's appointments starting at or after `since` (current versions); no calsync service consumes it, and it is dropped if the platform has bound no queue.",
+    ),
     "notification.sent": ("notifier", "For the platform, e.g. to show an in-app banner."),
     "notification.failed": ("notifier", "For the platform and operators."),
 }
@@ -179,6 +183,7 @@ EXAMPLES: dict[type[m.Message], dict[str, Any]] = {
         "since": WHEN,
     },
     m.CalendarSelected: {"user_id": "user-42", "calendar_id": "anna@gmail.com"},
+    m.AppointmentsBackfillRequested: {"user_id": "user-42", "since": WHEN},
     m.NotificationSent: {
         "notification_id": "n-1",
         "user_id": "user-42",

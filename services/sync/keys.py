@@ -1,0 +1,13 @@
+"""Every ``web.AppKey`` of the sync service."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from services.sync.config import SyncConfig
+from services.sync.entrypoints.jobs import Writer
+from shared.clock import Clock
+
+CONFIG = web.AppKey("sync_config", SyncConfig)
+CLOCK = web.AppKey("sync_clock", Clock)
+WRITER = web.AppKey("sync_writer", Writer)
