@@ -91,12 +91,23 @@ async def running_sync(
 
 def connected(user_id: str, email: str, *, cause: str = "connected", **changes: Any) -> m.GrantConnected:
     return m.GrantConnected(
-        user_id=user_id, grant_id=f"g-{user_id}", cause=cause, google_sub=f"sub-{email}", google_email=email, **changes
+        user_id=user_id,
+        grant_id=f"g-{user_id}",
+        cause=cause,
+        google_sub=f"sub-{email}",
+        google_email=email,
+        **changes,
     )
 
 
 def booked(
-    appointment_id: str, user_id: str, version: int = 1, *, title: str | None = None, day: int = 0, **changes: Any
+    appointment_id: str,
+    user_id: str,
+    version: int = 1,
+    *,
+    title: str | None = None,
+    day: int = 0,
+    **changes: Any,
 ) -> m.AppointmentCreated | m.AppointmentUpdated:
     start = START + timedelta(days=day)
     kind = m.AppointmentCreated if version == 1 else m.AppointmentUpdated
@@ -124,7 +135,9 @@ def ours(emulator: Any, calendar_id: str) -> dict[str, list[dict[str, Any]]]:
 
 async def calendar_of(db: asyncpg.Pool, user_id: str) -> str:
     async def check() -> str:
-        calendar_id = await db.fetchval("SELECT calendar_id FROM sync.grant_states WHERE user_id = $1", user_id)
+        calendar_id = await db.fetchval(
+            "SELECT calendar_id FROM sync.grant_states WHERE user_id = $1", user_id
+        )
         assert calendar_id is not None
         return str(calendar_id)
 

@@ -50,7 +50,11 @@ async def test_a_booked_appointment_appears_once_in_the_primary_calendar(
 
 
 async def test_versions_arriving_out_of_order_end_at_the_newest(
-    start_sync: Callable[..., Any], tokens: TokenStandIn, emulator: Any, broker: Broker, clean_db: asyncpg.Pool
+    start_sync: Callable[..., Any],
+    tokens: TokenStandIn,
+    emulator: Any,
+    broker: Broker,
+    clean_db: asyncpg.Pool,
 ) -> None:
     """Version 3 published before versions 1 and 2: the calendar shows version 3, once."""
     emulator.add_user(EMAIL)
