@@ -57,7 +57,7 @@ async def _outbound(app: web.Application) -> AsyncIterator[None]:
     writer = Writer(deps, resolve, workers=config.writer.workers)
     app[keys.WRITER] = writer
     tasks = [asyncio.create_task(coro, name=name) for name, coro in writer.loops()]
-    tables = consumers.routes(consumers.ConsumerDeps(clock, writer.wake))
+    tables = consumers.routes(consumers.ConsumerDeps(clock, writer.wake, tokens.forget))
     for queue, table in tables.items():
         await broker.consume(queue, consumers.dispatch(table), pool=pool)
     yield

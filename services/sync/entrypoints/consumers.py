@@ -23,6 +23,7 @@ Routes = Mapping[type[m.Message], Handler]
 class ConsumerDeps:
     clock: Clock
     wake_writer: Callable[[], None]
+    forget_token: Callable[[str], None]  # a grant event may mean another account or a dead token
 
 
 def routes(deps: ConsumerDeps) -> dict[str, Routes]:
@@ -37,15 +38,18 @@ def routes(deps: ConsumerDeps) -> dict[str, Routes]:
 
     async def on_connected(message: m.GrantConnected, conn: asyncpg.Connection, _: Delivery) -> None:
         await grants.connected(conn, message, grant_deps)
+        deps.forget_token(message.user_id)
         deps.wake_writer()
 
     async def on_paused(
         message: m.GrantDisconnected | m.GrantSuspended, conn: asyncpg.Connection, _: Delivery
     ) -> None:
         await grants.paused(conn, message)
+        deps.forget_token(message.user_id)
 
     async def on_deleted(message: m.GrantDeleted, conn: asyncpg.Connection, _: Delivery) -> None:
         await grants.deleted(conn, message, grant_deps)
+        deps.forget_token(message.user_id)
 
     async def ignore(_message: m.Message, _conn: asyncpg.Connection, _delivery: Delivery) -> None:
         """Known, and nothing for sync to do."""

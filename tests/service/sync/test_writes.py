@@ -37,6 +37,8 @@ async def test_a_booked_appointment_appears_once_in_the_primary_calendar(
         (event,) = ours(emulator, EMAIL)["a1"]
         assert event["summary"] == "a1 v1" and event["location"] == "Room 4"
         assert event["start"]["timeZone"] == "Europe/Berlin"
+        (insert,) = [r for r in emulator.requests if r.method == "POST" and r.path.endswith("/events")]
+        assert insert.query["sendUpdates"] == "none"  # Google mails no attendee by surprise
         async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {service_token}"}) as http:
             async with http.get(f"{sync.url}/api/v1/appointments/a1/sync") as resp:
                 state = await resp.json()
