@@ -22,7 +22,10 @@ async def record_change(
         " ON CONFLICT (appointment_id) DO UPDATE SET owner_user_id = $2, account_id = $3,"
         " version = $4, cancelled = $5, payload = $6, received_at = $7,"
         " starts_at = coalesce($8, appointments.starts_at), ends_at = coalesce($9, appointments.ends_at),"
-        " state = 'pending', due_at = $7, attempts = 0, wait_reason = NULL, last_error = NULL"
+        " state = 'pending', last_error = NULL,"  # a backoff already running is kept (no quota burst)
+        " due_at = CASE WHEN appointments.state = 'pending' AND appointments.attempts > 0"
+        "  THEN greatest(appointments.due_at, $7) ELSE $7 END,"
+        " attempts = CASE WHEN appointments.state = 'pending' THEN appointments.attempts ELSE 0 END"
         " WHERE appointments.version < $4 RETURNING true",
         row["appointment_id"],
         row["owner_user_id"],

@@ -46,6 +46,10 @@ async def test_a_booked_appointment_appears_once_in_the_primary_calendar(
                 health = await resp.json()
             async with http.get(f"{sync.url}/api/v1/appointments/{'x' * 300}/sync") as resp:
                 assert resp.status == 400 and "1 to 200 characters" in (await resp.json())["error"]
+            async with http.get(f"{sync.url}/api/v1/users/u%001/sync-health") as resp:
+                assert resp.status == 400 and "control characters" in (await resp.json())["error"]
+            async with http.get(f"{sync.url}/api/v1/appointments/nope/sync") as resp:
+                assert resp.status == 404
         assert state["state"] == "synced" and state["synced_version"] == 1
         assert state["event_id"] == event["id"] and state["calendar_id"] == EMAIL
         assert health["pending"] == 0 and health["last_success_at"] is not None
