@@ -13,8 +13,6 @@ from typing import Any
 import aiohttp
 import asyncpg
 
-from devtools.google_emulator.state import Grant as EmuGrant
-from devtools.google_emulator.state import new_refresh_token
 from services.auth import crypto, repository
 from services.auth.app import create_app
 from services.auth.config import AuthConfig
@@ -58,10 +56,9 @@ async def add_grant(
 ) -> dict[str, str]:
     """A Google account with a live grant in the emulator, stored as connected in auth's table."""
     email = email or f"u{uuid.uuid4().hex[:8]}@example.com"
-    user = emulator.users.get(email) or emulator.add_user(email)
-    refresh_token = new_refresh_token()
-    emu_grant = EmuGrant(email, emulator.client_id, list(SCOPES), refresh_token)
-    emulator.grants.append(emu_grant)
+    user = emulator.user(email) if emulator.has_user(email) else emulator.add_user(email)
+    emu_grant = emulator.add_grant(email, SCOPES)
+    refresh_token = emu_grant.refresh_token
     access = emulator.issue_access_token(emu_grant, list(SCOPES))
     cipher = crypto.TokenCipher(TEST_KEYS)
     grant_id, user_id = uuid.uuid4().hex, "user-" + uuid.uuid4().hex[:8]
