@@ -52,7 +52,9 @@ service: up sync ## one service in-process at a time
 e2e: up browser sync ## chains across services, and the settings page in a real browser
 	$(RUN) pytest tests/e2e tests/browser $(PYTEST_ARGS)
 
-lint: sync ## ruff check, ruff format --check, mypy
+lint: sync ## import contracts and cycles, ruff check, ruff format --check, mypy (strict on services and shared)
+	$(RUN) lint-imports
+	PYTHONPATH=. $(RUN) python scripts/check_import_cycles.py
 	$(RUN) ruff check $(LINT_DIRS)
 	$(RUN) ruff format --check $(LINT_DIRS)
 	$(RUN) mypy $(CODE_DIRS)

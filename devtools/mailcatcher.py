@@ -114,8 +114,14 @@ class MailCatcher:
         )
 
     def _authenticate(
-        self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: Any
+        self,
+        _server: SMTP,
+        _session: Session,
+        _envelope: Envelope,
+        _mechanism: str,
+        auth_data: Any,
     ) -> AuthResult:
+        """aiosmtpd's authenticator callback (called positionally); only the credentials matter."""
         if isinstance(auth_data, LoginPassword) and self.logins is not None:
             login, password = auth_data.login.decode(), auth_data.password.decode()
             if self.logins.get(login) == password:

@@ -8,6 +8,9 @@
 # otherwise stop with a message naming what to start. Then leave both usable: the PostgreSQL role
 # from DATABASE_URL exists with its password, LOGIN and CREATEDB (tests create their own
 # databases), owns its database, and logs in over TCP; an AMQP login on RabbitMQ succeeds.
+# On a local broker administered with rabbitmqctl (root), the per-publisher broker users of
+# docs/security.md exist (AMQP_USER_AUTH/SYNC/NOTIFIER/PLATFORM, default calsync-<publisher>; a new
+# user's password is its name, for local runs) with the permissions in deploy/broker-permissions.tsv.
 #
 # Never stops or restarts a running server. Tunables: INFRA_WAIT_SECONDS (default 90).
 set -euo pipefail
@@ -283,6 +286,38 @@ ensure_rabbitmq() {
   Check that the broker runs ('rabbitmqctl status') and listens on that port."
 }
 
+# --- Broker users, one per publisher (docs/security.md) ----------------------------------------
+broker_user_name() { # publisher -> its broker user name from the environment
+    local var="AMQP_USER_${1^^}"
+    printf '%s' "${!var:-calsync-$1}"
+}
+
+ensure_broker_users() { # idempotent; one rabbitmqctl call when everything is in place already
+    command -v rabbitmqctl >/dev/null && is_root || return 0
+    parse_url MQ "$AMQP_URL" 5672
+    is_local_host "$MQ_HOST" || return 0
+    local vhost="${MQ_PATH:-/}" current users publisher configure write read name
+    current="$(cd / && rabbitmqctl -q list_permissions -p "$vhost" 2>/dev/null)" || return 0
+    users=""
+    while IFS=$'\t' read -r publisher configure write read; do
+        [[ -z "$publisher" || "$publisher" == \#* ]] && continue
+        name="$(broker_user_name "$publisher")"
+        grep -qxF -- "$name"$'\t'"$configure"$'\t'"$write"$'\t'"$read" <<<"$current" && continue
+        [[ -n "$users" ]] || users="$(cd / && rabbitmqctl -q list_users </dev/null 2>/dev/null | awk '{print $1}')"
+        if ! grep -qxF -- "$name" <<<"$users"; then
+            say "creating RabbitMQ user '$name' (password: its name; for local runs only)"
+            (cd / && rabbitmqctl -q add_user "$name" "$name" && rabbitmqctl -q set_user_tags "$name") \
+                </dev/null >/dev/null ||
+                die "cannot create RabbitMQ user '$name'"
+        fi
+        say "setting RabbitMQ permissions of '$name' on vhost '$vhost'"
+        (cd / && rabbitmqctl -q set_permissions -p "$vhost" "$name" "$configure" "$write" "$read") \
+            </dev/null >/dev/null ||
+            die "cannot set the permissions of RabbitMQ user '$name'"
+    done < <(grep -v '^#' "$ROOT_DIR/deploy/broker-permissions.tsv")
+}
+
 command -v python3 >/dev/null || die "python3 is required (it parses the URLs and checks AMQP)"
 ensure_postgres
 ensure_rabbitmq
+ensure_broker_users

@@ -224,6 +224,13 @@ What every consumer may rely on:
 - **Bad input is parked, not lost.** A message that cannot be decoded or validated goes to the
   consuming queue's dead-letter queue `<queue>.dead` with the reason in the `x-calsync-reason`
   header (e.g. `invalid message: start: give either date_time (with time_zone) or date (all-day), not both`).
+  This happens on the first delivery, without retries, also for a body over 1 MiB, nesting deeper
+  than 16 levels, a NUL character or an unpaired surrogate in any text, and a `version` above
+  2147483647 (the database column).
+- **Who published it.** Set the AMQP `user_id` property to your broker user (RabbitMQ checks it);
+  platform services publish as `calsync-platform`. With publisher verification on, a message from
+  any other broker user is dead-lettered (`untrusted publisher '<user_id>' for <type>`); see
+  docs/security.md.
 
 ## Exchanges
 
@@ -258,7 +265,7 @@ def _field_rows(cls: type[m.Message]) -> list[str]:
     ]
     for name, info in cls.model_fields.items():
         rows.append(
-            f"| `{name}` | {_type_name(info.annotation)} | {_required(info)} | {FIELD_NOTES.get(name, '')} |"
+            f"| `{name}` | {_type_name(info.annotation)} | {_required(info)} | {info.description or FIELD_NOTES.get(name, '')} |"
         )
     return rows
 

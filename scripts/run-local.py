@@ -2,7 +2,7 @@
 """`make run`: starts the Google emulator, the mail catcher and auth, sync and notifier locally.
 
 Settings come from deploy/env.local (the environment wins). Waits until every service's
-GET /readyz answers 200, prints where everything is, streams logs with a name prefix and stops
+GET /readyz on its internal port (public port + 1000) answers 200, prints where everything is, streams logs with a name prefix and stops
 all processes on Ctrl-C, or as soon as one of them exits. RUN_ONLY=google,mail,auth starts a
 subset (names: google, mail, auth, sync, notifier).
 """
@@ -37,12 +37,21 @@ class Proc:
     argv: list[str]
     port: int
     ready_path: str | None  # HTTP path that must answer 200; None: an open TCP port is enough
+    internal_port: int | None = None  # where ready_path is served (the services' internal listener)
     env: dict[str, str] = field(default_factory=dict)
     popen: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ready_url(self) -> str:
+        return f"http://127.0.0.1:{self.internal_port or self.port}{self.ready_path or ''}"
+
+    @property
+    def ports(self) -> list[int]:
+        return [self.port] + ([self.internal_port] if self.internal_port else [])
 
 
 def load_env_file(path: Path) -> dict[str, str]:
@@ -71,14 +80,16 @@ def plan(base_env: dict[str, str]) -> list[Proc]:
             8025,
             None,
         ),
-        Proc("auth", [py, "-m", "services.auth"], 8081, "/readyz"),
-        Proc("sync", [py, "-m", "services.sync"], 8082, "/readyz"),
-        Proc("notifier", [py, "-m", "services.notifier"], 8083, "/readyz"),
+        Proc("auth", [py, "-m", "services.auth"], 8081, "/readyz", 9081),
+        Proc("sync", [py, "-m", "services.sync"], 8082, "/readyz", 9082),
+        Proc("notifier", [py, "-m", "services.notifier"], 8083, "/readyz", 9083),
     ]
     only = {name.strip() for name in base_env.get("RUN_ONLY", "").split(",") if name.strip()}
     procs = [p for p in procs if not only or p.name in only]
     for proc in procs:
         proc.env = {**base_env, "HTTP_PORT": str(proc.port), "PUBLIC_BASE_URL": proc.url}
+        if proc.internal_port:
+            proc.env["INTERNAL_PORT"] = str(proc.internal_port)
     return procs
 
 
@@ -92,7 +103,7 @@ def is_ready(proc: Proc) -> bool:
     if proc.ready_path is None:
         return port_in_use(proc.port)
     try:
-        with urllib.request.urlopen(proc.url + proc.ready_path, timeout=2) as response:  # noqa: S310
+        with urllib.request.urlopen(proc.ready_url, timeout=2) as response:  # noqa: S310
             return bool(response.status == 200)
     except (urllib.error.URLError, OSError):
         return False
@@ -164,7 +175,7 @@ def wait_ready(procs: list[Proc], stopping: threading.Event) -> str | None:
             return f"{dead.name} exited with code {dead.popen.returncode} during start-up"
         pending = [p for p in pending if not is_ready(p)]
         if pending and time.monotonic() > deadline:
-            names = ", ".join(f"{p.name} ({p.url}{p.ready_path or ''})" for p in pending)
+            names = ", ".join(f"{p.name} ({p.ready_url})" for p in pending)
             return f"not ready after {READY_TIMEOUT:.0f} s: {names}"
         if pending:
             stopping.wait(0.3)
@@ -176,7 +187,9 @@ def print_table(procs: list[Proc]) -> None:
         "google": ("google emulator", "  (admin API under /_emulator)"),
         "mail": ("mail catcher", "  (SMTP on 127.0.0.1:1025)"),
     }
-    rows = [(p.name, p.url) for p in procs if p.name not in notes]
+    rows = [
+        (p.name, f"{p.url}  (probes and metrics on :{p.internal_port})") for p in procs if p.name not in notes
+    ]
     rows += [(notes[p.name][0], p.url + notes[p.name][1]) for p in procs if p.name in notes]
     with PRINT_LOCK:
         print("\ncalsync is running (Ctrl-C stops everything):", flush=True)
@@ -188,10 +201,10 @@ def print_table(procs: list[Proc]) -> None:
 def main() -> int:
     base_env = {**load_env_file(ENV_FILE), **os.environ}
     procs = plan(base_env)
-    busy = [p for p in procs if port_in_use(p.port)]
+    busy = [(p, port) for p in procs for port in p.ports if port_in_use(port)]
     if busy:
-        for proc in busy:
-            say(f"port {proc.port} (for {proc.name}) is already in use; stop what runs there")
+        for proc, port in busy:
+            say(f"port {port} (for {proc.name}) is already in use; stop what runs there")
         return 1
     stopping = threading.Event()
 

@@ -1,16 +1,9 @@
 """RabbitMQ adapter: the connection, topology declaration, and confirmed publishing.
 
 Publishing uses publisher confirms on a channel where unroutable messages raise (except on
-exchanges whose consumers live outside calsync). ``Broker.consume`` applies the consumer rules of
-``shared.consumer``, in short:
-
-* undecodable or schema-invalid messages, and handlers raising ``Reject``, go straight to the
-  queue's dead-letter queue with the reason in the ``x-calsync-reason`` header;
-* any other exception is treated as transient: the message is re-published to a delay queue
-  (growing delays from the config) and dead-lettered with its reason once the delays are used up;
-* with a ``pool``, the handler runs inside a database transaction that first records
-  ``(consumer, message_id)`` in ``processed_messages``; a redelivered message finds its row and has no
-  second effect. The message is acked only after that transaction commits.
+exchanges whose consumers live outside calsync). Every message carries the connection's broker user
+as ``user_id``, which RabbitMQ checks, so consumers can tell who published it. ``Broker.consume``
+applies the consumer contract of ``shared.consumer`` (routing tables, retries, dead letters).
 """
 
 from __future__ import annotations
@@ -19,6 +12,7 @@ import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import aio_pika
 import asyncpg
@@ -32,7 +26,8 @@ from prometheus_client import CollectorRegistry, Counter
 
 from shared import messages as m
 from shared import topology as t
-from shared.consumer import Consumer, Handler
+from shared.config import BrokerUsers
+from shared.consumer import Consumer, LegacyHandler, Routes
 
 log = structlog.get_logger(__name__)
 
@@ -72,8 +67,11 @@ class Broker:
         registry: CollectorRegistry | None = None,
         publish_timeout: float = 10.0,
         return_backoff: float = 1.0,
+        users: BrokerUsers | None = None,
     ) -> None:
         self.url = url
+        self.user = unquote(urlsplit(url).username or "") or "guest"
+        self.users = users or BrokerUsers()
         self.prefix = prefix
         self.retry_delays_ms = tuple(retry_delays_ms)
         self.name = name
@@ -203,6 +201,7 @@ class Broker:
             correlation_id=correlation_id,
             expiration=expiration,
             app_id=self.name,
+            user_id=self.user,
         )
         target = await self._exchange(exchange)
         async with asyncio.timeout(self.publish_timeout):
@@ -226,15 +225,20 @@ class Broker:
     async def consume(
         self,
         queue: str,
-        handler: Handler,
+        routes: Routes | LegacyHandler,
         *,
         pool: asyncpg.Pool | None = None,
         prefetch: int = 10,
     ) -> None:
-        """Start consuming ``queue`` with ``handler`` under the rules of ``shared.consumer``."""
+        """Start consuming ``queue`` with a routing table (needs ``pool``) under the contract of
+        ``shared.consumer``; a plain ``handler(message, delivery)`` is still accepted for now."""
+        consumer = Consumer(self, queue, routes, pool)
         channel = await self.channel(prefetch)
         amqp_queue = await channel.get_queue(self.n(queue), ensure=False)
-        await amqp_queue.consume(Consumer(self, queue, handler, pool).on_message)
+        await amqp_queue.consume(consumer.on_message)
+
+    def count_consumed(self, queue: str, outcome: str) -> None:
+        self.metrics.consumed.labels(queue, outcome).inc()
 
     async def channel(self, prefetch: int) -> AbstractChannel:
         """A new channel on the broker connection, kept referenced for the broker's lifetime."""

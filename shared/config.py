@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 from urllib.parse import urlsplit
 
@@ -36,7 +36,9 @@ class Env:
             raise ConfigError(f"{name} is required but not set")
         return f"{default}"
 
-    def integer(self, name: str, default: object = _MISSING, *, minimum: int | None = None) -> int:
+    def integer(
+        self, name: str, default: object = _MISSING, *, minimum: int | None = None, maximum: int | None = None
+    ) -> int:
         raw = self.text(name, default)
         try:
             value = int(raw)
@@ -44,6 +46,8 @@ class Env:
             raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
         if minimum is not None and value < minimum:
             raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+        if maximum is not None and value > maximum:
+            raise ConfigError(f"{name} must be at most {maximum}, got {value}")
         return value
 
     def number(self, name: str, default: object = _MISSING, *, minimum: float = 0.0) -> float:
@@ -90,6 +94,35 @@ def check_url(name: str, value: str, *, https: bool = False) -> str:
 
 
 @dataclass(frozen=True)
+class BrokerUsers:
+    """The RabbitMQ user each publisher connects as (docs/security.md).
+
+    With ``verify`` a consumer accepts a message only if its broker-checked ``user_id`` is the user
+    of the documented publisher of the message's exchange (``shared.topology.PUBLISHER_OF``)."""
+
+    auth: str = "calsync-auth"
+    sync: str = "calsync-sync"
+    notifier: str = "calsync-notifier"
+    platform: str = "calsync-platform"
+    verify: bool = False
+
+    def of(self, publisher: str) -> str:
+        """The broker user of ``publisher`` (auth, sync, notifier or platform)."""
+        users = {"auth": self.auth, "sync": self.sync, "notifier": self.notifier, "platform": self.platform}
+        return users[publisher]
+
+    @classmethod
+    def from_env(cls, env: Env) -> BrokerUsers:
+        return cls(
+            auth=env.text("AMQP_USER_AUTH", cls.auth),
+            sync=env.text("AMQP_USER_SYNC", cls.sync),
+            notifier=env.text("AMQP_USER_NOTIFIER", cls.notifier),
+            platform=env.text("AMQP_USER_PLATFORM", cls.platform),
+            verify=env.flag("AMQP_VERIFY_PUBLISHERS", False),
+        )
+
+
+@dataclass(frozen=True)
 class CommonConfig:
     """Settings every service has: where its dependencies are and how it is reached."""
 
@@ -99,6 +132,10 @@ class CommonConfig:
     amqp_prefix: str = ""
     http_host: str = "127.0.0.1"
     http_port: int = 8080
+    # /healthz, /readyz and /metrics are served here only. from_env defaults to HTTP_PORT + 1000 on
+    # all interfaces (for orchestrator probes); built directly (tests, tools) a free local port.
+    internal_host: str = "127.0.0.1"
+    internal_port: int = 0
     public_base_url: str = "http://127.0.0.1:8080"
     environment: str = "development"
     log_level: str = "INFO"
@@ -106,6 +143,7 @@ class CommonConfig:
     retry_delays_ms: tuple[int, ...] = (1_000, 10_000, 60_000, 300_000)
     outbox_poll_interval: float = 0.2
     db_pool_size: int = 10
+    broker_users: BrokerUsers = field(default_factory=BrokerUsers)
 
     @property
     def production(self) -> bool:
@@ -124,13 +162,19 @@ class CommonConfig:
             retry_delays = tuple(int(d) for d in delays)
         except ValueError:
             raise ConfigError(f"AMQP_RETRY_DELAYS_MS must be whole numbers, got {delays!r}") from None
+        http_port = env.integer("HTTP_PORT", default_port, minimum=1, maximum=65535)
+        internal_port = env.integer("INTERNAL_PORT", http_port + 1000, minimum=1, maximum=65535)
+        if internal_port == http_port:
+            raise ConfigError(f"INTERNAL_PORT must differ from HTTP_PORT ({http_port})")
         return cls(
             service=service,
             database_url=env.text("DATABASE_URL", DEFAULT_DATABASE_URL),
             amqp_url=env.text("AMQP_URL", DEFAULT_AMQP_URL),
             amqp_prefix=env.text("AMQP_PREFIX", ""),
             http_host=env.text("HTTP_HOST", "127.0.0.1"),
-            http_port=env.integer("HTTP_PORT", default_port, minimum=1),
+            http_port=http_port,
+            internal_host=env.text("INTERNAL_HOST", "0.0.0.0"),  # noqa: S104 - probes come from outside
+            internal_port=internal_port,
             public_base_url=env.url("PUBLIC_BASE_URL", https=production),
             environment=environment,
             log_level=env.choice("LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), "INFO"),
@@ -138,6 +182,7 @@ class CommonConfig:
             retry_delays_ms=retry_delays,
             outbox_poll_interval=env.number("OUTBOX_POLL_INTERVAL", 0.2, minimum=0.01),
             db_pool_size=env.integer("DB_POOL_SIZE", 10, minimum=2),
+            broker_users=BrokerUsers.from_env(env),
         )
 
 

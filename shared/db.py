@@ -3,7 +3,8 @@
 Each service owns one schema (``auth``, ``sync``, ``notifier``) and never reads another's tables.
 Migrations are plain SQL files applied in name order at start-up, under a PostgreSQL advisory lock so
 that replicas starting together apply each file exactly once. The shared messaging tables
-(``shared/migrations``) come first in every schema.
+(``shared/migrations``) come first in every schema. ``transaction`` opens a transaction whose
+``after_commit`` callbacks run only once it has committed.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +24,42 @@ from aiohttp import web
 log = structlog.get_logger(__name__)
 
 SHARED_MIGRATIONS = Path(__file__).parent / "migrations"
+
+AfterCommit = Callable[[], None]
+
+# The innermost open ``transaction`` of the running task, and the callbacks registered in it.
+_pending: ContextVar[tuple[asyncio.Task[Any] | None, list[AfterCommit]] | None] = ContextVar(
+    "calsync_after_commit", default=None
+)
+
+
+@asynccontextmanager
+async def transaction(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
+    """``async with transaction(pool) as conn:`` acquires a connection and opens a transaction;
+    callbacks registered with ``after_commit`` inside run once it has committed, never on rollback."""
+    callbacks: list[AfterCommit] = []
+    token = _pending.set((asyncio.current_task(), callbacks))
+    try:
+        async with pool.acquire() as conn, conn.transaction():
+            yield conn
+    finally:
+        _pending.reset(token)
+    for callback in callbacks:
+        try:
+            callback()
+        except Exception:  # committed already: one failing callback must not undo the rest
+            log.exception("after_commit_callback_failed")
+
+
+def after_commit(callback: AfterCommit) -> None:
+    """Run ``callback`` when the current task's ``transaction`` commits (now, outside of one).
+
+    A task started inside a transaction does not inherit it: its callbacks run immediately."""
+    pending = _pending.get()
+    if pending is None or pending[0] is not asyncio.current_task():
+        callback()
+        return
+    pending[1].append(callback)
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:

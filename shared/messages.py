@@ -4,7 +4,9 @@ This module is the one place that names message types, exchanges and routing key
 documents it for platform developers. Every message is JSON with an envelope (``message_id``,
 ``type``, ``schema_version``, ``occurred_at``) and flat payload fields. Readers are tolerant: unknown
 fields are ignored, so producers may add optional fields without a new version. Validation errors
-name the field and the reason.
+name the field and the reason. Input that could never be stored is refused the same way, before any
+handler runs: a body over ``MAX_BODY_BYTES`` or nested deeper than ``MAX_NESTING`` (counted without
+recursion), a NUL or unpaired surrogate in any text, an integer beyond its database column.
 
 Pydantic models are used instead of plain dataclasses because they give exact, per-field validation
 errors for input that other platform services produce.
@@ -29,12 +31,18 @@ from pydantic import (
     model_validator,
 )
 
+from shared.jsonlimits import JsonRefused, loads_bounded, unstorable
+
 # Exchanges (topic, durable) and their owners.
 PLATFORM_EVENTS = "platform.events"  # published by other platform services; declared by us too
 AUTH_EVENTS = "auth.events"
 SYNC_EVENTS = "sync.events"
 NOTIFIER_EVENTS = "notifier.events"
 AUTH_RPC = "auth.rpc"  # direct: token requests from sync to auth
+
+MAX_BODY_BYTES = 1024 * 1024  # a message body larger than this is refused unread
+MAX_NESTING = 16  # the deepest message nests 3 levels (attendees); deeper bodies are refused unparsed
+PG_INTEGER_MAX = 2**31 - 1  # sync.appointments.version is a PostgreSQL integer
 
 
 class InvalidMessage(ValueError):
@@ -49,10 +57,27 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-class Message(BaseModel):
+class _Storable(BaseModel):
+    """Base of every model in the contract: each text value must be storable as PostgreSQL text."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", allow_inf_nan=False)
+
+    @field_validator("*")
+    @classmethod
+    def _storable_text(cls, value: Any) -> Any:
+        if isinstance(value, str) and (reason := unstorable(value)) is not None:
+            raise ValueError(reason)
+        if isinstance(value, tuple):
+            for index, item in enumerate(value):
+                if isinstance(item, str) and (reason := unstorable(item)) is not None:
+                    raise ValueError(f"item {index} {reason}")
+        return value
+
+
+class Message(_Storable):
     """Base of every message: the envelope fields and JSON encoding."""
 
-    model_config = ConfigDict(frozen=True, extra="ignore", str_strip_whitespace=True)
+    model_config = ConfigDict(frozen=True, extra="ignore", str_strip_whitespace=True, allow_inf_nan=False)
 
     TYPE: ClassVar[str]
     SCHEMA_VERSION: ClassVar[int] = 1
@@ -90,10 +115,8 @@ def _require_aware(value: datetime) -> datetime:
 # --------------------------------------------------------------------------- platform: appointments
 
 
-class EventTime(BaseModel):
+class EventTime(_Storable):
     """A start or end: ``date_time`` with an IANA ``time_zone``, or ``date`` alone for all-day."""
-
-    model_config = ConfigDict(frozen=True, extra="ignore")
 
     date_time: datetime | None = None
     time_zone: str | None = None
@@ -128,8 +151,8 @@ class EventTime(BaseModel):
         return self.date is not None
 
 
-class Attendee(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore")
+class Attendee(_Storable):
+    """One invitee of an appointment (calsync does not send invitations)."""
 
     email: str = Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
     name: str | None = Field(default=None, max_length=200)
@@ -139,7 +162,11 @@ class _AppointmentRef(Message):
     EXCHANGE: ClassVar[str] = PLATFORM_EVENTS
 
     appointment_id: str = Field(min_length=1, max_length=200)
-    version: int = Field(ge=1, description="grows with every change of the appointment")
+    version: int = Field(
+        ge=1,
+        le=PG_INTEGER_MAX,
+        description="Per-appointment version that grows with every change; older versions are ignored.",
+    )
     owner_user_id: str = Field(min_length=1, max_length=200)
     account_id: str = Field(min_length=1, max_length=200)
 
@@ -260,7 +287,8 @@ class GrantSuspended(_GrantEvent):
     hijacking: bool = False
     since: AwareDatetime
     google_email: str | None = Field(
-        default=None, description="None when hijacking: the Google mailbox must not be used"
+        default=None,
+        description="The Google account's email; null when `hijacking`: that mailbox must not be used.",
     )
 
 
@@ -318,7 +346,13 @@ class TokenReply(Message):
     ROUTING_KEY: ClassVar[str] = ""
 
     user_id: str
-    status: Literal["token", "disconnected", "no_grant", "temporarily_unavailable"]
+    status: Literal["token", "disconnected", "no_grant", "temporarily_unavailable"] = Field(
+        description=(
+            "The answer: `token` (use `access_token`), `disconnected` (the user must reconnect;"
+            " see `reason`), `no_grant` (never connected), or `temporarily_unavailable`"
+            " (ask again after `retry_after` seconds)."
+        )
+    )
     access_token: str | None = None
     expires_at: AwareDatetime | None = None
     reason: str | None = None
@@ -431,9 +465,9 @@ BY_TYPE: dict[str, type[Message]] = {m.TYPE: m for m in ALL_MESSAGES}
 def decode(body: bytes | str) -> Message:
     """Decode any contract message from JSON, choosing the class by its ``type`` field."""
     try:
-        data: Any = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidMessage(f"body is not valid JSON: {exc}") from None
+        data: Any = loads_bounded(body, max_bytes=MAX_BODY_BYTES, max_depth=MAX_NESTING)
+    except JsonRefused as exc:
+        raise InvalidMessage(str(exc)) from None
     if not isinstance(data, dict):
         raise InvalidMessage("body must be a JSON object")
     kind = data.get("type")

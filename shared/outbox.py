@@ -1,6 +1,10 @@
 """Transactional outbox: events are saved with the state change and relayed to RabbitMQ afterwards.
 
-``add`` inserts the event in the caller's transaction. ``OutboxRelay`` claims unsent rows with
+Each service builds one ``Outbox(clock)`` in its composition root and hands it to ``base_app``,
+which attaches the relay once it runs. ``outbox.add(conn, message)`` inserts the event in the
+caller's transaction, stamped with the service's clock, and wakes the relay after that transaction
+commits (``shared.db.after_commit``; outside ``db.transaction`` the relay is woken at once and
+finds the row at its next poll). ``OutboxRelay`` claims unsent rows with
 ``FOR UPDATE SKIP LOCKED`` (so replicas share the work), publishes each with a broker confirm and
 marks it sent in the same transaction. A crash between commit and publish leaves the row unsent and
 it is published after restart; a crash between publish and marking sent gives at most a duplicate,
@@ -19,6 +23,8 @@ from aiohttp import web
 
 from shared import messages as m
 from shared.amqp import Broker
+from shared.clock import Clock
+from shared.db import after_commit
 
 log = structlog.get_logger(__name__)
 
@@ -30,7 +36,7 @@ async def add(
     routing_key: str | None = None,
     occurred_at: datetime | None = None,
 ) -> None:
-    """Save ``message`` for publication when the surrounding transaction commits.
+    """Save ``message`` for publication when the surrounding transaction commits (prefer ``Outbox.add``).
 
     ``occurred_at`` stamps the message with the service's clock (instead of the wall clock)."""
     if occurred_at is not None:
@@ -44,6 +50,30 @@ async def add(
         message.TYPE,
         message.to_json(),
     )
+
+
+class Outbox:
+    """The service's outbox: ``add`` events in a transaction; the attached relay publishes them."""
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self._relay: OutboxRelay | None = None
+
+    def attach(self, relay: OutboxRelay) -> None:
+        """Wake ``relay`` after each commit that added events (done by ``relay_context``)."""
+        self._relay = relay
+
+    def wake(self) -> None:
+        """Have the relay look for unsent events now (nothing before a relay is attached)."""
+        if self._relay is not None:
+            self._relay.wake()
+
+    async def add(
+        self, conn: asyncpg.Connection, message: m.Message, *, routing_key: str | None = None
+    ) -> None:
+        """Save ``message`` (``occurred_at`` = the clock's now) in ``conn``'s open transaction."""
+        await add(conn, message, routing_key=routing_key, occurred_at=self._clock.now())
+        after_commit(self.wake)
 
 
 class OutboxRelay:
@@ -73,6 +103,7 @@ class OutboxRelay:
         failures = 0
         polls = 0
         while True:
+            self._wake.clear()  # a wake() during this pass makes the next wait end at once
             try:
                 sent = await self.relay_once()
                 failures = 0
@@ -94,7 +125,6 @@ class OutboxRelay:
 
     async def _wait(self, seconds: float) -> None:
         """Wait for ``wake()`` or ``seconds``; unlike ``wait_for`` on 3.11 this never swallows a cancel."""
-        self._wake.clear()
         waiter = asyncio.ensure_future(self._wake.wait())
         try:
             await asyncio.wait({waiter}, timeout=seconds)
@@ -144,12 +174,15 @@ def relay_context(
     relay_key: web.AppKey[OutboxRelay],
     *,
     poll_interval: float,
+    outbox: Outbox | None = None,
 ) -> Callable[[web.Application], AsyncIterator[None]]:
-    """An aiohttp cleanup context running the relay as a background task."""
+    """An aiohttp cleanup context running the relay as a background task (attached to ``outbox``)."""
 
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         relay = OutboxRelay(app[pool_key], app[broker_key], poll_interval=poll_interval)
         app[relay_key] = relay
+        if outbox is not None:
+            outbox.attach(relay)
         task = asyncio.create_task(relay.run(), name="outbox-relay")
         yield
         task.cancel()

@@ -1,8 +1,9 @@
 """The skeleton every service's composition root starts from.
 
 ``base_app`` wires what all services have: the database pool and migrations, the broker with the
-service's queues declared, the outbox relay, one shared HTTP client session, health/readiness and
-metrics. The service's ``create_app`` then adds its own routes, consumers and jobs. ``run`` is what
+service's queues declared, the outbox relay, one shared HTTP client session, and health, readiness
+and metrics on the internal listener (``INTERNAL_HOST``/``INTERNAL_PORT``, never the public port).
+The service's ``create_app`` then adds its own routes, consumers and jobs. ``run`` is what
 ``__main__`` calls.
 """
 
@@ -18,27 +19,36 @@ import asyncpg
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from shared import db, outbox
+from shared import db
 from shared.amqp import Broker
 from shared.config import CommonConfig
 from shared.logs import configure_logging
+from shared.outbox import Outbox, OutboxRelay, relay_context
 from shared.topology import queues_to_declare
 from shared.web import REGISTRY, add_readiness_check, setup_http
 
 COMMON = web.AppKey("common_config", CommonConfig)
 POOL = web.AppKey("pool", asyncpg.Pool)
 BROKER = web.AppKey("broker", Broker)
-RELAY = web.AppKey("outbox_relay", outbox.OutboxRelay)
+RELAY = web.AppKey("outbox_relay", OutboxRelay)
 HTTP = web.AppKey("http_client", aiohttp.ClientSession)
 TASKS = web.AppKey("background_tasks", list)
 
 
-def base_app(common: CommonConfig, *, migrations: Path) -> web.Application:
-    """An application with pool, broker, outbox relay, HTTP client, health, readiness and metrics."""
+def base_app(common: CommonConfig, *, migrations: Path, outbox: Outbox | None = None) -> web.Application:
+    """An application with pool, broker, outbox relay, HTTP client, health, readiness and metrics.
+
+    The relay is attached to the service's ``outbox`` (if given) once it runs."""
     app = web.Application(client_max_size=1024 * 1024)
     app[COMMON] = common
     app[TASKS] = []
-    setup_http(app, service_token=common.service_token, registry=CollectorRegistry())
+    setup_http(
+        app,
+        service_token=common.service_token,
+        registry=CollectorRegistry(),
+        internal_host=common.internal_host,
+        internal_port=common.internal_port,
+    )
     app.cleanup_ctx.append(
         db.pool_context(
             POOL,
@@ -51,7 +61,7 @@ def base_app(common: CommonConfig, *, migrations: Path) -> web.Application:
     )
     app.cleanup_ctx.append(_broker_context)
     app.cleanup_ctx.append(
-        outbox.relay_context(POOL, BROKER, RELAY, poll_interval=common.outbox_poll_interval)
+        relay_context(POOL, BROKER, RELAY, poll_interval=common.outbox_poll_interval, outbox=outbox)
     )
     app.cleanup_ctx.append(_http_client_context)
     app.cleanup_ctx.append(_tasks_context)
@@ -68,6 +78,7 @@ async def _broker_context(app: web.Application) -> AsyncIterator[None]:
         retry_delays_ms=common.retry_delays_ms,
         name=common.service,
         registry=app[REGISTRY],
+        users=common.broker_users,
     )
     await broker.connect()
     try:

@@ -60,6 +60,13 @@ PUBLISHES: dict[str, tuple[str, ...]] = {
     "notifier": (m.NOTIFIER_EVENTS,),
 }
 
+# The one publisher of each exchange: with publisher verification on, a consumer accepts a message
+# only from that publisher's broker user (``shared.config.BrokerUsers``, docs/security.md).
+PUBLISHER_OF: dict[str, str] = {
+    m.PLATFORM_EVENTS: "platform",
+    **{exchange: service for service, exchanges in PUBLISHES.items() for exchange in exchanges},
+}
+
 DELIVERY_LIMIT = 20  # a message that crashes its consumer this often is dead-lettered by RabbitMQ
 
 

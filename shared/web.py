@@ -1,52 +1,75 @@
-"""HTTP pieces every service shares: request context and access log, service-token check,
-liveness/readiness and Prometheus metrics.
+"""HTTP pieces every service shares: request context and access log, refusal of control
+characters in paths and queries, the service-token check, bounded JSON bodies (``read_json``), and
+the internal listener for health, readiness and metrics (shared.internal_http).
 
 The access log prints the path without its query string, because signed links and OAuth codes
 travel in query strings. Routes under ``/api/`` require the platform's service token
-(``Authorization: Bearer <token>``), compared in constant time.
+(``Authorization: Bearer <token>``), compared in constant time. Bad input gets a 400 with a JSON
+body ``{"error": <code>, "detail": <why>}``, never a 500.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hmac
+import json
+import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import structlog
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Histogram
 from structlog.contextvars import bound_contextvars
+
+from shared.internal_http import ReadinessCheck, internal_app, listener_context
+from shared.jsonlimits import JsonRefused, first_unstorable, loads_bounded
 
 log = structlog.get_logger("calsync.http")
 
-ReadinessCheck = Callable[[], Awaitable[None]]
 HandlerT = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 REGISTRY = web.AppKey("metrics_registry", CollectorRegistry)
 SERVICE_TOKEN = web.AppKey("service_token", str)
 READINESS = web.AppKey("readiness_checks", dict)
+INTERNAL_ADDRESS = web.AppKey("internal_address", tuple)  # (host, port) once the listener is up
 _HTTP_METRICS = web.AppKey("http_metrics", tuple)
 
-QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+JSON_MAX_BYTES = 64 * 1024
+JSON_MAX_DEPTH = 32
+# C0 controls, DEL, and UTF-16 surrogates (which a broken percent-encoding can produce).
+_CONTROL = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
 
 
-def setup_http(app: web.Application, *, service_token: str, registry: CollectorRegistry) -> None:
-    """Install middlewares and the /healthz, /readyz and /metrics routes on ``app``."""
+def setup_http(
+    app: web.Application,
+    *,
+    service_token: str,
+    registry: CollectorRegistry,
+    internal_host: str = "127.0.0.1",
+    internal_port: int = 0,
+) -> None:
+    """Install the middlewares on ``app`` and serve /healthz, /readyz and /metrics on a separate
+    internal listener at ``internal_host:internal_port`` (0: a free port; see ``INTERNAL_ADDRESS``)."""
     app[REGISTRY] = registry
     app[SERVICE_TOKEN] = service_token
-    app[READINESS] = {}
+    checks: dict[str, ReadinessCheck] = {}
+    app[READINESS] = checks
     app[_HTTP_METRICS] = (
         Counter(
             "calsync_http_requests_total", "HTTP requests", ["method", "route", "status"], registry=registry
         ),
         Histogram("calsync_http_request_seconds", "HTTP request duration", ["route"], registry=registry),
     )
-    app.middlewares.extend([request_context, service_token_check])
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/readyz", readyz)
-    app.router.add_get("/metrics", metrics)
+    app.middlewares.extend([request_context, refuse_control_characters, service_token_check])
+
+    def bound(address: tuple[str, int]) -> None:
+        app[INTERNAL_ADDRESS] = address
+
+    app.cleanup_ctx.append(
+        listener_context(lambda: internal_app(registry, checks), internal_host, internal_port, bound)
+    )
 
 
 def add_readiness_check(app: web.Application, name: str, check: ReadinessCheck) -> None:
@@ -83,14 +106,58 @@ def _record(request: web.Request, status: int, seconds: float) -> None:
     counter, histogram = request.app[_HTTP_METRICS]
     counter.labels(request.method, name, str(status)).inc()
     histogram.labels(name).observe(seconds)
-    if request.path not in QUIET_PATHS:
-        log.info(
-            "http_request",
-            method=request.method,
-            path=request.path,
-            status=status,
-            duration_ms=round(seconds * 1000, 1),
-        )
+    log.info(
+        "http_request",
+        method=request.method,
+        path=request.path,
+        status=status,
+        duration_ms=round(seconds * 1000, 1),
+    )
+
+
+def bad_request(error: str, detail: str) -> web.HTTPBadRequest:
+    """A 400 whose JSON body names the problem (``error``, a code) and explains it (``detail``)."""
+    return web.HTTPBadRequest(
+        text=json.dumps({"error": error, "detail": detail}), content_type="application/json"
+    )
+
+
+@web.middleware
+async def refuse_control_characters(request: web.Request, handler: HandlerT) -> web.StreamResponse:
+    """A path or query with a NUL or another control character is refused with 400 before any
+    handler sees it (no user id, token or link legitimately contains one)."""
+    if _CONTROL.search(request.path):
+        raise bad_request("invalid_characters", "the path contains a control character")
+    for name, value in request.query.items():
+        if _CONTROL.search(name):
+            raise bad_request("invalid_characters", "a query parameter name contains a control character")
+        if _CONTROL.search(value):
+            raise bad_request("invalid_characters", f"query parameter {name!r} contains a control character")
+    return await handler(request)
+
+
+async def read_json(
+    request: web.Request, *, max_bytes: int = JSON_MAX_BYTES, max_depth: int = JSON_MAX_DEPTH
+) -> Any:
+    """The request body as JSON; 400 if it is larger than ``max_bytes``, nested deeper than
+    ``max_depth``, not UTF-8 JSON, or holds text the database cannot store (NUL)."""
+    if request.content_length is not None and request.content_length > max_bytes:
+        raise bad_request("body_too_large", f"the body is larger than {max_bytes} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := await request.content.read(64 * 1024):
+        size += len(chunk)
+        if size > max_bytes:
+            raise bad_request("body_too_large", f"the body is larger than {max_bytes} bytes")
+        chunks.append(chunk)
+    try:
+        data = loads_bounded(b"".join(chunks), max_bytes=max_bytes, max_depth=max_depth)
+    except JsonRefused as exc:
+        raise bad_request("invalid_json", str(exc)) from None
+    problem = first_unstorable(data, max_depth=max_depth)
+    if problem is not None:
+        raise bad_request("invalid_text", f"{problem[0]}: {problem[1]}")
+    return data
 
 
 @web.middleware
@@ -112,33 +179,3 @@ async def service_token_check(request: web.Request, handler: HandlerT) -> web.St
                 headers={"WWW-Authenticate": 'Bearer realm="calsync"'},
             )
     return await handler(request)
-
-
-async def healthz(_request: web.Request) -> web.Response:
-    """Liveness: the process answers."""
-    return web.json_response({"status": "ok"})
-
-
-async def readyz(request: web.Request) -> web.Response:
-    """Readiness: every dependency check passes within its time limit."""
-    checks = request.app[READINESS]
-    results = await asyncio.gather(*(_run_check(c) for c in checks.values()))
-    report = dict(zip(checks, results, strict=True))
-    ready = all(r == "ok" for r in report.values())
-    return web.json_response(
-        {"status": "ready" if ready else "not_ready", "checks": report}, status=200 if ready else 503
-    )
-
-
-async def _run_check(check: ReadinessCheck) -> str:
-    try:
-        async with asyncio.timeout(3):
-            await check()
-        return "ok"
-    except Exception as exc:
-        return f"failed: {type(exc).__name__}"
-
-
-async def metrics(request: web.Request) -> web.Response:
-    body = generate_latest(request.app[REGISTRY])
-    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -22,7 +22,6 @@ import aiohttp
 import asyncpg
 
 from devtools.google_emulator import GoogleEmulator
-from devtools.google_emulator.state import Grant as EmuGrant
 from services.auth import crypto
 from services.auth.app import create_app
 from services.auth.config import AuthConfig
@@ -62,7 +61,7 @@ def _serve_emulator(port_queue: Any, seed: str, grants: int) -> None:
         for i in range(grants):
             email = f"bench{i}@example.com"
             emu.add_user(email)
-            emu.grants.append(EmuGrant(email, emu.client_id, list(SCOPES), _token(i, seed)))
+            emu.add_grant(email, SCOPES, refresh_token=_token(i, seed))
 
         async def stats(request: web.Request) -> web.Response:
             if request.query.get("reset"):
@@ -71,7 +70,7 @@ def _serve_emulator(port_queue: Any, seed: str, grants: int) -> None:
                 {
                     "refresh_calls": emu.token_calls_by_grant["refresh_token"],
                     "peak": emu.token_inflight_peak,
-                    "subs": [emu.users[f"bench{i}@example.com"].sub for i in range(grants)]
+                    "subs": [emu.user(f"bench{i}@example.com").sub for i in range(grants)]
                     if request.query.get("subs")
                     else [],
                 }

@@ -3,6 +3,7 @@
 Use `GoogleEmulator` in process (tests) or run `python -m devtools.google_emulator` (make run)."""
 
 from .emulator import GoogleEmulator
-from .state import EmuUser
+from .records import EmuUser, Grant
+from .state import EmulatorState
 
-__all__ = ["EmuUser", "GoogleEmulator"]
+__all__ = ["EmuUser", "EmulatorState", "GoogleEmulator", "Grant"]

@@ -1,5 +1,7 @@
-"""Run the Google emulator standalone (`make run`): seeds demo@example.com with a primary
-calendar and serves until interrupted; drive it over `/_emulator/...`."""
+"""Run the Google emulator standalone (`make run`, benchmarks): seeds demo@example.com with a
+primary calendar, prints its URL and serves until interrupted; drive it over `/_emulator/...`.
+
+    python -m devtools.google_emulator --port 0 --latency-ms 30:50"""
 
 from __future__ import annotations
 
@@ -33,7 +35,9 @@ def _log(event: str, **data: object) -> None:
 async def _serve(args: argparse.Namespace) -> None:
     emu = GoogleEmulator(args.public_url, client_id=args.client_id, client_secret=args.client_secret)
     if args.allow_http_push:
-        emu.insecure_push_hosts.add(args.allow_http_push)
+        emu.allow_http_push(args.allow_http_push)
+    if args.latency_ms is not None:
+        emu.set_calendar_latency(*args.latency_ms)
     emu.add_user("demo@example.com", name="Demo User")
     base = await emu.start(args.host, args.port)
     _log("emulator_started", base_url=base, calendar_base_url=emu.calendar_base_url)
@@ -42,6 +46,18 @@ async def _serve(args: argparse.Namespace) -> None:
     finally:
         await emu.stop()
         _log("emulator_stopped")
+
+
+def latency_range(raw: str) -> tuple[float, float]:
+    """`30` or `30:50` / `30-50` (milliseconds) as (low, high)."""
+    low, _, high = raw.replace("-", ":").partition(":")
+    try:
+        bounds = (float(low), float(high or low))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected MS or MIN:MAX in milliseconds, got {raw!r}") from None
+    if bounds[0] < 0 or bounds[1] < bounds[0]:
+        raise argparse.ArgumentTypeError(f"expected 0 <= MIN <= MAX, got {raw!r}")
+    return bounds
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -56,6 +72,13 @@ def main(argv: list[str] | None = None) -> None:
         default=None,
         metavar="HOST",
         help="also accept http:// watch addresses on this host",
+    )
+    parser.add_argument(
+        "--latency-ms",
+        type=latency_range,
+        default=None,
+        metavar="MIN[:MAX]",
+        help="hold every Calendar response MIN to MAX milliseconds (uniform)",
     )
     args = parser.parse_args(argv)
     handler = logging.StreamHandler(sys.stdout)

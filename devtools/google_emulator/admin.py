@@ -1,17 +1,21 @@
-"""Admin HTTP API of the emulator (`/_emulator/...`, JSON) so an out-of-process emulator can be
-seeded, faulted and inspected: `POST /_emulator/<method>` calls the Python method of the same
-name with the JSON body as keyword arguments; `GET /_emulator/<view>` returns state."""
+"""Admin HTTP API of the emulator (`/_emulator/...`, JSON, documented in README.md) so an
+out-of-process emulator can be seeded, faulted and inspected: `POST /_emulator/<operation>`
+calls the state method of that name with the JSON body as keyword arguments; `GET
+/_emulator/<view>` returns state."""
 
 from __future__ import annotations
 
 import dataclasses
-import inspect
-from typing import TYPE_CHECKING, Any
+import json
+from collections.abc import Callable
+from typing import Any
 
 from aiohttp import web
 
-if TYPE_CHECKING:
-    from .emulator import GoogleEmulator
+from .channels import Pusher
+from .records import ENDPOINT_PATHS
+from .risc import post_set
+from .state import EmulatorState
 
 OPERATIONS = frozenset(
     {
@@ -22,6 +26,7 @@ OPERATIONS = frozenset(
         "set_consent",
         "register_redirect_uri",
         "revoke_user",
+        "change_password",
         "delete_account",
         "restore_account",
         "expire_access_tokens",
@@ -29,20 +34,24 @@ OPERATIONS = frozenset(
         "disable_client",
         "set_time_limited",
         "omit_scope_in_token_response",
+        "add_grant",
         "grant_token",
         "fail_next",
         "fail_for",
+        "rate_limit",
         "set_latency",
+        "set_calendar_latency",
         "drop_connections",
         "clear_faults",
         "reset_stats",
         "invalidate_sync_tokens",
+        "invalidate_sync_token",
         "drop_next_push",
         "drop_pushes",
         "rotate_risc_key",
+        "seed_event",
         "user_put_event",
         "user_delete_event",
-        "send_security_event",
     }
 )
 
@@ -55,73 +64,113 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def _views(emu: GoogleEmulator, request: web.Request) -> dict[str, Any]:
+class BadRequest(Exception):
+    """An admin call the emulator cannot answer (missing or unknown argument)."""
+
+
+def _events(state: EmulatorState, request: web.Request) -> Any:
+    calendar_id = request.query.get("calendar_id")
+    if not calendar_id:
+        raise BadRequest("the calendar_id query parameter is required")
+    if calendar_id not in state.calendars:
+        raise BadRequest(f"unknown calendar {calendar_id}")
+    return state.events(calendar_id)
+
+
+def _views(state: EmulatorState, request: web.Request) -> dict[str, Callable[[], Any]]:
     return {
-        "requests": lambda: emu.requests,
+        "requests": lambda: state.requests,
         "stats": lambda: {
-            "token_calls": emu.token_calls,
-            "token_calls_by_grant": dict(emu.token_calls_by_grant),
-            "token_inflight_peak": emu.token_inflight_peak,
+            "token_calls": state.token_calls,
+            "token_calls_by_grant": dict(state.token_calls_by_grant),
+            "token_inflight_peak": state.token_inflight_peak,
         },
-        "events": lambda: emu.events(request.query["calendar_id"]),
-        "channels": lambda: list(emu.channels.values()),
-        "pushes": lambda: emu.pushes,
-        "revoked_tokens": lambda: emu.revoked_tokens,
-        "users": lambda: list(emu.users.values()),
-        "urls": lambda: {
-            "auth_url": emu.auth_url,
-            "token_url": emu.token_url,
-            "revoke_url": emu.revoke_url,
-            "userinfo_url": emu.userinfo_url,
-            "risc_config_url": emu.risc_config_url,
-            "jwks_url": emu.jwks_url,
-            "calendar_base_url": emu.calendar_base_url,
-        },
+        "events": lambda: _events(state, request),
+        "channels": lambda: list(state.channels.values()),
+        "pushes": lambda: state.pushes,
+        "revoked_tokens": lambda: state.revoked_tokens,
+        "users": lambda: list(state.users.values()),
+        "urls": lambda: {name: state.base_url + path for name, path in ENDPOINT_PATHS.items()},
     }
 
 
-def admin_routes(emu: GoogleEmulator) -> list[web.RouteDef]:
+def _target(state: EmulatorState, op: str) -> Callable[..., Any]:
+    """The state method (or its fault plan's, or its keys') named `op`."""
+    for owner in (state, state.faults, state.keys):
+        if hasattr(owner, op):
+            method: Callable[..., Any] = getattr(owner, op)
+            return method
+    raise KeyError(op)
+
+
+async def _arguments(request: web.Request) -> dict[str, Any]:
+    if not request.can_read_body:
+        return {}
+    try:
+        body = await request.json()
+    except json.JSONDecodeError:
+        raise BadRequest("the body must be a JSON object") from None
+    if not isinstance(body, dict):
+        raise BadRequest("the body must be a JSON object")
+    return body
+
+
+def _subject(state: EmulatorState, body: dict[str, Any]) -> dict[str, Any]:
+    if "subject" in body:
+        return dict(body["subject"])
+    if "refresh_token" in body:
+        return state.keys.subject_token(body["refresh_token"], body.get("alg", "prefix"))
+    sub = body.get("sub") or state.user(body["email"]).sub
+    return state.keys.subject_iss_sub(sub)
+
+
+def routes(state: EmulatorState, pusher: Pusher) -> list[web.RouteDef]:
+    """`POST /_emulator/<operation>`, `POST /_emulator/risc/send`, `GET /_emulator/<view>`."""
+
     async def operate(request: web.Request) -> web.Response:
         op = request.match_info["op"]
         if op not in OPERATIONS:
             return web.json_response({"error": f"unknown operation {op}"}, status=404)
-        kwargs = await request.json() if request.can_read_body else {}
         try:
-            result = getattr(emu, op)(**kwargs)
-            if inspect.isawaitable(result):
-                result = await result
-        except (TypeError, ValueError, KeyError) as exc:
+            result = _target(state, op)(**await _arguments(request))
+        except (BadRequest, TypeError, ValueError, KeyError) as exc:
             return web.json_response({"error": repr(exc)}, status=400)
         return web.json_response({"ok": True, "result": _jsonable(result)})
 
     async def view(request: web.Request) -> web.Response:
-        views = _views(emu, request)
+        views = _views(state, request)
         name = request.match_info["view"]
         if name not in views:
             return web.json_response({"error": f"unknown view {name}"}, status=404)
-        return web.json_response(_jsonable(views[name]()))
+        try:
+            return web.json_response(_jsonable(views[name]()))
+        except BadRequest as exc:
+            return web.json_response({"error": str(exc)}, status=400)
 
     async def risc_send(request: web.Request) -> web.Response:
-        body = await request.json()
-        if "subject" in body:
-            subject = body["subject"]
-        elif "refresh_token" in body:
-            subject = emu.subject_token(body["refresh_token"], body.get("alg", "prefix"))
-        else:
-            sub = body.get("sub") or emu.users[body["email"]].sub
-            subject = emu.subject_iss_sub(sub)
-        status = await emu.send_security_event(
-            body["receiver_url"],
-            body["event_type"],
-            subject,
-            reason=body.get("reason"),
-            jti=body.get("jti"),
-            aud=body.get("aud"),
-        )
+        try:
+            body = await _arguments(request)
+            subject = _subject(state, body)
+            claims = state.keys.build_set(
+                body["event_type"],
+                subject,
+                reason=body.get("reason"),
+                jti=body.get("jti"),
+                aud=body.get("aud"),
+            )
+            receiver = body["receiver_url"]
+        except (BadRequest, TypeError, ValueError, KeyError) as exc:
+            return web.json_response({"error": repr(exc)}, status=400)
+        status = await post_set(pusher.http, receiver, state.keys.sign_set(claims))
         return web.json_response({"ok": True, "status": status})
+
+    async def flush(_: web.Request) -> web.Response:
+        await pusher.flush()
+        return web.json_response({"ok": True, "result": None})
 
     return [
         web.post("/_emulator/risc/send", risc_send),
+        web.post("/_emulator/flush_pushes", flush),
         web.post("/_emulator/{op}", operate),
         web.get("/_emulator/{view}", view),
     ]

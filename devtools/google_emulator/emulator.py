@@ -1,28 +1,66 @@
-"""The Google emulator: one stateful aiohttp app serving Google's OAuth, RISC and Calendar v3
-endpoints for tests (in process) and for `make run` (standalone, driven over `/_emulator/`)."""
+"""The Google emulator facade: builds the one `EmulatorState`, the aiohttp app over it (each
+endpoint group gets the state) and starts/stops serving. Tests use it in process; `make run`
+runs it standalone (`python -m devtools.google_emulator`), driven over `/_emulator/`."""
 
 from __future__ import annotations
 
-import time
-from typing import Any
+import functools
+from collections import Counter
+from collections.abc import Callable
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
-import aiohttp
 from aiohttp import web
 
-from .accounts import AccountsMixin
-from .admin import admin_routes
-from .calendar import CalendarEndpoints
-from .channels import ChannelsMixin
-from .events_store import EventsMixin
-from .faults import FaultsMixin
-from .listing import ListingMixin
-from .oauth import OAuthEndpoints
-from .risc import RiscMixin
-from .state import AccessToken, Grant, new_access_token
+from . import admin, calendar_list, channels, events, oauth, risc
+from .faults import FaultPlan
+from .keys import SigningKeys
+from .middleware import fault_middleware
+from .records import ENDPOINT_PATHS, PushRecord, RecordedRequest
+from .state import EmulatorState
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
-class GoogleEmulator(ChannelsMixin, ListingMixin, EventsMixin, AccountsMixin, FaultsMixin, RiscMixin):
-    """Behaves like Google's OAuth server and Calendar API v3 (see google.md)."""
+def _on_state(
+    method: Callable[Concatenate[EmulatorState, P], R],
+) -> Callable[Concatenate[GoogleEmulator, P], R]:
+    @functools.wraps(method)
+    def call(self: GoogleEmulator, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        return method(self.state, *args, **kwargs)
+
+    return call
+
+
+def _on_faults(method: Callable[Concatenate[FaultPlan, P], R]) -> Callable[Concatenate[GoogleEmulator, P], R]:
+    @functools.wraps(method)
+    def call(self: GoogleEmulator, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        return method(self.state.faults, *args, **kwargs)
+
+    return call
+
+
+def _on_keys(method: Callable[Concatenate[SigningKeys, P], R]) -> Callable[Concatenate[GoogleEmulator, P], R]:
+    @functools.wraps(method)
+    def call(self: GoogleEmulator, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        return method(self.state.keys, *args, **kwargs)
+
+    return call
+
+
+class _Url:
+    """An endpoint URL of the emulator: its base URL plus the endpoint's path."""
+
+    def __init__(self, name: str) -> None:
+        self.path = ENDPOINT_PATHS[name]
+
+    def __get__(self, emulator: GoogleEmulator, owner: type | None = None) -> str:
+        return emulator.base_url + self.path
+
+
+class GoogleEmulator:
+    """Behaves like Google's OAuth server and Calendar API v3 (see google.md). The seeding,
+    fault and inspection methods below are the state's (see `EmulatorState`)."""
 
     def __init__(
         self,
@@ -32,49 +70,39 @@ class GoogleEmulator(ChannelsMixin, ListingMixin, EventsMixin, AccountsMixin, Fa
         client_secret: str = "calsync-test-secret",
         access_token_ttl: int = 3599,
     ) -> None:
-        self.client_id = client_id
-        self.client_secret = client_secret
-        self.access_token_ttl = access_token_ttl
+        self.state = EmulatorState(client_id, client_secret, access_token_ttl)
         self.public_url = public_url.rstrip("/") if public_url else None
-        self.base_url = self.public_url or ""
-        self._http = None
+        self.state.base_url = self.public_url or ""
+        self.pusher = channels.Pusher(self.state)
         self._runner: web.AppRunner | None = None
-        self._init_accounts()
-        self._init_faults()
-        self._init_risc()
-        self._init_channels()
-        self._init_listing()
         self.app = self._build_app()
 
     def _build_app(self) -> web.Application:
-        app = web.Application(middlewares=[self.fault_middleware])
-        app.add_routes(OAuthEndpoints(self).routes())
-        app.add_routes(self.discovery_routes())
-        app.add_routes(CalendarEndpoints(self).routes())
-        app.add_routes(self.channel_routes())
-        app.add_routes(admin_routes(self))
+        state = self.state
+        app = web.Application(middlewares=[fault_middleware(state)])
+        for group in (oauth.routes(state), risc.routes(state), calendar_list.routes(state)):
+            app.add_routes(group)
+        app.add_routes(channels.routes(state, self.pusher))  # before events: /events/watch
+        app.add_routes(events.routes(state))
+        app.add_routes(admin.routes(state, self.pusher))
         app.on_startup.append(self._on_startup)
         app.on_cleanup.append(self._on_cleanup)
         return app
 
     async def _on_startup(self, _: web.Application) -> None:
-        self._http = aiohttp.ClientSession()
+        await self.pusher.open()
 
     async def _on_cleanup(self, _: web.Application) -> None:
-        await self._cancel_pushes()
-        if self._http is not None:
-            await self._http.close()
-            self._http = None
+        await self.pusher.close()
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
         """Serve on host:port (0 = any free port); returns the base URL."""
         self._runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port)
-        await site.start()
+        await web.TCPSite(self._runner, host, port).start()
         bound = self._runner.addresses[0][1]
-        self.base_url = self.public_url or f"http://{host}:{bound}"
-        return self.base_url
+        self.state.base_url = self.public_url or f"http://{host}:{bound}"
+        return self.state.base_url
 
     async def stop(self) -> None:
         """Stop serving, cancel pending pushes and close the outbound session."""
@@ -82,46 +110,133 @@ class GoogleEmulator(ChannelsMixin, ListingMixin, EventsMixin, AccountsMixin, Fa
             await self._runner.cleanup()
             self._runner = None
 
-    @property
-    def auth_url(self) -> str:
-        return self.base_url + "/o/oauth2/v2/auth"
+    # settings and URLs
 
     @property
-    def token_url(self) -> str:
-        return self.base_url + "/token"
+    def client_id(self) -> str:
+        return self.state.client_id
 
     @property
-    def revoke_url(self) -> str:
-        return self.base_url + "/revoke"
+    def client_secret(self) -> str:
+        return self.state.client_secret
 
     @property
-    def userinfo_url(self) -> str:
-        return self.base_url + "/v1/userinfo"
+    def base_url(self) -> str:
+        return self.state.base_url
+
+    auth_url = _Url("auth_url")
+    token_url = _Url("token_url")
+    revoke_url = _Url("revoke_url")
+    userinfo_url = _Url("userinfo_url")
+    risc_config_url = _Url("risc_config_url")
+    jwks_url = _Url("jwks_url")
+    calendar_base_url = _Url("calendar_base_url")
+
+    def allow_http_push(self, host: str) -> None:
+        """Also accept plain http:// watch addresses on `host` (loopback is always accepted)."""
+        self.state.insecure_push_hosts.add(host)
+
+    # inspection (read-only views of the request log, pushes and token counters)
 
     @property
-    def risc_config_url(self) -> str:
-        return self.base_url + "/.well-known/risc-configuration"
+    def requests(self) -> list[RecordedRequest]:
+        return self.state.requests
 
     @property
-    def jwks_url(self) -> str:
-        return self.base_url + "/oauth2/v3/certs"
+    def pushes(self) -> list[PushRecord]:
+        return self.state.pushes
 
     @property
-    def calendar_base_url(self) -> str:
-        return self.base_url + "/calendar/v3/"
+    def revoked_tokens(self) -> list[str]:
+        return self.state.revoked_tokens
 
-    def issue_access_token(self, grant: Grant, scopes: list[str]) -> str:
-        token = new_access_token()
-        expires = time.time() + self.access_token_ttl
-        self.access_tokens[token] = AccessToken(grant, list(scopes), expires)
-        return token
+    @property
+    def token_calls(self) -> int:
+        return self.state.token_calls
 
-    def grant_token(self, email: str, scopes: list[str]) -> str:
-        """Shortcut for tests of Calendar calls: a live grant and an access token for it."""
-        grant = Grant(email, self.client_id, list(scopes), None)
-        self.grants.append(grant)
-        return self.issue_access_token(grant, scopes)
+    @property
+    def token_calls_by_grant(self) -> Counter[str]:
+        return self.state.token_calls_by_grant
 
-    def events(self, calendar_id: str) -> list[dict[str, Any]]:
-        """Stored events of a calendar, deleted ones included (status "cancelled")."""
-        return [dict(r.data) for r in self.calendars[calendar_id].events.values()]
+    @property
+    def token_inflight_peak(self) -> int:
+        return self.state.token_inflight_peak
+
+    @property
+    def signing_kid(self) -> str:
+        return self.state.keys.signing_kid
+
+    async def flush_pushes(self) -> None:
+        """Wait until every push scheduled so far has been delivered, retried out or dropped."""
+        await self.pusher.flush()
+
+    async def post_set(self, receiver_url: str, token: str) -> int:
+        """POST an already signed (or forged) SET to a receiver."""
+        return await risc.post_set(self.pusher.http, receiver_url, token)
+
+    async def send_security_event(
+        self,
+        receiver_url: str,
+        event_type: str,
+        subject: dict[str, Any],
+        *,
+        reason: str | None = None,
+        jti: str | None = None,
+        aud: str | None = None,
+    ) -> int:
+        """Sign a SET and POST it to `receiver_url`; returns the receiver's HTTP status."""
+        built = self.state.keys.build_set(event_type, subject, reason=reason, jti=jti, aud=aud)
+        return await self.post_set(receiver_url, self.state.keys.sign_set(built))
+
+    # the state's public API
+    add_user = _on_state(EmulatorState.add_user)
+    user = _on_state(EmulatorState.user)
+    has_user = _on_state(EmulatorState.has_user)
+    add_calendar = _on_state(EmulatorState.add_calendar)
+    remove_calendar = _on_state(EmulatorState.remove_calendar)
+    set_access_role = _on_state(EmulatorState.set_access_role)
+    role_on = _on_state(EmulatorState.role_on)
+    delete_account = _on_state(EmulatorState.delete_account)
+    restore_account = _on_state(EmulatorState.restore_account)
+    set_admin_policy = _on_state(EmulatorState.set_admin_policy)
+    set_time_limited = _on_state(EmulatorState.set_time_limited)
+    set_consent = _on_state(EmulatorState.set_consent)
+    register_redirect_uri = _on_state(EmulatorState.register_redirect_uri)
+    disable_client = _on_state(EmulatorState.disable_client)
+    omit_scope_in_token_response = _on_state(EmulatorState.omit_scope_in_token_response)
+    add_grant = _on_state(EmulatorState.add_grant)
+    issue_access_token = _on_state(EmulatorState.issue_access_token)
+    grant_token = _on_state(EmulatorState.grant_token)
+    grant_for_refresh_token = _on_state(EmulatorState.grant_for_refresh_token)
+    live_grants = _on_state(EmulatorState.live_grants)
+    refresh_tokens_of = _on_state(EmulatorState.refresh_tokens_of)
+    access_tokens_of = _on_state(EmulatorState.access_tokens_of)
+    issued_secrets = _on_state(EmulatorState.issued_secrets)
+    access_token_for = _on_state(EmulatorState.access_token_for)
+    revoke_grant = _on_state(EmulatorState.revoke_grant)
+    revoke_user = _on_state(EmulatorState.revoke_user)
+    change_password = _on_state(EmulatorState.change_password)
+    expire_access_tokens = _on_state(EmulatorState.expire_access_tokens)
+    seed_event = _on_state(EmulatorState.seed_event)
+    user_put_event = _on_state(EmulatorState.user_put_event)
+    user_delete_event = _on_state(EmulatorState.user_delete_event)
+    events = _on_state(EmulatorState.events)
+    invalidate_sync_tokens = _on_state(EmulatorState.invalidate_sync_tokens)
+    invalidate_sync_token = _on_state(EmulatorState.invalidate_sync_token)
+    fail_next = _on_faults(FaultPlan.fail_next)
+    fail_for = _on_faults(FaultPlan.fail_for)
+    rate_limit = _on_faults(FaultPlan.rate_limit)
+    set_latency = _on_faults(FaultPlan.set_latency)
+    set_calendar_latency = _on_faults(FaultPlan.set_calendar_latency)
+    response_delay = _on_faults(FaultPlan.response_delay)
+    drop_connections = _on_faults(FaultPlan.drop_connections)
+    clear_faults = _on_faults(FaultPlan.clear_faults)
+    drop_next_push = _on_faults(FaultPlan.drop_next_push)
+    drop_pushes = _on_faults(FaultPlan.drop_pushes)
+    reset_stats = _on_state(EmulatorState.reset_stats)
+    rotate_risc_key = _on_keys(SigningKeys.rotate_risc_key)
+    jwks = _on_keys(SigningKeys.jwks)
+    sign_set = _on_keys(SigningKeys.sign_set)
+    build_set = _on_keys(SigningKeys.build_set)
+    subject_iss_sub = _on_keys(SigningKeys.subject_iss_sub)
+    subject_token = _on_keys(SigningKeys.subject_token)

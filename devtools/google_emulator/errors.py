@@ -3,6 +3,7 @@ Calendar `{"error": {"code", "message", "errors": [...]}}` (google.md §3, §6).
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -124,3 +125,25 @@ def fault_response(path: str, status: int, reason: str | None) -> web.Response:
     if status == 503:
         return api_error(503, reason or "backendError", "The service is currently unavailable.")
     return api_error(status, reason or "unknown", _STATUS_TEXT.get(status, "Error"))
+
+
+class Denied(Exception):
+    """Carries the error response a check produced."""
+
+    def __init__(self, response: web.Response) -> None:
+        super().__init__(response.status)
+        self.response = response
+
+
+def handles_denied(
+    handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
+) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """Turn a Denied raised by a check into its error response."""
+
+    async def run(request: web.Request) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except Denied as denied:
+            return denied.response
+
+    return run

@@ -8,16 +8,14 @@ import hashlib
 import hmac
 import re
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import unquote, urlencode
 
 from aiohttp import web
 
 from .errors import oauth_error
-from .state import IDENTITY_SCOPES, AuthCode, EmuUser, Grant, new_code, new_refresh_token
-
-if TYPE_CHECKING:
-    from .emulator import GoogleEmulator
+from .records import IDENTITY_SCOPES, AuthCode, EmuUser, Grant, new_code, new_refresh_token
+from .state import EmulatorState
 
 _LOOPBACK = re.compile(r"^http://(127\.0\.0\.1|localhost)(:\d+)?(/[^#]*)?$")
 _CODE_TTL = 600.0
@@ -41,11 +39,16 @@ def _pkce_ok(challenge: str, method: str, verifier: str) -> bool:
     return hmac.compare_digest(verifier, challenge)
 
 
-class OAuthEndpoints:
-    """Request handlers bound to one emulator."""
+def routes(state: EmulatorState) -> list[web.RouteDef]:
+    """Consent, token, revoke and userinfo."""
+    return OAuthEndpoints(state).routes()
 
-    def __init__(self, emu: GoogleEmulator) -> None:
-        self.emu = emu
+
+class OAuthEndpoints:
+    """Request handlers bound to one emulator state."""
+
+    def __init__(self, state: EmulatorState) -> None:
+        self.state = state
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -57,33 +60,33 @@ class OAuthEndpoints:
         ]
 
     def _signed_in_user(self, login_hint: str | None) -> EmuUser | None:
-        users = self.emu.users
+        users = self.state.users
         for user in users.values():
             if login_hint and login_hint in (user.email, user.sub):
                 return user
-        if self.emu.consent.email:
-            return users.get(self.emu.consent.email)
+        if self.state.consent.email:
+            return users.get(self.state.consent.email)
         return next(iter(users.values()), None)
 
     def _granted(self, requested: list[str], user: EmuUser, client_id: str, include: bool) -> list[str]:
-        allowed = self.emu.consent.granted_scopes
+        allowed = self.state.consent.granted_scopes
         granted = [
             IDENTITY_SCOPES.get(s, s)
             for s in requested
             if allowed is None or s in allowed or s in IDENTITY_SCOPES
         ]
         if include:
-            for grant in self.emu._user_grants(user.email):
+            for grant in self.state.live_grants(user.email):
                 if grant.client_id == client_id:
                     granted += [s for s in grant.scopes if s not in granted]
         return granted
 
     def _redirect_ok(self, uri: str) -> bool:
-        return uri in self.emu.redirect_uris or bool(_LOOPBACK.match(uri))
+        return uri in self.state.redirect_uris or bool(_LOOPBACK.match(uri))
 
     async def authorize(self, request: web.Request) -> web.Response:
         q = request.query
-        if q.get("client_id") != self.emu.client_id or self.emu.client_disabled:
+        if q.get("client_id") != self.state.client_id or self.state.client_disabled:
             return _page(401, "invalid_client", "The OAuth client was not found.")
         redirect_uri = q.get("redirect_uri", "")
         if not self._redirect_ok(redirect_uri):
@@ -92,20 +95,21 @@ class OAuthEndpoints:
             return _page(400, "invalid_request", "Missing or invalid response_type or scope.")
         state = {"state": q["state"]} if "state" in q else {}
         user = self._signed_in_user(q.get("login_hint"))
-        if user is None or self.emu.consent.deny:
+        if user is None or self.state.consent.deny:
             return _redirect(redirect_uri, {"error": "access_denied", **state})
         if user.admin_policy:
             return _redirect(redirect_uri, {"error": "admin_policy_enforced", **state})
         include = q.get("include_granted_scopes") == "true"
-        scopes = self._granted(q["scope"].split(), user, self.emu.client_id, include)
+        scopes = self._granted(q["scope"].split(), user, self.state.client_id, include)
         live = any(
-            g.refresh_token and g.client_id == self.emu.client_id for g in self.emu._user_grants(user.email)
+            g.refresh_token and g.client_id == self.state.client_id
+            for g in self.state.live_grants(user.email)
         )
         consent_shown = "consent" in q.get("prompt", "").split() or not live
         code = new_code()
-        self.emu.codes[code] = AuthCode(
+        self.state.codes[code] = AuthCode(
             email=user.email,
-            client_id=self.emu.client_id,
+            client_id=self.state.client_id,
             redirect_uri=redirect_uri,
             scopes=scopes,
             code_challenge=q.get("code_challenge"),
@@ -127,11 +131,11 @@ class OAuthEndpoints:
                 return oauth_error(401, "invalid_client", "Unauthorized")
             user, _, password = decoded.partition(":")
             client_id, secret = unquote(user), unquote(password)
-        if self.emu.client_disabled:
+        if self.state.client_disabled:
             return oauth_error(401, "invalid_client", "The OAuth client was not found.")
-        if client_id != self.emu.client_id:
+        if client_id != self.state.client_id:
             return oauth_error(401, "invalid_client", "The OAuth client was not found.")
-        if secret != self.emu.client_secret:
+        if secret != self.state.client_secret:
             return oauth_error(401, "invalid_client", "Unauthorized")
         return None
 
@@ -148,7 +152,7 @@ class OAuthEndpoints:
         return oauth_error(400, "unsupported_grant_type", f"Invalid grant_type: {grant_type}")
 
     def _exchange(self, form: dict[str, str]) -> web.Response:
-        rec = self.emu.codes.get(form.get("code", ""))
+        rec = self.state.codes.get(form.get("code", ""))
         if rec is None or rec.used or rec.expires_at < time.time():
             return oauth_error(400, "invalid_grant", "Bad Request")
         rec.used = True
@@ -160,14 +164,14 @@ class OAuthEndpoints:
                 return oauth_error(400, "invalid_grant", "Missing code verifier.")
             if not _pkce_ok(rec.code_challenge, rec.code_challenge_method, verifier):
                 return oauth_error(400, "invalid_grant", "Invalid code verifier.")
-        user = self.emu.users[rec.email]
+        user = self.state.users[rec.email]
         if user.deleted:
             return oauth_error(400, "invalid_grant", "Account has been deleted")
         refresh = new_refresh_token() if rec.issue_refresh_token else None
         grant = Grant(rec.email, rec.client_id, rec.scopes, refresh)
         if user.time_limit_seconds is not None:
             grant.expires_at = time.time() + user.time_limit_seconds
-        self.emu.grants.append(grant)
+        self.state.record_grant(grant)
         body = self._token_body(grant, rec.scopes, nonce=rec.nonce)
         if refresh:
             body["refresh_token"] = refresh
@@ -175,12 +179,12 @@ class OAuthEndpoints:
 
     def _refresh(self, form: dict[str, str]) -> web.Response:
         token = form.get("refresh_token", "")
-        grant = self.emu.grant_for_refresh_token(token)
+        grant = self.state.grant_for_refresh_token(token)
         if grant is None:
             return oauth_error(400, "invalid_grant", "Bad Request")
-        if grant.client_id != form.get("client_id", self.emu.client_id):
+        if grant.client_id != form.get("client_id", self.state.client_id):
             return oauth_error(401, "unauthorized_client", "Unauthorized")
-        user = self.emu.users[grant.email]
+        user = self.state.users[grant.email]
         if user.deleted:
             return oauth_error(400, "invalid_grant", "Account has been deleted")
         expired = grant.expires_at is not None and grant.expires_at <= time.time()
@@ -196,31 +200,33 @@ class OAuthEndpoints:
         return web.json_response(self._token_body(grant, scopes, nonce=None))
 
     def _token_body(self, grant: Grant, scopes: list[str], *, nonce: str | None) -> dict[str, Any]:
-        access = self.emu.issue_access_token(grant, scopes)
+        access = self.state.issue_access_token(grant, scopes)
         body: dict[str, Any] = {
             "access_token": access,
-            "expires_in": self.emu.access_token_ttl,
+            "expires_in": self.state.access_token_ttl,
             "scope": " ".join(scopes),
             "token_type": "Bearer",
         }
-        if self.emu.omit_scope:
+        if self.state.omit_scope:
             del body["scope"]
         if grant.expires_at is not None:
             body["refresh_token_expires_in"] = max(0, int(grant.expires_at - time.time()))
         if "openid" in scopes:
-            body["id_token"] = self.emu.make_id_token(grant.email, scopes, nonce=nonce)
+            body["id_token"] = self.state.keys.make_id_token(
+                self.state.user(grant.email), scopes, nonce=nonce
+            )
         return body
 
     async def revoke(self, request: web.Request) -> web.Response:
         form = {k: str(v) for k, v in (await request.post()).items()}
         token = form.get("token") or request.query.get("token", "")
-        access = self.emu.access_tokens.get(token)
+        access = self.state.access_tokens.get(token)
         grant = access.grant if access else None
         if grant is None:
-            grant = self.emu.grant_for_refresh_token(token)
+            grant = self.state.grant_for_refresh_token(token)
         if grant is None or grant.revoked:
             return oauth_error(400, "invalid_token", "Token expired or revoked")
-        self.emu.revoke_grant(grant)
+        self.state.revoke_grant(grant)
         return web.json_response({})
 
     async def revoke_get(self, request: web.Request) -> web.Response:
@@ -228,10 +234,10 @@ class OAuthEndpoints:
 
     async def userinfo(self, request: web.Request) -> web.Response:
         header = request.headers.get("Authorization", "")
-        access = self.emu.access_token_for(header.removeprefix("Bearer ").strip())
+        access = self.state.access_token_for(header.removeprefix("Bearer ").strip())
         if not header.startswith("Bearer ") or access is None:
             return oauth_error(401, "invalid_request", "Invalid Credentials")
-        user = self.emu.users[access.grant.email]
+        user = self.state.users[access.grant.email]
         body: dict[str, Any] = {"sub": user.sub}
         if IDENTITY_SCOPES["email"] in access.scopes:
             body.update(email=user.email, email_verified=True)

@@ -1,209 +1,69 @@
-"""Signing keys, id_tokens and Cross-Account Protection (RISC) for the emulator: the JWKS,
-the RISC and OpenID discovery documents, and signed Security Event Tokens (google.md §11)."""
+"""Discovery documents, the JWKS and Security Event Token delivery of the emulator (RISC,
+google.md §11): the keys live in the state (`keys`), this module serves and POSTs them."""
 
 from __future__ import annotations
 
-import base64
-import functools
-import hashlib
-import json
-import secrets
-import time
-import uuid
 from typing import Any
 
 import aiohttp
-import jwt
 from aiohttp import web
-from cryptography.hazmat.primitives.asymmetric import rsa
-from jwt.algorithms import RSAAlgorithm
 
-from .state import IDENTITY_SCOPES, EmuUser
-
-EVENT_PREFIX = "https://schemas.openid.net/secevent/"
-EVENT_TYPES = {
-    "token-revoked": EVENT_PREFIX + "oauth/event-type/token-revoked",
-    "tokens-revoked": EVENT_PREFIX + "oauth/event-type/tokens-revoked",
-    "account-disabled": EVENT_PREFIX + "risc/event-type/account-disabled",
-    "account-enabled": EVENT_PREFIX + "risc/event-type/account-enabled",
-    "sessions-revoked": EVENT_PREFIX + "risc/event-type/sessions-revoked",
-    "account-credential-change-required": EVENT_PREFIX + "risc/event-type/account-credential-change-required",
-    "verification": EVENT_PREFIX + "risc/event-type/verification",
-}
+from .state import EmulatorState
 
 
-class _Key:
-    def __init__(self) -> None:
-        self.kid = secrets.token_hex(20)
-        self.private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-    def jwk(self) -> dict[str, Any]:
-        data: dict[str, Any] = json.loads(RSAAlgorithm.to_jwk(self.private.public_key()))
-        return {**data, "kid": self.kid, "alg": "RS256", "use": "sig"}
-
-
-@functools.cache
-def _first_key() -> _Key:
-    """One starting key per process: RSA generation is slow and tests start many emulators."""
-    return _Key()
+def risc_configuration(state: EmulatorState) -> dict[str, Any]:
+    return {
+        "issuer": state.keys.risc_issuer,
+        "jwks_uri": state.base_url + "/oauth2/v3/certs",
+        "delivery_methods_supported": ["https://schemas.openid.net/secevent/risc/delivery-method/push"],
+        "add_subject_endpoint": state.base_url + "/v1beta/subjects:add",
+        "remove_subject_endpoint": state.base_url + "/v1beta/subjects:remove",
+    }
 
 
-class RiscMixin:
-    """Python API for keys, id_tokens and security events."""
+def openid_configuration(state: EmulatorState) -> dict[str, Any]:
+    base = state.base_url
+    return {
+        "issuer": state.keys.id_token_issuer,
+        "authorization_endpoint": base + "/o/oauth2/v2/auth",
+        "token_endpoint": base + "/token",
+        "userinfo_endpoint": base + "/v1/userinfo",
+        "revocation_endpoint": base + "/revoke",
+        "jwks_uri": base + "/oauth2/v3/certs",
+        "response_types_supported": ["code"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"],
+        "code_challenge_methods_supported": ["plain", "S256"],
+    }
 
-    client_id: str
-    base_url: str
-    users: dict[str, EmuUser]
-    risc_issuer: str
-    id_token_issuer: str
-    _keys: list[_Key]
-    _http: aiohttp.ClientSession | None
 
-    def _init_risc(self) -> None:
-        self.risc_issuer = "https://accounts.google.com/"
-        self.id_token_issuer = "https://accounts.google.com"
-        self._keys = [_first_key()]
+async def post_set(http: aiohttp.ClientSession | None, receiver_url: str, token: str) -> int:
+    """POST a signed (or forged) SET to a receiver; returns its HTTP status."""
+    session = http or aiohttp.ClientSession()
+    try:
+        headers = {"Content-Type": "application/secevent+jwt", "User-Agent": "Google-RISC"}
+        async with session.post(receiver_url, data=token.encode(), headers=headers) as resp:
+            await resp.read()
+            return resp.status
+    finally:
+        if session is not http:
+            await session.close()
 
-    @property
-    def signing_kid(self) -> str:
-        return self._keys[-1].kid
 
-    def rotate_risc_key(self) -> str:
-        """Start signing with a new key (new kid); the JWKS serves it and the previous one."""
-        self._keys = [self._keys[-1], _Key()]
-        return self.signing_kid
+def routes(state: EmulatorState) -> list[web.RouteDef]:
+    """The RISC and OpenID discovery documents and the JWKS."""
 
-    def jwks(self) -> dict[str, Any]:
-        return {"keys": [k.jwk() for k in reversed(self._keys)]}
+    async def risc(_: web.Request) -> web.Response:
+        return web.json_response(risc_configuration(state))
 
-    def sign_set(self, claims: dict[str, Any], *, key: Any = None, kid: str | None = None) -> str:
-        """Sign `claims` RS256 with the current key (or `key`/`kid`, to forge or tamper)."""
-        signer = key if key is not None else self._keys[-1].private
-        headers = {"kid": kid if kid is not None else self.signing_kid, "typ": "secevent+jwt"}
-        return jwt.encode(claims, signer, algorithm="RS256", headers=headers)
+    async def openid(_: web.Request) -> web.Response:
+        return web.json_response(openid_configuration(state))
 
-    def make_id_token(self, email: str, scopes: list[str], *, nonce: str | None) -> str:
-        user = self.users[email]
-        now = int(time.time())
-        claims: dict[str, Any] = {
-            "iss": self.id_token_issuer,
-            "azp": self.client_id,
-            "aud": self.client_id,
-            "sub": user.sub,
-            "iat": now,
-            "exp": now + 3600,
-        }
-        if IDENTITY_SCOPES["email"] in scopes:
-            claims.update(email=user.email, email_verified=True)
-        if IDENTITY_SCOPES["profile"] in scopes:
-            claims["name"] = user.name
-        if nonce:
-            claims["nonce"] = nonce
-        return jwt.encode(claims, self._keys[-1].private, "RS256", {"kid": self.signing_kid})
+    async def certs(_: web.Request) -> web.Response:
+        return web.json_response(state.keys.jwks(), headers={"Cache-Control": "public, max-age=300"})
 
-    def subject_iss_sub(self, sub: str) -> dict[str, str]:
-        """An `iss-sub` subject naming a Google account by its stable `sub`."""
-        return {"subject_type": "iss-sub", "iss": self.risc_issuer, "sub": sub}
-
-    def subject_token(self, refresh_token: str, alg: str = "prefix") -> dict[str, str]:
-        """A token subject: `prefix` is the first 16 characters; `hash_base64_sha512_sha512` is
-        base64 (standard, padded) of SHA-512 over the raw SHA-512 digest of the token."""
-        if alg == "prefix":
-            ident = refresh_token[:16]
-        elif alg == "hash_base64_sha512_sha512":
-            inner = hashlib.sha512(refresh_token.encode()).digest()
-            ident = base64.b64encode(hashlib.sha512(inner).digest()).decode()
-        else:
-            raise ValueError(f"unknown token_identifier_alg {alg}")
-        return {
-            "subject_type": "oauth_token",
-            "token_type": "refresh_token",
-            "token_identifier_alg": alg,
-            "token": ident,
-        }
-
-    def build_set(
-        self,
-        event_type: str,
-        subject: dict[str, Any],
-        *,
-        reason: str | None = None,
-        jti: str | None = None,
-        aud: str | None = None,
-    ) -> dict[str, Any]:
-        """The claims of a Security Event Token as Google sends it (no `exp`)."""
-        event: dict[str, Any] = {"subject": subject}
-        if reason is not None:
-            event["reason"] = reason
-        return {
-            "iss": self.risc_issuer,
-            "aud": aud or self.client_id,
-            "iat": int(time.time()),
-            "jti": jti or uuid.uuid4().hex.upper(),
-            "events": {EVENT_TYPES.get(event_type, event_type): event},
-        }
-
-    async def send_security_event(
-        self,
-        receiver_url: str,
-        event_type: str,
-        subject: dict[str, Any],
-        *,
-        reason: str | None = None,
-        jti: str | None = None,
-        aud: str | None = None,
-    ) -> int:
-        """Sign a SET and POST it to `receiver_url`; returns the receiver's HTTP status."""
-        claims = self.build_set(event_type, subject, reason=reason, jti=jti, aud=aud)
-        return await self.post_set(receiver_url, self.sign_set(claims))
-
-    async def post_set(self, receiver_url: str, token: str) -> int:
-        """POST an already signed (or forged) SET to a receiver."""
-        session = self._http or aiohttp.ClientSession()
-        try:
-            headers = {"Content-Type": "application/secevent+jwt", "User-Agent": "Google-RISC"}
-            async with session.post(receiver_url, data=token.encode(), headers=headers) as resp:
-                await resp.read()
-                return resp.status
-        finally:
-            if session is not self._http:
-                await session.close()
-
-    def risc_configuration(self) -> dict[str, Any]:
-        return {
-            "issuer": self.risc_issuer,
-            "jwks_uri": self.base_url + "/oauth2/v3/certs",
-            "delivery_methods_supported": ["https://schemas.openid.net/secevent/risc/delivery-method/push"],
-            "add_subject_endpoint": self.base_url + "/v1beta/subjects:add",
-            "remove_subject_endpoint": self.base_url + "/v1beta/subjects:remove",
-        }
-
-    def openid_configuration(self) -> dict[str, Any]:
-        return {
-            "issuer": self.id_token_issuer,
-            "authorization_endpoint": self.base_url + "/o/oauth2/v2/auth",
-            "token_endpoint": self.base_url + "/token",
-            "userinfo_endpoint": self.base_url + "/v1/userinfo",
-            "revocation_endpoint": self.base_url + "/revoke",
-            "jwks_uri": self.base_url + "/oauth2/v3/certs",
-            "response_types_supported": ["code"],
-            "id_token_signing_alg_values_supported": ["RS256"],
-            "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"],
-            "code_challenge_methods_supported": ["plain", "S256"],
-        }
-
-    def discovery_routes(self) -> list[web.RouteDef]:
-        async def risc(_: web.Request) -> web.Response:
-            return web.json_response(self.risc_configuration())
-
-        async def openid(_: web.Request) -> web.Response:
-            return web.json_response(self.openid_configuration())
-
-        async def certs(_: web.Request) -> web.Response:
-            return web.json_response(self.jwks(), headers={"Cache-Control": "public, max-age=300"})
-
-        return [
-            web.get("/.well-known/risc-configuration", risc),
-            web.get("/.well-known/openid-configuration", openid),
-            web.get("/oauth2/v3/certs", certs),
-        ]
+    return [
+        web.get("/.well-known/risc-configuration", risc),
+        web.get("/.well-known/openid-configuration", openid),
+        web.get("/oauth2/v3/certs", certs),
+    ]

@@ -1,173 +1,296 @@
-"""Records the Google emulator keeps: accounts, calendars, grants, tokens, codes and channels."""
+"""The Google emulator's state: ONE object every endpoint group receives. Accounts, grants and
+tokens, calendars and events, sync tokens, channels, the request log, plus its fault plan
+(`faults`) and signing keys (`keys`); pure state operations (the public seeding API), no I/O."""
 
 from __future__ import annotations
 
-import secrets
+import copy
 import time
-from dataclasses import dataclass, field
+import zlib
+from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
-BASE32HEX = "0123456789abcdefghijklmnopqrstuv"
-ROLE_RANK = {"freeBusyReader": 0, "reader": 1, "writer": 2, "owner": 3}
-IDENTITY_SCOPES = {
-    "openid": "openid",
-    "email": "https://www.googleapis.com/auth/userinfo.email",
-    "profile": "https://www.googleapis.com/auth/userinfo.profile",
-}
+from . import event_rules
+from .faults import FaultPlan
+from .keys import SigningKeys
+from .paging import PageTable
+from .records import (
+    ROLE_RANK,
+    AccessToken,
+    AuthCode,
+    CalendarData,
+    Channel,
+    Consent,
+    EmuUser,
+    Grant,
+    ListEntry,
+    PushRecord,
+    RecordedRequest,
+    new_access_token,
+    new_refresh_token,
+)
+
+GMAIL_SCOPE_PREFIXES = ("https://mail.google.com/", "https://www.googleapis.com/auth/gmail.")
 
 
-def new_access_token() -> str:
-    return "ya29." + secrets.token_urlsafe(120)
+def _check_role(access_role: str) -> None:
+    if access_role not in ROLE_RANK:
+        raise ValueError(f"unknown access role {access_role}")
 
 
-def new_refresh_token() -> str:
-    return "1//" + secrets.token_urlsafe(72)
+class EmulatorState:
+    """Everything the emulator knows; methods are the seeding, fault and inspection API."""
 
+    def __init__(self, client_id: str, client_secret: str, access_token_ttl: int) -> None:
+        self.client_id, self.client_secret = client_id, client_secret
+        self.access_token_ttl = access_token_ttl
+        self.base_url = ""
+        self.users: dict[str, EmuUser] = {}
+        self.consent = Consent()
+        self.redirect_uris: set[str] = set()
+        self.client_disabled = self.omit_scope = False
+        self.grants: list[Grant] = []
+        self.refresh_index: dict[str, Grant] = {}
+        self.access_tokens: dict[str, AccessToken] = {}
+        self.codes: dict[str, AuthCode] = {}
+        self.revoked_tokens: list[str] = []
+        self.calendars: dict[str, CalendarData] = {}
+        self.calendar_lists: dict[str, dict[str, ListEntry]] = {}
+        self.list_seq = self.list_generation = 0
+        self.pages = PageTable()
+        self.channels: dict[str, Channel] = {}
+        self.pushes: list[PushRecord] = []
+        self.insecure_push_hosts = {"127.0.0.1", "localhost", "::1"}
+        self.faults = FaultPlan()
+        self.keys = SigningKeys(client_id)
+        self.requests: list[RecordedRequest] = []
+        self.token_calls = self.token_inflight_peak = self.token_inflight = 0
+        self.token_calls_by_grant: Counter[str] = Counter()
+        self.change_listeners: list[Callable[[str], None]] = []
 
-def new_code() -> str:
-    return "4/" + secrets.token_urlsafe(54)
+    # accounts and calendars
 
+    def add_user(self, email: str, *, sub: str | None = None, name: str | None = None) -> EmuUser:
+        """Create an account with a primary calendar whose id is the email (role owner)."""
+        if sub is None:
+            sub = str(100000000000000000000 + zlib.crc32(email.lower().encode()) * 1000003)
+        user = EmuUser(email=email, sub=sub, name=name or email.split("@")[0].title())
+        self.users[email] = user
+        self.calendar_lists.setdefault(email, {})
+        self.add_calendar(email, email, email, access_role="owner")
+        return user
 
-def new_event_id() -> str:
-    return "".join(secrets.choice(BASE32HEX) for _ in range(26))
+    def user(self, email: str) -> EmuUser:
+        """The account `email` (KeyError if unknown)."""
+        return self.users[email]
 
+    def has_user(self, email: str) -> bool:
+        """Whether an account `email` exists (deleted ones included)."""
+        return email in self.users
 
-def now_ms() -> int:
-    return int(time.time() * 1000)
+    def add_calendar(self, email: str, calendar_id: str, summary: str, access_role: str = "writer") -> None:
+        """Put a calendar (created if new) on `email`'s calendar list with `access_role`."""
+        _check_role(access_role)
+        self.calendars.setdefault(calendar_id, CalendarData(id=calendar_id, summary=summary))
+        self.list_seq += 1
+        entries = self.calendar_lists.setdefault(email, {})
+        entries[calendar_id] = ListEntry(calendar_id, access_role, self.list_seq)
 
+    def remove_calendar(self, email: str, calendar_id: str) -> None:
+        """Take a calendar off `email`'s list (their access ends; the entry shows as deleted)."""
+        entry = self.calendar_lists[email][calendar_id]
+        self.list_seq += 1
+        entry.deleted, entry.seq = True, self.list_seq
 
-def rfc3339(ms: int) -> str:
-    seconds, millis = divmod(ms, 1000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{millis:03d}Z"
+    def set_access_role(self, email: str, calendar_id: str, access_role: str) -> None:
+        """Change `email`'s effective role on a calendar already on their list."""
+        _check_role(access_role)
+        entry = self.calendar_lists[email][calendar_id]
+        self.list_seq += 1
+        entry.access_role, entry.seq, entry.deleted = access_role, self.list_seq, False
 
+    def role_on(self, email: str, calendar_id: str) -> str | None:
+        """`email`'s effective role on a calendar, or None without access."""
+        entry = self.calendar_lists.get(email, {}).get(calendar_id)
+        return None if entry is None or entry.deleted else entry.access_role
 
-@dataclass
-class EmuUser:
-    """A Google account known to the emulator."""
+    def delete_account(self, email: str) -> None:
+        """Delete the account: refresh gives "Account has been deleted", tokens stop working."""
+        self.users[email].deleted = True
 
-    email: str
-    sub: str
-    name: str
-    deleted: bool = False
-    admin_policy: bool = False
-    time_limit_seconds: int | None = None
+    def restore_account(self, email: str) -> None:
+        """Undo `delete_account` (a disabled account that came back)."""
+        self.users[email].deleted = False
 
+    def set_admin_policy(self, email: str, enforced: bool = True) -> None:
+        """A Workspace admin restricts our scopes: refresh -> 400 admin_policy_enforced."""
+        self.users[email].admin_policy = enforced
 
-@dataclass
-class ListEntry:
-    """One user's calendarList entry for a calendar."""
+    def set_time_limited(self, email: str, seconds: int) -> None:
+        """Make the user's grants (existing and future) time-limited to `seconds` from now."""
+        self.users[email].time_limit_seconds = seconds
+        for grant in self.live_grants(email):
+            grant.expires_at = time.time() + seconds
 
-    calendar_id: str
-    access_role: str
-    seq: int
-    deleted: bool = False
-    hidden: bool = False
+    # consent screen and OAuth client
 
+    def set_consent(
+        self, email: str | None = None, *, granted_scopes: list[str] | None = None, deny: bool = False
+    ) -> None:
+        """Choose who is signed in at the consent screen and which scopes they tick.
 
-@dataclass
-class EventRecord:
-    """A stored event; `seq` orders changes for sync tokens."""
+        `granted_scopes=None` grants everything requested; identity scopes (openid, email,
+        profile) are never unticked, as on Google's granular consent screen."""
+        self.consent = Consent(email=email, granted_scopes=granted_scopes, deny=deny)
 
-    data: dict[str, Any]
-    seq: int
+    def register_redirect_uri(self, uri: str) -> None:
+        """Register an exact redirect URI (loopback http URIs are accepted anyway)."""
+        self.redirect_uris.add(uri)
 
+    def disable_client(self, disabled: bool = True) -> None:
+        """Our OAuth client is gone: the token endpoint answers 401 invalid_client."""
+        self.client_disabled = disabled
 
-@dataclass
-class CalendarData:
-    """A calendar with its events and change counter."""
+    def omit_scope_in_token_response(self, omit: bool = True) -> None:
+        """Leave `scope` out of token responses (RFC 6749 allows it when unchanged)."""
+        self.omit_scope = omit
 
-    id: str
-    summary: str
-    resource_id: str = field(default_factory=lambda: secrets.token_urlsafe(20))
-    events: dict[str, EventRecord] = field(default_factory=dict)
-    seq: int = 0
-    sync_generation: int = 0
-    time_zone: str = "UTC"
+    # grants and tokens
 
+    def add_grant(self, email: str, scopes: list[str], refresh_token: str | None = None) -> Grant:
+        """A live consent by `email` for `scopes` with a refresh token (new one if not given)."""
+        grant = Grant(email, self.client_id, list(scopes), refresh_token or new_refresh_token())
+        self.record_grant(grant)
+        return grant
 
-@dataclass
-class Grant:
-    """The result of one consent: scopes, and a refresh token when one was issued."""
+    def record_grant(self, grant: Grant) -> None:
+        """Keep a grant made by a consent, indexed by its refresh token."""
+        self.grants.append(grant)
+        if grant.refresh_token:
+            self.refresh_index.setdefault(grant.refresh_token, grant)
 
-    email: str
-    client_id: str
-    scopes: list[str]
-    refresh_token: str | None
-    created: float = field(default_factory=time.time)
-    revoked: bool = False
-    expires_at: float | None = None
+    def issue_access_token(self, grant: Grant, scopes: list[str]) -> str:
+        """A new access token for `grant`, valid for `access_token_ttl` seconds."""
+        token = new_access_token()
+        self.access_tokens[token] = AccessToken(grant, list(scopes), time.time() + self.access_token_ttl)
+        return token
 
+    def grant_token(self, email: str, scopes: list[str]) -> str:
+        """Shortcut for tests of Calendar calls: a live grant (no refresh token) and an access token."""
+        grant = Grant(email, self.client_id, list(scopes), None)
+        self.record_grant(grant)
+        return self.issue_access_token(grant, scopes)
 
-@dataclass
-class AccessToken:
-    """An issued access token, bound to its grant."""
+    def grant_for_refresh_token(self, token: str) -> Grant | None:
+        """The grant holding refresh token `token`, revoked or not."""
+        return self.refresh_index.get(token) if token else None
 
-    grant: Grant
-    scopes: list[str]
-    expires_at: float
+    def live_grants(self, email: str) -> list[Grant]:
+        """`email`'s grants that are not revoked, oldest first."""
+        return [g for g in self.grants if g.email == email and not g.revoked]
 
+    def refresh_tokens_of(self, email: str) -> list[str]:
+        """Every refresh token ever issued to `email` (revoked ones included), oldest first."""
+        return [g.refresh_token for g in self.grants if g.email == email and g.refresh_token]
 
-@dataclass
-class AuthCode:
-    """An authorization code waiting to be exchanged (single use)."""
+    def access_tokens_of(self, email: str) -> list[str]:
+        """`email`'s access tokens that were issued and not revoked (expired ones included)."""
+        return [t for t, a in self.access_tokens.items() if a.grant.email == email]
 
-    email: str
-    client_id: str
-    redirect_uri: str
-    scopes: list[str]
-    code_challenge: str | None
-    code_challenge_method: str
-    issue_refresh_token: bool
-    nonce: str | None
-    expires_at: float
-    used: bool = False
+    def issued_secrets(self) -> set[str]:
+        """Every access token, refresh token and authorization code issued so far."""
+        refresh = {g.refresh_token for g in self.grants if g.refresh_token}
+        return refresh | set(self.access_tokens) | set(self.codes) | set(self.revoked_tokens)
 
+    def access_token_for(self, token: str) -> AccessToken | None:
+        """The live access token record, or None if unknown, expired, revoked or account gone."""
+        access = self.access_tokens.get(token)
+        if access is None or access.expires_at <= time.time() or access.grant.revoked:
+            return None
+        user = self.users.get(access.grant.email)
+        return None if user is None or user.deleted else access
 
-@dataclass
-class Consent:
-    """Who is signed in in the emulated browser and what they tick on the consent screen."""
+    def revoke_grant(self, grant: Grant) -> None:
+        """End one grant: its refresh token and its access tokens stop working."""
+        grant.revoked = True
+        if grant.refresh_token:
+            self.revoked_tokens.append(grant.refresh_token)
+        for token, access in list(self.access_tokens.items()):
+            if access.grant is grant:
+                self.revoked_tokens.append(token)
+                del self.access_tokens[token]
 
-    email: str | None = None
-    granted_scopes: list[str] | None = None
-    deny: bool = False
+    def revoke_user(self, email: str) -> None:
+        """Revoke all of the user's grants, as when they remove our access in their account."""
+        for grant in self.live_grants(email):
+            self.revoke_grant(grant)
 
+    def change_password(self, email: str, *, revokes_calendar: bool = False) -> None:
+        """The user changed their password: grants holding a Gmail scope die (google.md §4, row 3);
+        `revokes_calendar=True` also ends Calendar-only grants, as older Google docs described."""
+        for grant in self.live_grants(email):
+            gmail = any(s.startswith(GMAIL_SCOPE_PREFIXES) for s in grant.scopes)
+            if gmail or revokes_calendar:
+                self.revoke_grant(grant)
 
-@dataclass
-class Channel:
-    """An events.watch channel and its push bookkeeping."""
+    def expire_access_tokens(self, email: str | None = None) -> None:
+        """Make issued access tokens (all, or `email`'s) expired: Calendar then answers 401."""
+        for access in self.access_tokens.values():
+            if email is None or access.grant.email == email:
+                access.expires_at = 0.0
 
-    id: str
-    resource_id: str
-    resource_uri: str
-    token: str | None
-    address: str
-    expiration_ms: int
-    calendar_id: str
-    email: str
-    message_number: int = 0
-    stopped: bool = False
+    # events
 
+    def notify_changed(self, calendar_id: str) -> None:
+        """Tell the listeners (the pusher) that a calendar's events changed."""
+        for listener in self.change_listeners:
+            listener(calendar_id)
 
-@dataclass
-class RecordedRequest:
-    """One request the emulator received (secrets included: tests may assert on them).
-    ``answered_at``: ``time.perf_counter()`` when the reply was ready; ``error``: an OAuth error code."""
+    def save_event(self, cal: CalendarData, data: dict[str, Any]) -> dict[str, Any]:
+        """Store a new version of an event and tell the watchers; returns a copy."""
+        stored = event_rules.store(cal, data)
+        self.notify_changed(cal.id)
+        return stored
 
-    method: str
-    path: str
-    query: dict[str, str]
-    form: dict[str, str]
-    status: int | None = None
-    answered_at: float | None = None
-    error: str | None = None
+    def user_put_event(self, calendar_id: str, event: dict[str, Any]) -> dict[str, Any]:
+        """A change made by the user in Google Calendar: insert, or patch the event with this id."""
+        cal = self.calendars[calendar_id]
+        record = cal.events.get(event.get("id", ""))
+        if record is None:
+            return self.save_event(cal, event_rules.new_event(cal, event, calendar_id))
+        return self.save_event(cal, event_rules.patched(record, event))
 
+    def seed_event(self, calendar_id: str, event: dict[str, Any]) -> dict[str, Any]:
+        """Put an event on a calendar (same as `user_put_event`); returns it as Google would."""
+        return self.user_put_event(calendar_id, event)
 
-@dataclass
-class PushRecord:
-    """One push the emulator sent or dropped."""
+    def user_delete_event(self, calendar_id: str, event_id: str) -> None:
+        """The user deleted the event in Google Calendar (it stays, as `cancelled`)."""
+        record = self.calendars[calendar_id].events[event_id]
+        record.data["status"] = "cancelled"
+        self.save_event(self.calendars[calendar_id], record.data)
 
-    channel_id: str
-    state: str
-    message_number: int
-    status: int | None
-    dropped: bool = False
+    def events(self, calendar_id: str) -> list[dict[str, Any]]:
+        """Stored events of a calendar, deleted ones included (status "cancelled")."""
+        return [copy.deepcopy(r.data) for r in self.calendars[calendar_id].events.values()]
+
+    def invalidate_sync_tokens(self, calendar_id: str | None = None) -> None:
+        """Make sync tokens issued so far (for one calendar or all) answer 410 fullSyncRequired."""
+        for cal in self.calendars.values():
+            if calendar_id is None or cal.id == calendar_id:
+                cal.sync_generation += 1
+        if calendar_id is None:
+            self.list_generation += 1
+
+    def invalidate_sync_token(self, calendar_id: str) -> None:
+        """One calendar's sync tokens answer 410 fullSyncRequired from now on."""
+        self.invalidate_sync_tokens(calendar_id)
+
+    # request log
+
+    def reset_stats(self) -> None:
+        """Forget recorded requests and token-endpoint counters."""
+        self.requests.clear()
+        self.token_calls = self.token_inflight_peak = 0
+        self.token_calls_by_grant.clear()

@@ -55,7 +55,7 @@ async def test_secrets_driven_through_every_path_never_reach_the_logs(
                 reply = await rpc.call(m.TokenRequested(user_id=c.user_id, force_refresh=force), timeout=10)
                 assert isinstance(reply, m.TokenReply) and reply.access_token
                 secrets.add(reply.access_token)
-            secrets |= set(emulator.access_tokens) | set(emulator.codes)
+            secrets |= emulator.issued_secrets()
 
             emulator.revoke_user(EMAIL)
             c.clock.advance(timedelta(days=3))
@@ -70,13 +70,12 @@ async def test_secrets_driven_through_every_path_never_reach_the_logs(
                 secrets |= {query_of(callback)["code"], query_of(callback)["state"]}
                 assert (await get(http, callback)).status == 200
 
-            subject = emulator.subject_iss_sub(emulator.users[EMAIL].sub)
+            subject = emulator.subject_iss_sub(emulator.user(EMAIL).sub)
             claims = emulator.build_set("account-disabled", subject, reason="hijacking")
             token = emulator.sign_set(claims)
             secrets.add(token)
             assert await emulator.post_set(c.auth.url + "/risc", token) == 202
-            secrets |= {g.refresh_token for g in emulator.grants if g.refresh_token}
-            secrets |= set(emulator.access_tokens) | set(emulator.codes)
+            secrets |= emulator.issued_secrets()
     output = logs.getvalue()
     assert "grant_disconnected" in output and "http_request" in output and "message_processed" in output
     leaked = sorted(s for s in secrets if s and s in output)

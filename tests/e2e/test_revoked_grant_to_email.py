@@ -95,7 +95,7 @@ async def test_security_event_reaches_the_user_before_any_refresh(
     """Google's tokens-revoked security event disconnects at once and the user is emailed, without
     waiting for the next refresh."""
     async with chain(common_config, google_config, emulator, broker, clean_db) as c:
-        subject = emulator.subject_iss_sub(emulator.users[EMAIL].sub)
+        subject = emulator.subject_iss_sub(emulator.user(EMAIL).sub)
         emulator.revoke_user(EMAIL)
         c.clock.set(datetime.now(UTC) + timedelta(seconds=1))  # after the connect event's (wall) time
         posted = time.perf_counter()

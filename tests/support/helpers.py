@@ -20,6 +20,7 @@ from aio_pika.abc import AbstractIncomingMessage, AbstractQueue
 from aiohttp import web
 
 from shared.logs import configure_logging
+from shared.web import INTERNAL_ADDRESS
 
 T = TypeVar("T")
 
@@ -37,16 +38,36 @@ async def eventually(check: Callable[[], Awaitable[T]], timeout: float = 10.0, i
             await asyncio.sleep(interval)  # polling an observable, not waiting blind
 
 
+class ServedUrl(str):
+    """The public base URL of a served app; ``internal`` is its internal listener's base URL
+    (/healthz, /readyz, /metrics), or "" for an app without one."""
+
+    internal: str
+
+    def __new__(cls, public: str, internal: str) -> ServedUrl:
+        url = super().__new__(cls, public)
+        url.internal = internal
+        return url
+
+
+def internal_url(app: web.Application) -> str:
+    """The base URL of a started app's internal listener (see ``shared.web.setup_http``)."""
+    host, port = app[INTERNAL_ADDRESS]
+    return f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}"
+
+
 @asynccontextmanager
-async def serve(app: web.Application, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[str]:
-    """Run ``app`` (startup and cleanup contexts included) on a real port; yields its base URL."""
+async def serve(app: web.Application, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[ServedUrl]:
+    """Run ``app`` (startup and cleanup contexts, so its internal listener too) on a real port;
+    yields its public base URL, with the internal listener's as ``.internal``."""
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=5)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()
     bound = runner.addresses[0][1]
+    internal = internal_url(app) if INTERNAL_ADDRESS in app else ""
     try:
-        yield f"http://{host}:{bound}"
+        yield ServedUrl(f"http://{host}:{bound}", internal)
     finally:
         await runner.cleanup()
 

@@ -7,7 +7,6 @@ from typing import Any
 import aiohttp
 import pytest
 
-from devtools.google_emulator.state import Grant, new_refresh_token
 from services.auth.google_oauth import GoogleOAuth
 from services.auth.oauth_types import OAuthError, OAuthTransportError, parse_token_response
 
@@ -16,8 +15,7 @@ SCOPES = ["openid", "https://www.googleapis.com/auth/calendar.events"]
 
 def _grant(emulator: Any) -> str:
     emulator.add_user("ada@example.com")
-    token = new_refresh_token()
-    emulator.grants.append(Grant("ada@example.com", emulator.client_id, list(SCOPES), token))
+    token: str = emulator.add_grant("ada@example.com", SCOPES).refresh_token
     return token
 
 

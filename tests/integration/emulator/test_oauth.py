@@ -222,7 +222,7 @@ async def test_id_token_verifies_with_jwks(
         audience=emu.client_id,
         issuer="https://accounts.google.com",
     )
-    user = emu.users["alice@example.com"]
+    user = emu.user("alice@example.com")
     assert (claims["sub"], claims["email"], claims["nonce"]) == (user.sub, user.email, "n1")
 
 
@@ -233,7 +233,7 @@ async def test_userinfo(connect: Connect, http: aiohttp.ClientSession, emu: Goog
     async with http.get(emu.userinfo_url, headers=headers) as resp:
         body = await resp.json()
     assert body == {
-        "sub": emu.users["alice@example.com"].sub,
+        "sub": emu.user("alice@example.com").sub,
         "email": "alice@example.com",
         "email_verified": True,
     }

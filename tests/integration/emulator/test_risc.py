@@ -41,7 +41,7 @@ async def test_set_delivered_and_verifies(
 ) -> None:
     """A sent security event arrives as application/secevent+jwt and verifies with the served JWKS."""
     receiver.statuses[:] = [202]
-    sub = emu.users["alice@example.com"].sub
+    sub = emu.user("alice@example.com").sub
     status = await emu.send_security_event(
         receiver.url, "tokens-revoked", emu.subject_iss_sub(sub), jti="j-1"
     )
@@ -104,4 +104,4 @@ async def test_admin_risc_send(http: aiohttp.ClientSession, emu: GoogleEmulator,
         assert (await resp.json())["status"] == 204
     claims = await _verify(http, emu, (await receiver.next()).body.decode())
     event = claims["events"]["https://schemas.openid.net/secevent/risc/event-type/account-disabled"]
-    assert event["reason"] == "hijacking" and event["subject"]["sub"] == emu.users["alice@example.com"].sub
+    assert event["reason"] == "hijacking" and event["subject"]["sub"] == emu.user("alice@example.com").sub

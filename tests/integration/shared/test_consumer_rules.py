@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -83,3 +84,51 @@ async def test_redelivered_message_has_one_effect(
             assert await stored_versions(clean_db) == {"a-1": 2}
 
         await eventually(processed_three)
+
+
+def _with(body: dict[str, Any], **changes: Any) -> bytes:
+    return json.dumps({**body, **changes}).encode()
+
+
+async def test_messages_that_can_never_succeed_are_dead_lettered_at_once(
+    common_config: Callable[..., Any], broker: Broker, clean_db: asyncpg.Pool, dead_letters: Any
+) -> None:
+    """A NUL in a text, a version beyond the database column and deep nesting are dead-lettered on
+    the first attempt with the field named, while the next good message is stored."""
+    good = json.loads(appointment("a-x").to_json())
+    bad = {
+        "bad-nul": (_with(good, title="Bera\x00tung"), "title: Value error, contains a NUL character"),
+        "bad-version": (_with(good, version=2**31), "version: Input should be less than or equal to"),
+        "bad-deep": (
+            _with(good)[:-1] + b', "x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+            "body is nested more than 16 levels deep",
+        ),
+    }
+    # Retries would take minutes with these delays, so a retried message could not be dead by now.
+    common = common_config("sync", retry_delays_ms=(60_000, 60_000))
+    app = create_app(SyncConfig(common=common, google=GOOGLE))
+    async with serve(app):
+        for message_id, (body, _) in bad.items():
+            await broker.publish_raw(
+                m.PLATFORM_EVENTS, "platform.appointment.created", body, message_id=message_id
+            )
+        await broker.publish(appointment("a-good"))
+
+        async def good_stored() -> None:
+            assert await stored_versions(clean_db) == {"a-good": 1}
+
+        await eventually(good_stored)
+        found: list[Any] = []
+
+        async def all_dead() -> None:
+            found.extend(await dead_letters("sync.appointments"))
+            assert len(found) == len(bad)
+
+        await eventually(all_dead)
+    for dead in found:
+        body, expected = bad[str(dead.message_id)]
+        headers = dict(dead.headers)
+        reason = str(headers["x-calsync-reason"])
+        assert reason.startswith("invalid message:") and expected in reason, reason
+        assert "x-calsync-last-error" not in headers and int(headers.get("x-calsync-attempt", 1)) == 1
+        assert dead.body == body

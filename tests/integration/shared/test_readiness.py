@@ -58,7 +58,8 @@ async def test_readiness_follows_dependencies(
         amqp_url=_via(amqp_url, proxies["broker"].port),
     )
     app = build_app(service, common, emulator)
-    async with serve(app) as base, aiohttp.ClientSession() as http:
+    async with serve(app) as served, aiohttp.ClientSession() as http:
+        base = served.internal
         assert await _status(http, base) == 200
         proxies[dependency].cut()
 

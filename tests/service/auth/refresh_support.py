@@ -13,8 +13,6 @@ from typing import Any
 import aiohttp
 import asyncpg
 
-from devtools.google_emulator.state import Grant as EmuGrant
-from devtools.google_emulator.state import new_refresh_token
 from services.auth import crypto, repository
 from services.auth.app import create_app
 from services.auth.config import AuthConfig
@@ -22,7 +20,7 @@ from services.auth.domain import RefreshSettings
 from shared.clock import ManualClock
 from shared.config import CommonConfig, GoogleConfig
 from tests.service.auth.flow import TEST_KEYS, auth_config
-from tests.support.helpers import serve
+from tests.support.helpers import ServedUrl, serve
 
 SCOPES = (
     "openid",
@@ -40,7 +38,7 @@ def refresh_config(common: CommonConfig, google: GoogleConfig, **refresh: Any) -
 
 
 @asynccontextmanager
-async def running(config: AuthConfig, clock: ManualClock) -> AsyncIterator[str]:
+async def running(config: AuthConfig, clock: ManualClock) -> AsyncIterator[ServedUrl]:
     """An auth app serving on a real port, with its background jobs and consumers."""
     async with serve(create_app(config, overrides={"clock": clock})) as url:
         yield url
@@ -58,10 +56,9 @@ async def add_grant(
 ) -> dict[str, str]:
     """A Google account with a live grant in the emulator, stored as connected in auth's table."""
     email = email or f"u{uuid.uuid4().hex[:8]}@example.com"
-    user = emulator.users.get(email) or emulator.add_user(email)
-    refresh_token = new_refresh_token()
-    emu_grant = EmuGrant(email, emulator.client_id, list(SCOPES), refresh_token)
-    emulator.grants.append(emu_grant)
+    user = emulator.user(email) if emulator.has_user(email) else emulator.add_user(email)
+    emu_grant = emulator.add_grant(email, SCOPES)
+    refresh_token = emu_grant.refresh_token
     access = emulator.issue_access_token(emu_grant, list(SCOPES))
     cipher = crypto.TokenCipher(TEST_KEYS)
     grant_id, user_id = uuid.uuid4().hex, "user-" + uuid.uuid4().hex[:8]
@@ -107,9 +104,9 @@ async def grant_row(db: asyncpg.Pool, grant_id: str) -> asyncpg.Record:
     return row
 
 
-async def metrics_of(url: str) -> dict[str, float]:
-    """auth's own metrics from a running instance's /metrics, by sample name with labels."""
-    async with aiohttp.ClientSession() as http, http.get(url + "/metrics") as resp:
+async def metrics_of(url: ServedUrl) -> dict[str, float]:
+    """auth's own metrics from a running instance's internal /metrics, by sample name with labels."""
+    async with aiohttp.ClientSession() as http, http.get(url.internal + "/metrics") as resp:
         text = await resp.text()
     values = {}
     for line in text.splitlines():

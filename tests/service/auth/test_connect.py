@@ -54,7 +54,7 @@ async def test_connect_stores_the_grant_and_announces_it(
     event = await events.next_of_type("grant.connected")
     assert event["user_id"] == user_id and event["cause"] == "connected"
     assert event["account_changed"] is False
-    assert event["google_sub"] == emulator.users["alice@example.com"].sub
+    assert event["google_sub"] == emulator.user("alice@example.com").sub
     assert EVENTS in event["scopes"]
 
 
@@ -65,8 +65,8 @@ async def test_raw_grants_row_holds_no_token_in_plaintext(
     user_id = new_user_id()
     async with browser() as http:
         await connect(auth, http, user_id)
-    grant = next(g for g in emulator.grants if g.email == "alice@example.com")
-    access_tokens = [t for t, a in emulator.access_tokens.items() if a.grant is grant]
+    refresh_token = emulator.refresh_tokens_of("alice@example.com")[0]
+    access_tokens = emulator.access_tokens_of("alice@example.com")
     async with clean_db.acquire() as conn:
         dump = await conn.fetchval("SELECT string_agg(g::text, ' ') FROM auth.grants g")
         raw = b"".join(
@@ -75,10 +75,10 @@ async def test_raw_grants_row_holds_no_token_in_plaintext(
                 "SELECT refresh_token_enc AS v FROM auth.grants UNION ALL SELECT access_token_enc FROM auth.grants"
             )
         )
-    secrets = [grant.refresh_token, *access_tokens]
+    secrets = [refresh_token, *access_tokens]
     assert secrets and all(s and s not in dump for s in secrets)
     assert all(s.encode() not in raw for s in secrets)
-    assert grant.refresh_token[:16] not in dump
+    assert refresh_token[:16] not in dump
     assert b"k1:" in raw  # every value names its key
 
 
@@ -188,7 +188,7 @@ async def test_reconnect_with_another_account_is_announced_and_old_grant_revoked
     async with browser() as http:
         emulator.set_consent("alice@example.com")
         await connect(auth, http, user_id)
-        old_token = next(g for g in emulator.grants if g.email == "alice@example.com").refresh_token
+        old_token = emulator.refresh_tokens_of("alice@example.com")[0]
         # login_hint names alice; the person picks bob on Google's account chooser instead
         settings = await open_settings(auth, http, await auth.link(user_id))
         consent_url = (await start_connect(auth, http, settings)).replace(
@@ -229,10 +229,9 @@ async def test_round_trip_logs_no_secret(auth: Auth, emulator: Any, clean_db: as
         structlog.reset_defaults()
     output = stream.getvalue()
     assert "grant_connected" in output and "settings_link_opened" in output
-    grant = next(g for g in emulator.grants if g.email == "alice@example.com")
     secrets = [
-        grant.refresh_token,
-        *[t for t, a in emulator.access_tokens.items() if a.grant is grant],
+        emulator.refresh_tokens_of("alice@example.com")[0],
+        *emulator.access_tokens_of("alice@example.com"),
         query_of(callback)["code"],
         query_of(callback)["state"],
         link.split("token=")[1],

@@ -36,7 +36,7 @@ async def _token_rows(db: asyncpg.Pool, user_id: str) -> int:
 
 
 def _refresh_token_of(emulator: Any, email: str) -> str:
-    token: str = [g for g in emulator.grants if g.email == email][-1].refresh_token
+    token: str = emulator.refresh_tokens_of(email)[-1]
     return token
 
 

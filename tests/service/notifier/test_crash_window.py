@@ -45,7 +45,7 @@ async def notifier_process(
     common: CommonConfig, *, smtp_port: int, auth_url: str, log: Path
 ) -> AsyncIterator[asyncio.subprocess.Process]:
     """The notifier as its own OS process (SystemClock) on the test's database, broker and catcher."""
-    port = free_port()
+    port, internal_port = free_port(), free_port()
     env = {
         **os.environ,
         "DATABASE_URL": common.database_url,
@@ -53,6 +53,8 @@ async def notifier_process(
         "AMQP_PREFIX": common.amqp_prefix,
         "AMQP_RETRY_DELAYS_MS": ",".join(str(d) for d in common.retry_delays_ms),
         "HTTP_PORT": str(port),
+        "INTERNAL_HOST": "127.0.0.1",
+        "INTERNAL_PORT": str(internal_port),
         "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
         "SERVICE_TOKEN": common.service_token,
         "NOTIFIER_LINK_SECRET": LINK_SECRET,
@@ -68,7 +70,7 @@ async def notifier_process(
             sys.executable, "-m", "services.notifier", env=env, stdout=out, stderr=out
         )
         try:
-            await eventually(lambda: _ready(f"http://127.0.0.1:{port}"), timeout=30)
+            await eventually(lambda: _ready(f"http://127.0.0.1:{internal_port}"), timeout=30)
             yield proc
         finally:
             if proc.returncode is None:
@@ -77,7 +79,7 @@ async def notifier_process(
 
 
 async def _ready(url: str) -> None:
-    """The process serves HTTP only once its consumers and delivery worker are running."""
+    """The process is ready (internal /readyz) only once its consumers and delivery worker run."""
     try:
         async with aiohttp.ClientSession() as http, http.get(url + "/readyz") as resp:
             assert resp.status == 200

@@ -24,7 +24,7 @@ from tests.service.notifier.support import (
     jobs,
     nothing_due,
 )
-from tests.support.helpers import eventually
+from tests.support.helpers import eventually, internal_url
 
 
 async def attempts(db: asyncpg.Pool) -> list[tuple[str, str, Any]]:
@@ -118,7 +118,7 @@ async def test_metrics_count_emails_and_open_episodes(
 
     async def exported() -> None:
         await notifier.worker.refresh_gauge()
-        async with aiohttp.ClientSession() as http, http.get(notifier.url + "/metrics") as r:
+        async with aiohttp.ClientSession() as http, http.get(internal_url(notifier.app) + "/metrics") as r:
             text = await r.text()
         assert 'calsync_notifier_emails_total{kind="alert",outcome="sent"} 1.0' in text
         assert "calsync_notifier_episodes_open 1.0" in text

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from devtools.google_emulator.errors import api_error_body
-from devtools.google_emulator.events_store import EVENT_ID, _clip_properties, merge_patch
+from devtools.google_emulator.event_rules import EVENT_ID, clip_properties, merge_patch
 from shared.google import load_calendar_discovery
 
 
@@ -25,7 +25,7 @@ def test_patch_merges_objects_and_null_deletes() -> None:
 def test_extended_property_limits() -> None:
     """Over-long keys are dropped and over-long values truncated, silently, as Google does."""
     event: dict[str, Any] = {"extendedProperties": {"private": {"k" * 45: "v", "ok": "x" * 2000}}}
-    _clip_properties(event)
+    clip_properties(event)
     assert event["extendedProperties"]["private"] == {"ok": "x" * 1024}
 
 

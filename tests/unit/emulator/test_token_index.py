@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 from devtools.google_emulator import GoogleEmulator
-from devtools.google_emulator.state import Grant
 
 
-def test_refresh_tokens_are_found_by_value_including_direct_appends() -> None:
-    """A grant appended straight to `grants` (as tests seed them) is found by its refresh token."""
+def test_refresh_tokens_are_found_by_value() -> None:
+    """A grant seeded with `add_grant` is found by its refresh token; unknown or empty ones are not."""
     emu = GoogleEmulator()
-    first = Grant("a@example.com", emu.client_id, ["openid"], "1//a")
-    emu.grants.append(first)
+    first = emu.add_grant("a@example.com", ["openid"], refresh_token="1//a")
     assert emu.grant_for_refresh_token("1//a") is first
-    later = Grant("b@example.com", emu.client_id, ["openid"], "1//b")
-    emu.grants.append(later)
-    assert emu.grant_for_refresh_token("1//b") is later
+    later = emu.add_grant("b@example.com", ["openid"])
+    assert later.refresh_token and emu.grant_for_refresh_token(later.refresh_token) is later
     assert emu.grant_for_refresh_token("1//unknown") is None
     assert emu.grant_for_refresh_token("") is None
 
@@ -23,8 +20,8 @@ def test_token_latency_stays_within_base_plus_jitter() -> None:
     """A latency of 30 ms with 20 ms jitter delays each token call by 30 to 50 ms."""
     emu = GoogleEmulator()
     emu.set_latency("/token", 0.03, jitter=0.02)
-    delays = [emu._latency_for("/token") for _ in range(200)]
+    delays = [emu.response_delay("/token") for _ in range(200)]
     assert all(0.03 <= d <= 0.05 for d in delays) and len(set(delays)) > 1
-    assert emu._latency_for("/calendar/v3/") == 0.0
+    assert emu.response_delay("/calendar/v3/") == 0.0
     emu.set_latency("/token", 0)
-    assert emu._latency_for("/token") == 0.0
+    assert emu.response_delay("/token") == 0.0

@@ -54,3 +54,38 @@ def test_every_google_endpoint_is_a_full_url_setting() -> None:
         GoogleConfig.from_env(
             Env({"GOOGLE_CLIENT_ID": "i", "GOOGLE_CLIENT_SECRET": "s", "GOOGLE_REVOKE_URL": "/revoke"})
         )
+
+
+def test_broker_users_default_to_calsync_names_and_can_be_renamed() -> None:
+    """Each publisher's broker user has a calsync-<publisher> default that a deployment can rename, and
+    publisher verification stays off unless switched on."""
+    default = CommonConfig.from_env(Env(BASE), service="auth", default_port=1).broker_users
+    assert [default.of(p) for p in ("auth", "sync", "notifier", "platform")] == [
+        "calsync-auth",
+        "calsync-sync",
+        "calsync-notifier",
+        "calsync-platform",
+    ]
+    assert not default.verify
+    env = Env({**BASE, "AMQP_USER_PLATFORM": "booking-app", "AMQP_VERIFY_PUBLISHERS": "true"})
+    renamed = CommonConfig.from_env(env, service="auth", default_port=1).broker_users
+    assert renamed.of("platform") == "booking-app" and renamed.verify
+
+
+def test_internal_port_defaults_to_the_public_port_plus_1000_on_all_interfaces() -> None:
+    """Probes and metrics listen on HTTP_PORT + 1000 (9081 for auth) reachable by the orchestrator."""
+    common = CommonConfig.from_env(Env(BASE), service="auth", default_port=8081)
+    assert (common.internal_host, common.internal_port) == ("0.0.0.0", 9081)
+    moved = CommonConfig.from_env(Env({**BASE, "HTTP_PORT": "7000"}), service="auth", default_port=8081)
+    assert moved.internal_port == 8000
+
+
+def test_internal_port_is_configurable_and_must_differ_from_the_public_one() -> None:
+    """INTERNAL_HOST and INTERNAL_PORT move the internal listener; sharing the public port is refused."""
+    env = Env({**BASE, "INTERNAL_HOST": "10.0.0.5", "INTERNAL_PORT": "9100"})
+    common = CommonConfig.from_env(env, service="auth", default_port=8081)
+    assert (common.internal_host, common.internal_port) == ("10.0.0.5", 9100)
+    with pytest.raises(ConfigError, match=r"INTERNAL_PORT must differ from HTTP_PORT \(8081\)"):
+        CommonConfig.from_env(Env({**BASE, "INTERNAL_PORT": "8081"}), service="auth", default_port=8081)
+    with pytest.raises(ConfigError, match="INTERNAL_PORT must be at most 65535"):
+        CommonConfig.from_env(Env({**BASE, "INTERNAL_PORT": "70000"}), service="auth", default_port=8081)

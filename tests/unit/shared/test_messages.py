@@ -94,3 +94,69 @@ def test_every_timestamp_needs_a_utc_offset(cls: type[m.Message], field: str) ->
     body[field] = "2026-03-02T08:15:00"
     with pytest.raises(m.InvalidMessage, match=f"{field}: Input should have timezone info"):
         m.decode(json.dumps(body))
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({"title": "Ter\x00min"}, "title: Value error, contains a NUL character at position 3"),
+        ({"owner_user_id": "u\x00"}, "owner_user_id: Value error, contains a NUL character"),
+        ({"location": "K\ud800ln"}, "location: Input should be a valid string"),
+        (
+            {"attendees": [{"email": "a@b.c", "name": "E\x00"}]},
+            "attendees.0.name: Value error, contains a NUL",
+        ),
+        ({"end": {"date": "2026-05-02", "time_zone": "Europe/Berlin\x00"}}, "end.time_zone"),
+        ({"version": 2**31}, "version: Input should be less than or equal to 2147483647"),
+        ({"version": 10**400}, "version: Input should be less than or equal to 2147483647"),
+    ],
+)
+def test_values_the_database_cannot_store_are_refused_by_field(
+    changes: dict[str, object], expected: str
+) -> None:
+    """A text with a NUL or a version beyond the database column is refused, naming the field."""
+    with pytest.raises(m.InvalidMessage) as caught:
+        m.decode(json.dumps(_valid(**changes)))
+    assert expected in str(caught.value)
+
+
+def test_nul_in_a_list_of_texts_is_refused() -> None:
+    """A NUL inside one granted scope names the item."""
+    example = m.GrantConnected(**{**gen_messages_doc.COMMON, **gen_messages_doc.EXAMPLES[m.GrantConnected]})
+    body = json.loads(example.to_json())
+    body["scopes"] = ["openid", "em\x00ail"]
+    with pytest.raises(m.InvalidMessage, match="scopes: Value error, item 1 contains a NUL character"):
+        m.decode(json.dumps(body))
+
+
+@pytest.mark.parametrize("depth", [17, 1000, 100_000])
+def test_deep_nesting_is_refused_without_parsing(depth: int) -> None:
+    """A body nested deeper than any message is refused with the limit, not a recursion error."""
+    body = json.dumps(_valid())[:-1] + ', "x": ' + "[" * depth + "]" * depth + "}"
+    with pytest.raises(m.InvalidMessage, match="nested more than 16 levels deep"):
+        m.decode(body)
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting() -> None:
+    """A title made of brackets is text, not structure."""
+    assert m.decode(json.dumps(_valid(title="[" * 100 + "{" * 100))).TYPE == "appointment.created"
+
+
+def test_oversized_body_is_refused_unread() -> None:
+    """A body over 1 MiB is refused with its size and the limit."""
+    body = json.dumps(_valid(description="x" * (m.MAX_BODY_BYTES + 1)))
+    with pytest.raises(m.InvalidMessage, match=r"more than the limit of 1048576"):
+        m.decode(body)
+
+
+def test_non_standard_numbers_are_refused() -> None:
+    """NaN and Infinity are not JSON, so a body using them is refused."""
+    body = json.dumps(_valid())[:-1] + ', "x": NaN}'
+    with pytest.raises(m.InvalidMessage, match="NaN is not a JSON number"):
+        m.decode(body)
+
+
+def test_unterminated_string_of_escaped_quotes_is_refused_as_not_json() -> None:
+    """Half a megabyte of escaped quotes with no end is refused as invalid JSON (in linear time)."""
+    with pytest.raises(m.InvalidMessage, match="not valid JSON: Unterminated string"):
+        m.decode('{"title": "' + '\\"' * 250_000)

@@ -1,0 +1,83 @@
+"""Fixtures for the shared-code tests: a schema holding only the messaging tables, a consumer-side
+broker, and throwaway RabbitMQ users (made with ``rabbitmqctl``, removed afterwards)."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import pytest
+import pytest_asyncio
+
+from shared import db
+from shared.amqp import Broker
+from shared.config import BrokerUsers
+from tests.conftest import TEST_RETRY_DELAYS_MS
+
+SCHEMA = "messaging_test"
+QUEUE = "notifier.user_events"  # bound to platform.events, platform.user.*
+
+
+@pytest_asyncio.fixture
+async def messaging_pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    """A pool on a schema with only the shared outbox and processed_messages tables, emptied after."""
+    pool = await db.create_pool(database_url, schema=SCHEMA, application_name="messaging-test")
+    await db.migrate(pool, SCHEMA, [db.SHARED_MIGRATIONS])
+    yield pool
+    await pool.execute("TRUNCATE outbox, processed_messages RESTART IDENTITY")
+    await db.close_pool(pool)
+
+
+QueueBroker = Callable[..., Awaitable[Broker]]
+
+
+@pytest_asyncio.fixture
+async def queue_broker(amqp_url: str, amqp_prefix: str) -> AsyncIterator[QueueBroker]:
+    """``await queue_broker(url=..., users=...)`` -> a connected broker with QUEUE declared."""
+    made: list[Broker] = []
+
+    async def make(url: str = amqp_url, users: BrokerUsers | None = None) -> Broker:
+        broker = Broker(url, prefix=amqp_prefix, retry_delays_ms=TEST_RETRY_DELAYS_MS, users=users)
+        made.append(broker)
+        await broker.connect()
+        await broker.declare([QUEUE])
+        return broker
+
+    yield make
+    for broker in made:
+        await broker.close()
+
+
+async def _rabbitmqctl(*args: str) -> None:
+    process = await asyncio.create_subprocess_exec(
+        "rabbitmqctl", "-q", *args, cwd="/", stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE
+    )
+    _, err = await process.communicate()
+    if process.returncode != 0:
+        raise RuntimeError(f"rabbitmqctl {args[0]} failed: {err.decode(errors='replace').strip()}")
+
+
+@pytest_asyncio.fixture
+async def broker_user(amqp_url: str) -> AsyncIterator[Callable[[], Awaitable[tuple[str, str]]]]:
+    """``await broker_user()`` -> (user name, AMQP URL) of a new broker user with full permissions."""
+    if shutil.which("rabbitmqctl") is None:
+        pytest.skip("rabbitmqctl is needed to create broker users")
+    users: list[str] = []
+    parts = urlsplit(amqp_url)
+    vhost = parts.path[1:] or "/"
+
+    async def make() -> tuple[str, str]:
+        name = f"calsync-t-{uuid.uuid4().hex[:8]}"
+        await _rabbitmqctl("add_user", name, name)
+        users.append(name)
+        await _rabbitmqctl("set_permissions", "-p", vhost, name, ".*", ".*", ".*")
+        netloc = f"{name}:{name}@{parts.hostname}:{parts.port or 5672}"
+        return name, urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+    yield make
+    for name in users:
+        await _rabbitmqctl("delete_user", name)
