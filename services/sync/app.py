@@ -24,6 +24,7 @@ from services.sync.usecases.calendars import ResolveDeps
 from services.sync.usecases.writer import WriterDeps
 from shared.clock import Clock, SystemClock
 from shared.google.calendar import GoogleCalendar
+from shared.outbox import Outbox
 from shared.rpc import RpcClient
 from shared.runtime import BROKER, HTTP, POOL, base_app
 
@@ -32,17 +33,19 @@ CONFIG = keys.CONFIG  # kept for callers of the skeleton
 
 def create_app(config: SyncConfig, *, overrides: dict[str, Any] | None = None) -> web.Application:
     """``overrides``: ``clock`` (a ``shared.clock.Clock``) for tests."""
-    app = base_app(config.common, migrations=Path(__file__).parent / "migrations")
-    app[keys.CONFIG] = config
     clock: Clock = (overrides or {}).get("clock") or SystemClock()
+    outbox = Outbox(clock)
+    app = base_app(config.common, migrations=Path(__file__).parent / "migrations", outbox=outbox)
+    app[keys.CONFIG] = config
     app[keys.CLOCK] = clock
+    app[keys.OUTBOX] = outbox
     app.router.add_routes(http_handlers.routes(POOL))
     app.cleanup_ctx.append(_outbound)
     return app
 
 
 async def _outbound(app: web.Application) -> AsyncIterator[None]:
-    config, clock = app[keys.CONFIG], app[keys.CLOCK]
+    config, clock, outbox = app[keys.CONFIG], app[keys.CLOCK], app[keys.OUTBOX]
     pool, broker = app[POOL], app[BROKER]
     rpc = RpcClient(broker)
     await rpc.start()
@@ -52,14 +55,14 @@ async def _outbound(app: web.Application) -> AsyncIterator[None]:
     )
     google = EventWriter(calendar, send_updates=config.writer.send_updates)
     owner = f"{config.common.service}-{uuid.uuid4().hex[:12]}"
-    deps = WriterDeps(pool, tokens, google, clock, config.writer, config.mapping, owner)
+    deps = WriterDeps(pool, tokens, google, clock, config.writer, config.mapping, outbox, owner)
     resolve = ResolveDeps(pool, tokens, google, clock, retry_in=config.writer.lease)
     writer = Writer(deps, resolve, workers=config.writer.workers)
     app[keys.WRITER] = writer
     tasks = [asyncio.create_task(coro, name=name) for name, coro in writer.loops()]
-    tables = consumers.routes(consumers.ConsumerDeps(clock, writer.wake, tokens.forget))
+    tables = consumers.routes(consumers.ConsumerDeps(clock, outbox, writer.wake, tokens.forget))
     for queue, table in tables.items():
-        await broker.consume(queue, consumers.dispatch(table), pool=pool)
+        await broker.consume(queue, table, pool=pool)
     yield
     for task in tasks:
         task.cancel()

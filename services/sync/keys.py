@@ -7,7 +7,9 @@ from aiohttp import web
 from services.sync.config import SyncConfig
 from services.sync.entrypoints.jobs import Writer
 from shared.clock import Clock
+from shared.outbox import Outbox
 
 CONFIG = web.AppKey("sync_config", SyncConfig)
 CLOCK = web.AppKey("sync_clock", Clock)
 WRITER = web.AppKey("sync_writer", Writer)
+OUTBOX = web.AppKey("sync_outbox", Outbox)

@@ -1,45 +1,45 @@
 """Inbound messages for sync, as routing tables: appointment changes, auth's grant events and user
 deletion. Each handler runs in the consumer's transaction (``processed_messages`` makes it
-idempotent); a message type without a route is dead-lettered."""
+idempotent) and wakes the writer once it has committed; a message type without a route is
+dead-lettered (``shared.consumer``)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import asyncpg
 
 from services.sync.usecases import appointments, grants, users
 from shared import messages as m
 from shared.clock import Clock
-from shared.consumer import Delivery, Reject
-
-Handler = Callable[[Any, asyncpg.Connection, Delivery], Awaitable[None]]
-Routes = Mapping[type[m.Message], Handler]
+from shared.consumer import Delivery, Routes
+from shared.db import after_commit
+from shared.outbox import Outbox
 
 
 @dataclass(frozen=True)
 class ConsumerDeps:
     clock: Clock
+    outbox: Outbox
     wake_writer: Callable[[], None]
     forget_token: Callable[[str], None]  # a grant event may mean another account or a dead token
 
 
 def routes(deps: ConsumerDeps) -> dict[str, Routes]:
     """The routing table of each queue sync consumes."""
-    grant_deps = grants.GrantDeps(deps.clock)
+    grant_deps = grants.GrantDeps(deps.clock, deps.outbox)
 
     async def on_appointment(
         message: appointments.AppointmentChange, conn: asyncpg.Connection, _: Delivery
     ) -> None:
         if await appointments.record(conn, message, deps.clock):
-            deps.wake_writer()
+            after_commit(deps.wake_writer)
 
     async def on_connected(message: m.GrantConnected, conn: asyncpg.Connection, _: Delivery) -> None:
         await grants.connected(conn, message, grant_deps)
         deps.forget_token(message.user_id)
-        deps.wake_writer()
+        after_commit(deps.wake_writer)
 
     async def on_paused(
         message: m.GrantDisconnected | m.GrantSuspended, conn: asyncpg.Connection, _: Delivery
@@ -72,16 +72,3 @@ def routes(deps: ConsumerDeps) -> dict[str, Routes]:
         },
         "sync.user_events": {m.UserDeleted: on_user_deleted},
     }
-
-
-def dispatch(table: Routes) -> Callable[[m.Message, Delivery], Awaitable[None]]:
-    """Adapt a routing table to ``Broker.consume``'s ``handler(message, delivery)`` form."""
-
-    async def handle(message: m.Message, delivery: Delivery) -> None:
-        handler = table.get(type(message))
-        if handler is None:
-            raise Reject(f"no route for message type {message.TYPE!r} on {delivery.queue}")
-        assert delivery.conn is not None, "sync consumes with a pool"
-        await handler(message, delivery.conn, delivery)
-
-    return handle

@@ -7,21 +7,16 @@ import asyncpg
 from aiohttp import web
 
 from services.sync.usecases import sync_state
+from shared.web import bad_request
 
 MAX_ID = 200
 
 
 def _id(request: web.Request, name: str) -> str:
-    """The path id, or 400 with a clear message (empty, too long, or control characters)."""
+    """The path id, or 400 naming the problem (control characters are refused by shared.web)."""
     value = request.match_info[name]
     if not value or len(value) > MAX_ID:
-        raise web.HTTPBadRequest(
-            text=f'{{"error": "{name} must be 1 to {MAX_ID} characters"}}', content_type="application/json"
-        )
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
-        raise web.HTTPBadRequest(
-            text=f'{{"error": "{name} must not contain control characters"}}', content_type="application/json"
-        )
+        raise bad_request("invalid_id", f"{name} must be 1 to {MAX_ID} characters")
     return value
 
 

@@ -29,8 +29,8 @@ class Writer:
         self._last_purge = deps.clock.now() - PURGE_EVERY
 
     def wake(self) -> None:
-        """Called in a consumer's transaction: look a moment later, once it has committed."""
-        asyncio.get_running_loop().call_later(0.05, self._wake.set)
+        """Have idle workers look for due work now (consumers call it after their commit)."""
+        self._wake.set()
 
     def loops(self) -> list[tuple[str, Coroutine[Any, Any, None]]]:
         named = [(f"sync-writer-{i}", self._forever(self._write_once)) for i in range(self._workers)]

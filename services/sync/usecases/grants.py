@@ -10,8 +10,8 @@ import structlog
 
 from services.sync.adapters import repository
 from shared import messages as m
-from shared import outbox
 from shared.clock import Clock
+from shared.outbox import Outbox
 
 log = structlog.get_logger(__name__)
 
@@ -19,6 +19,7 @@ log = structlog.get_logger(__name__)
 @dataclass(frozen=True)
 class GrantDeps:
     clock: Clock
+    outbox: Outbox
 
 
 async def connected(conn: asyncpg.Connection, event: m.GrantConnected, deps: GrantDeps) -> None:
@@ -36,7 +37,7 @@ async def connected(conn: asyncpg.Connection, event: m.GrantConnected, deps: Gra
     await repository.make_due(conn, event.user_id, now)
     if event.cause == "connected" or event.account_changed:
         request = m.AppointmentsBackfillRequested(user_id=event.user_id, since=now)
-        await outbox.add(conn, request, occurred_at=now)
+        await deps.outbox.add(conn, request)
         log.info("backfill_requested", user_id=event.user_id)
 
 

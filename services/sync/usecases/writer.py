@@ -19,9 +19,10 @@ from services.sync.config import WriterConfig
 from services.sync.domain import failures, mapping, write_plan
 from services.sync.usecases import google_steps
 from shared import messages as m
-from shared import outbox
 from shared.clock import Clock
+from shared.db import transaction
 from shared.google.calendar import GoogleApiError, GoogleTransportError, classify
+from shared.outbox import Outbox
 
 log = structlog.get_logger(__name__)
 
@@ -34,6 +35,7 @@ class WriterDeps:
     clock: Clock
     config: WriterConfig
     rules: mapping.MappingRules
+    outbox: Outbox
     owner: str  # this replica's claim name
     jitter: Callable[[], float] = field(default=random.random)
 
@@ -194,12 +196,12 @@ async def _note_failure(deps: WriterDeps, row: asyncpg.Record, error: str) -> No
 async def _calendar_problem(deps: WriterDeps, row: asyncpg.Record, problem: str, error: str) -> None:
     """The calendar cannot be written: the user's appointments wait; the notifier is told once."""
     now, user_id, calendar_id = deps.clock.now(), row["owner_user_id"], row["user_calendar"]
-    async with deps.pool.acquire() as conn, conn.transaction():
+    async with transaction(deps.pool) as conn:  # the outbox relay is woken after the commit
         await repository.settle(
             conn, row["appointment_id"], deps.owner, {"wait_reason": problem, "last_error": error}
         )
         await repository.note_user_outcome(conn, user_id, now, error)
         if await repository.open_calendar_problem(conn, user_id, problem, calendar_id, now):
             event = m.CalendarProblem(user_id=user_id, problem=problem, calendar_id=calendar_id, since=now)  # type: ignore[arg-type]
-            await outbox.add(conn, event, occurred_at=now)
+            await deps.outbox.add(conn, event)
             log.warning("calendar_problem", user_id=user_id, problem=problem, error=error)

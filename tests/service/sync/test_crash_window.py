@@ -35,7 +35,7 @@ async def sync_process(
     common: CommonConfig, google: GoogleConfig, *, log: Path
 ) -> AsyncIterator[asyncio.subprocess.Process]:
     """sync as its own OS process (SystemClock) on the test's database, broker and emulator."""
-    port = free_port()
+    port, internal_port = free_port(), free_port()
     env = {
         **os.environ,
         "DATABASE_URL": common.database_url,
@@ -43,6 +43,8 @@ async def sync_process(
         "AMQP_PREFIX": common.amqp_prefix,
         "AMQP_RETRY_DELAYS_MS": ",".join(str(d) for d in common.retry_delays_ms),
         "HTTP_PORT": str(port),
+        "INTERNAL_HOST": "127.0.0.1",
+        "INTERNAL_PORT": str(internal_port),
         "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
         "SERVICE_TOKEN": common.service_token,
         "GOOGLE_CLIENT_ID": google.client_id,
@@ -63,7 +65,7 @@ async def sync_process(
             sys.executable, "-m", "services.sync", env=env, stdout=out, stderr=out
         )
         try:
-            await eventually(lambda: _ready(f"http://127.0.0.1:{port}"), timeout=30)
+            await eventually(lambda: _ready(f"http://127.0.0.1:{internal_port}"), timeout=30)
             yield proc
         finally:
             if proc.returncode is None:

@@ -45,9 +45,9 @@ async def test_a_booked_appointment_appears_once_in_the_primary_calendar(
             async with http.get(f"{sync.url}/api/v1/users/u1/sync-health") as resp:
                 health = await resp.json()
             async with http.get(f"{sync.url}/api/v1/appointments/{'x' * 300}/sync") as resp:
-                assert resp.status == 400 and "1 to 200 characters" in (await resp.json())["error"]
+                assert resp.status == 400 and "1 to 200 characters" in (await resp.json())["detail"]
             async with http.get(f"{sync.url}/api/v1/users/u%001/sync-health") as resp:
-                assert resp.status == 400 and "control characters" in (await resp.json())["error"]
+                assert resp.status == 400 and (await resp.json())["error"] == "invalid_characters"
             async with http.get(f"{sync.url}/api/v1/appointments/nope/sync") as resp:
                 assert resp.status == 404
         assert state["state"] == "synced" and state["synced_version"] == 1
