@@ -1,5 +1,5 @@
-"""asyncpg SQL of the sync schema: appointments (each also the writer's work item) and users'
-grant and calendar state. Every time comes from the caller's clock."""
+"""asyncpg SQL for appointments: each row is the platform's latest version and also the writer's
+work item (claim, lease, due time, event id). Every time comes from the caller's clock."""
 
 from __future__ import annotations
 
@@ -45,54 +45,6 @@ async def stored_version(conn: asyncpg.Connection, appointment_id: str) -> int |
     return int(value) if value is not None else None
 
 
-async def set_grant_state(
-    conn: asyncpg.Connection, user_id: str, state: str, reason: str | None, at: datetime
-) -> bool:
-    """Record the user's grant state unless a later event already did; True if it changed."""
-    changed = await conn.fetchval(
-        "INSERT INTO grant_states (user_id, state, reason, changed_at) VALUES ($1, $2, $3, $4)"
-        " ON CONFLICT (user_id) DO UPDATE SET state = $2, reason = $3, changed_at = $4"
-        " WHERE grant_states.changed_at <= $4 RETURNING true",
-        user_id,
-        state,
-        reason,
-        at,
-    )
-    return bool(changed)
-
-
-async def grant_state(conn: asyncpg.Connection, user_id: str) -> str | None:
-    state = await conn.fetchval("SELECT state FROM grant_states WHERE user_id = $1", user_id)
-    return str(state) if state is not None else None
-
-
-async def reset_destination(conn: asyncpg.Connection, user_id: str, now: datetime) -> None:
-    """Forget the destination calendar and any calendar problem: the calendar is resolved again."""
-    await conn.execute(
-        "UPDATE grant_states SET calendar_id = NULL, calendar_problem = NULL, problem_calendar = NULL,"
-        " problem_since = NULL, resolve_due_at = $2 WHERE user_id = $1",
-        user_id,
-        now,
-    )
-
-
-async def resolve_soon(conn: asyncpg.Connection, user_id: str, now: datetime) -> None:
-    """A user without a destination calendar gets one resolved at the resolver's next look."""
-    await conn.execute(
-        "UPDATE grant_states SET resolve_due_at = $2 WHERE user_id = $1 AND calendar_id IS NULL",
-        user_id,
-        now,
-    )
-
-
-async def clear_calendar_problem(conn: asyncpg.Connection, user_id: str) -> None:
-    await conn.execute(
-        "UPDATE grant_states SET calendar_problem = NULL, problem_calendar = NULL, problem_since = NULL"
-        " WHERE user_id = $1",
-        user_id,
-    )
-
-
 async def requeue_upcoming(conn: asyncpg.Connection, user_id: str, now: datetime) -> int:
     """Make the user's upcoming, synced appointments pending again (they move to a new calendar)."""
     status = await conn.execute(
@@ -112,21 +64,6 @@ async def make_due(conn: asyncpg.Connection, user_id: str, now: datetime) -> Non
         user_id,
         now,
     )
-
-
-async def open_calendar_problem(
-    conn: asyncpg.Connection, user_id: str, problem: str, calendar_id: str, since: datetime
-) -> bool:
-    """Record a calendar problem; True only when it opens an episode (publish once per episode)."""
-    opened = await conn.fetchval(
-        "UPDATE grant_states SET calendar_problem = $2, problem_calendar = $3, problem_since = $4"
-        " WHERE user_id = $1 AND calendar_problem IS NULL RETURNING true",
-        user_id,
-        problem,
-        calendar_id,
-        since,
-    )
-    return bool(opened)
 
 
 async def forget_user(conn: asyncpg.Connection, user_id: str) -> None:
@@ -246,45 +183,6 @@ async def settle_synced(
         version,
         now,
     )
-
-
-async def note_user_outcome(
-    conn: asyncpg.Connection, user_id: str, now: datetime, failure: str | None
-) -> None:
-    if failure is None:
-        await conn.execute("UPDATE grant_states SET last_success_at = $2 WHERE user_id = $1", user_id, now)
-    else:
-        await conn.execute(
-            "UPDATE grant_states SET last_failure_at = $2, last_failure = $3 WHERE user_id = $1",
-            user_id,
-            now,
-            failure,
-        )
-
-
-# --------------------------------------------------------------------------- destination calendars
-
-
-async def claim_unresolved(pool: asyncpg.Pool, now: datetime, retry_at: datetime) -> list[str]:
-    """Connected users without a destination calendar whose resolution is due."""
-    rows = await pool.fetch(
-        "UPDATE grant_states SET resolve_due_at = $2 WHERE user_id IN (SELECT user_id FROM grant_states"
-        " WHERE state = 'connected' AND calendar_id IS NULL AND resolve_due_at <= $1"
-        " ORDER BY resolve_due_at LIMIT 20 FOR UPDATE SKIP LOCKED) RETURNING user_id",
-        now,
-        retry_at,
-    )
-    return [str(r["user_id"]) for r in rows]
-
-
-async def set_calendar(conn: asyncpg.Connection, user_id: str, calendar_id: str) -> bool:
-    changed = await conn.fetchval(
-        "UPDATE grant_states SET calendar_id = $2 WHERE user_id = $1 AND state = 'connected'"
-        " AND calendar_id IS NULL RETURNING true",
-        user_id,
-        calendar_id,
-    )
-    return bool(changed)
 
 
 # --------------------------------------------------------------------------- views

@@ -9,7 +9,7 @@ from datetime import timedelta
 import asyncpg
 import structlog
 
-from services.sync.adapters import repository
+from services.sync.adapters import repository, user_state
 from services.sync.adapters.auth_tokens import AuthTokens
 from services.sync.adapters.google_calendar import EventWriter
 from shared.clock import Clock
@@ -31,7 +31,7 @@ async def resolve_due(deps: ResolveDeps) -> int:
     """Resolve every user whose calendar is due for resolution; returns how many got one."""
     now = deps.clock.now()
     resolved = 0
-    for user_id in await repository.claim_unresolved(deps.pool, now, now + deps.retry_in):
+    for user_id in await user_state.claim_unresolved(deps.pool, now, now + deps.retry_in):
         resolved += await _resolve(deps, user_id)
     return resolved
 
@@ -56,7 +56,7 @@ async def _resolve(deps: ResolveDeps, user_id: str) -> int:
     if calendar_id is None:
         return 0
     async with deps.pool.acquire() as conn, conn.transaction():
-        if not await repository.set_calendar(conn, user_id, calendar_id):
+        if not await user_state.set_calendar(conn, user_id, calendar_id):
             return 0
         await repository.make_due(conn, user_id, deps.clock.now())
     log.info("calendar_resolved", user_id=user_id, calendar_id=calendar_id)

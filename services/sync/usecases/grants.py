@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import asyncpg
 import structlog
 
-from services.sync.adapters import repository
+from services.sync.adapters import repository, user_state
 from shared import messages as m
 from shared.clock import Clock
 from shared.outbox import Outbox
@@ -25,15 +25,15 @@ class GrantDeps:
 async def connected(conn: asyncpg.Connection, event: m.GrantConnected, deps: GrantDeps) -> None:
     """Writing may resume: waiting appointments become due (upcoming first, by the claim order)."""
     now = deps.clock.now()
-    if not await repository.set_grant_state(conn, event.user_id, "connected", None, event.occurred_at):
+    if not await user_state.set_grant_state(conn, event.user_id, "connected", None, event.occurred_at):
         return
     if event.account_changed:
-        await repository.reset_destination(conn, event.user_id, now)
+        await user_state.reset_destination(conn, event.user_id, now)
         moved = await repository.requeue_upcoming(conn, event.user_id, now)
         log.info("google_account_changed", user_id=event.user_id, upcoming_to_move=moved)
     else:
-        await repository.clear_calendar_problem(conn, event.user_id)
-        await repository.resolve_soon(conn, event.user_id, now)
+        await user_state.clear_calendar_problem(conn, event.user_id)
+        await user_state.resolve_soon(conn, event.user_id, now)
     await repository.make_due(conn, event.user_id, now)
     if event.cause == "connected" or event.account_changed:
         request = m.AppointmentsBackfillRequested(user_id=event.user_id, since=now)
@@ -43,11 +43,11 @@ async def connected(conn: asyncpg.Connection, event: m.GrantConnected, deps: Gra
 
 async def paused(conn: asyncpg.Connection, event: m.GrantDisconnected | m.GrantSuspended) -> None:
     """Google ended the grant: appointments wait (not claimable) until the user reconnects."""
-    await repository.set_grant_state(conn, event.user_id, "disconnected", event.reason, event.occurred_at)
+    await user_state.set_grant_state(conn, event.user_id, "disconnected", event.reason, event.occurred_at)
 
 
 async def deleted(conn: asyncpg.Connection, event: m.GrantDeleted, deps: GrantDeps) -> None:
     """The connection was deleted: nothing more is written; pending work is dropped after the
     retention period; a later connection resolves the calendar again (same account: same ids)."""
-    if await repository.set_grant_state(conn, event.user_id, "deleted", event.cause, event.occurred_at):
-        await repository.reset_destination(conn, event.user_id, deps.clock.now())
+    if await user_state.set_grant_state(conn, event.user_id, "deleted", event.cause, event.occurred_at):
+        await user_state.reset_destination(conn, event.user_id, deps.clock.now())

@@ -8,7 +8,7 @@ from datetime import timedelta
 import asyncpg
 import structlog
 
-from services.sync.adapters import repository
+from services.sync.adapters import repository, user_state
 from shared import messages as m
 from shared.clock import Clock
 
@@ -16,7 +16,7 @@ log = structlog.get_logger(__name__)
 
 
 async def user_deleted(conn: asyncpg.Connection, event: m.UserDeleted) -> None:
-    await repository.set_grant_state(conn, event.user_id, "user_deleted", None, event.occurred_at)
+    await user_state.set_grant_state(conn, event.user_id, "user_deleted", None, event.occurred_at)
     log.info("user_writes_stopped", user_id=event.user_id)
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import asyncpg
 import structlog
 
-from services.sync.adapters import repository
+from services.sync.adapters import repository, user_state
 from services.sync.adapters.auth_tokens import AuthTokens
 from services.sync.adapters.google_calendar import EventWriter
 from services.sync.config import WriterConfig
@@ -126,7 +126,7 @@ async def _synced(
         if target is not None:
             await repository.record_target(conn, row["appointment_id"], deps.owner, target, note)
         await repository.settle_synced(conn, row["appointment_id"], deps.owner, row["version"], now)
-        await repository.note_user_outcome(conn, row["owner_user_id"], now, None)
+        await user_state.note_user_outcome(conn, row["owner_user_id"], now, None)
     log.info(
         "appointment_synced",
         appointment_id=row["appointment_id"],
@@ -149,7 +149,7 @@ async def _retry_later(
     async with deps.pool.acquire() as conn, conn.transaction():
         changes = {"attempts": row["attempts"] + 1, "due_at": due, "wait_reason": reason, "last_error": error}
         await repository.settle(conn, row["appointment_id"], deps.owner, changes)
-        await repository.note_user_outcome(conn, row["owner_user_id"], now, error)
+        await user_state.note_user_outcome(conn, row["owner_user_id"], now, error)
     log.info(
         "appointment_write_deferred",
         appointment_id=row["appointment_id"],
@@ -190,7 +190,7 @@ async def _google_failed(deps: WriterDeps, row: asyncpg.Record, exc: Exception) 
 
 async def _note_failure(deps: WriterDeps, row: asyncpg.Record, error: str) -> None:
     async with deps.pool.acquire() as conn:
-        await repository.note_user_outcome(conn, row["owner_user_id"], deps.clock.now(), error)
+        await user_state.note_user_outcome(conn, row["owner_user_id"], deps.clock.now(), error)
 
 
 async def _calendar_problem(deps: WriterDeps, row: asyncpg.Record, problem: str, error: str) -> None:
@@ -200,8 +200,8 @@ async def _calendar_problem(deps: WriterDeps, row: asyncpg.Record, problem: str,
         await repository.settle(
             conn, row["appointment_id"], deps.owner, {"wait_reason": problem, "last_error": error}
         )
-        await repository.note_user_outcome(conn, user_id, now, error)
-        if await repository.open_calendar_problem(conn, user_id, problem, calendar_id, now):
+        await user_state.note_user_outcome(conn, user_id, now, error)
+        if await user_state.open_calendar_problem(conn, user_id, problem, calendar_id, now):
             event = m.CalendarProblem(user_id=user_id, problem=problem, calendar_id=calendar_id, since=now)  # type: ignore[arg-type]
             await deps.outbox.add(conn, event)
             log.warning("calendar_problem", user_id=user_id, problem=problem, error=error)

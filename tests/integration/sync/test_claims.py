@@ -13,7 +13,7 @@ import asyncpg
 import pytest_asyncio
 
 import services.sync
-from services.sync.adapters import repository
+from services.sync.adapters import repository, user_state
 from shared import db as shared_db
 
 NOW = datetime(2030, 1, 7, 12, 0, tzinfo=UTC)
@@ -35,7 +35,7 @@ async def given(
     pool: asyncpg.Pool, user_id: str, count: int, *, state: str = "connected", hours: int = 1
 ) -> None:
     async with pool.acquire() as conn:
-        await repository.set_grant_state(conn, user_id, state, None, NOW)
+        await user_state.set_grant_state(conn, user_id, state, None, NOW)
         await conn.execute(
             "UPDATE grant_states SET calendar_id = $2 WHERE user_id = $1", user_id, f"{user_id}@x"
         )
@@ -96,7 +96,7 @@ async def test_only_connected_users_with_a_calendar_and_due_rows_are_claimed(poo
     await given(pool, "problem", 1)
     await given(pool, "later", 1)
     async with pool.acquire() as conn:
-        await repository.open_calendar_problem(conn, "problem", "needs_consent", "problem@x", NOW)
+        await user_state.open_calendar_problem(conn, "problem", "needs_consent", "problem@x", NOW)
         await conn.execute(
             "UPDATE appointments SET due_at = $1 WHERE owner_user_id = 'later'", NOW + timedelta(seconds=5)
         )
