@@ -59,30 +59,36 @@ async def write(deps: WriterDeps, row: asyncpg.Record) -> None:
     """Bring Google to the claimed row's version and settle the claim."""
     state = stored(row)
     action = write_plan.action(state, deps.clock.now(), deps.config.replay_past)
+    if action == "skip":
+        note = f"ended more than {deps.config.replay_past.days} days before it could be written"
+        await _settle(deps, row, state="skipped", note=note)
+        return
     try:
-        if action == "skip":
-            days = deps.config.replay_past.days
-            await _settle(
-                deps, row, state="skipped", note=f"ended more than {days} days before it could be written"
-            )
-        elif action == "nothing":
-            await _synced(deps, row, None, None)
-        elif action == "delete":
-            assert state.calendar_id is not None and state.event_id is not None
-            calendar_id, event_id = state.calendar_id, state.event_id
-            await _authorised(
-                deps,
-                row["owner_user_id"],
-                lambda token: google_steps.delete(deps.google, token, calendar_id, event_id),
-            )
-            await _synced(deps, row, None, None)
-        else:
-            written = await _authorised(deps, row["owner_user_id"], lambda token: _upsert(deps, row, token))
-            await _synced(deps, row, written.target, written.note)
+        written = await _perform(deps, row, state, action)
     except NoToken as exc:
         await _without_token(deps, row, exc)
     except (GoogleApiError, GoogleTransportError, google_steps.TooManySteps) as exc:
         await _google_failed(deps, row, exc)
+    else:
+        await _synced(deps, row, written.target if written else None, written.note if written else None)
+
+
+async def _perform(
+    deps: WriterDeps, row: asyncpg.Record, state: write_plan.Stored, action: write_plan.Action
+) -> google_steps.Written | None:
+    """The Google side of ``action``; the written event (None when no event is left)."""
+    user_id = row["owner_user_id"]
+    if action == "nothing":
+        return None
+    if action == "delete":
+        calendar_id, event_id = state.calendar_id, state.event_id
+        assert calendar_id is not None and event_id is not None
+        await _authorised(
+            deps, user_id, lambda token: google_steps.delete(deps.google, token, calendar_id, event_id)
+        )
+        return None
+    written: google_steps.Written = await _authorised(deps, user_id, lambda token: _upsert(deps, row, token))
+    return written
 
 
 async def _upsert(deps: WriterDeps, row: asyncpg.Record, token: str) -> google_steps.Written:
@@ -202,6 +208,8 @@ async def _calendar_problem(deps: WriterDeps, row: asyncpg.Record, problem: str,
         )
         await user_state.note_user_outcome(conn, user_id, now, error)
         if await user_state.open_calendar_problem(conn, user_id, problem, calendar_id, now):
-            event = m.CalendarProblem(user_id=user_id, problem=problem, calendar_id=calendar_id, since=now)  # type: ignore[arg-type]
+            event = m.CalendarProblem.model_validate(
+                {"user_id": user_id, "problem": problem, "calendar_id": calendar_id, "since": now}
+            )
             await deps.outbox.add(conn, event)
             log.warning("calendar_problem", user_id=user_id, problem=problem, error=error)
