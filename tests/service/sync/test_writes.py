@@ -4,6 +4,7 @@ and only once the user is connected."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import aiohttp
@@ -11,7 +12,16 @@ import asyncpg
 
 from shared import messages as m
 from shared.amqp import Broker
-from tests.service.sync.support import TokenStandIn, all_synced, booked, calendar_of, connected, ours
+from shared.clock import ManualClock
+from tests.service.sync.support import (
+    START,
+    TokenStandIn,
+    all_synced,
+    booked,
+    calendar_of,
+    connected,
+    ours,
+)
 from tests.support.helpers import eventually
 
 EMAIL = "alice@example.com"
@@ -76,6 +86,36 @@ async def test_versions_arriving_out_of_order_end_at_the_newest(
         await eventually(lambda: all_synced(clean_db, 2))
     events = ours(emulator, EMAIL)
     assert [e["summary"] for e in events["a1"]] == ["a1 v3"]
+    assert tokens.requests == [("u1", False)]  # one token, cached for every later call
+
+
+async def test_a_replay_skips_appointments_that_ended_long_ago(
+    start_sync: Callable[..., Any],
+    tokens: TokenStandIn,
+    emulator: Any,
+    broker: Broker,
+    clean_db: asyncpg.Pool,
+) -> None:
+    """After connecting, a recent past appointment is still written; one that ended beyond
+    REPLAY_PAST_DAYS is marked skipped with the reason, and never sent to Google."""
+    emulator.add_user(EMAIL)
+    clock = ManualClock(START + timedelta(days=20))
+    async with start_sync(clock=clock, replay_past=timedelta(days=7)):
+        await broker.publish(booked("old", "u1", day=10))  # ended ten days before the clock
+        await broker.publish(booked("recent", "u1", day=18))
+        await broker.publish(booked("soon", "u1", day=21))
+        await eventually(lambda: _pending(clean_db, 3))
+        tokens.accounts["u1"] = EMAIL
+        await broker.publish(connected("u1", EMAIL))
+        await eventually(lambda: _states(clean_db, {"old": "skipped", "recent": "synced", "soon": "synced"}))
+    assert sorted(ours(emulator, EMAIL)) == ["recent", "soon"]
+    note = await clean_db.fetchval("SELECT note FROM sync.appointments WHERE appointment_id = 'old'")
+    assert note == "ended more than 7 days before it could be written"
+
+
+async def _states(db: asyncpg.Pool, expected: dict[str, str]) -> None:
+    rows = await db.fetch("SELECT appointment_id, state FROM sync.appointments")
+    assert {r["appointment_id"]: r["state"] for r in rows} == expected
 
 
 async def test_appointments_wait_without_a_grant_and_replay_on_connection(
