@@ -77,11 +77,11 @@ HANDLING: dict[str, tuple[str, str]] = {
     "user.contact_changed": ("platform", "notifier keeps the address, name and language for alerts."),
     "user.deleted": (
         "platform",
-        "auth revokes and deletes the grant, sync drops the user's appointments and mappings, notifier forgets the contact and cancels every pending email.",
+        "auth revokes and deletes the grant, sync stops writing for the user and drops what it keeps about them after `PENDING_RETENTION_DAYS`, notifier forgets the contact and cancels every pending email.",
     ),
     "grant.connected": (
         "auth",
-        "notifier ends an open episode (and may send a short confirmation); sync resumes writing and replays waiting appointments.",
+        "notifier ends an open episode (and may send a short confirmation); sync resolves the primary calendar if none is chosen, resumes writing and replays waiting appointments (upcoming first), and on a first connection or a new Google account asks the platform for a backfill.",
     ),
     "grant.disconnected": (
         "auth",
@@ -89,7 +89,10 @@ HANDLING: dict[str, tuple[str, str]] = {
     ),
     "grant.suspended": ("auth", "As `grant.disconnected`; for `hijacking` the Google mailbox is never used."),
     "grant.expiring": ("auth", "notifier sends a heads-up with a reconnect link."),
-    "grant.deleted": ("auth", "notifier ends any episode without emailing; sync stops writing for the user."),
+    "grant.deleted": (
+        "auth",
+        "notifier ends any episode without emailing; sync stops writing for the user and drops their pending appointments after `PENDING_RETENTION_DAYS`.",
+    ),
     "operator.alert": (
         "auth",
         "notifier emails the operator address once per incident; users are never emailed for these.",
