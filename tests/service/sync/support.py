@@ -90,14 +90,9 @@ async def running_sync(
 
 
 def connected(user_id: str, email: str, *, cause: str = "connected", **changes: Any) -> m.GrantConnected:
-    return m.GrantConnected(
-        user_id=user_id,
-        grant_id=f"g-{user_id}",
-        cause=cause,
-        google_sub=f"sub-{email}",
-        google_email=email,
-        **changes,
-    )
+    """auth's grant.connected for ``email`` (``cause``: connected, reconnected, ...)."""
+    fields = {"user_id": user_id, "grant_id": f"g-{user_id}", "cause": cause, "google_sub": f"sub-{email}"}
+    return m.GrantConnected.model_validate({**fields, "google_email": email, **changes})
 
 
 def booked(
