@@ -111,7 +111,7 @@ async def test_a_sync_killed_after_google_accepted_the_insert_leaves_one_event(
     async with sync_process(common_config("sync"), google_config, log=tmp_path / "sync.log") as proc:
         await broker.publish(connected("u1", EMAIL))
         await calendar_of(clean_db, "u1")
-        emulator.set_latency(f"/calendar/v3/calendars/{EMAIL}/events", 1.5)
+        emulator.set_latency(f"/calendar/v3/calendars/{EMAIL}/events", 3.0)  # time to lock the row
         await broker.publish(booked("a1", "u1"))
         await eventually(lambda: _event_id_stored(clean_db))
         holder = await asyncpg.connect(database_url)
