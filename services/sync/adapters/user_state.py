@@ -25,10 +25,11 @@ async def set_grant_state(
 
 
 async def reset_destination(conn: asyncpg.Connection, user_id: str, now: datetime) -> None:
-    """Forget the destination calendar and any calendar problem: the calendar is resolved again."""
+    """Forget the destination calendar and any blocking problem: the calendar is resolved again
+    (an open problem episode stays open until a write succeeds)."""
     await conn.execute(
-        "UPDATE grant_states SET calendar_id = NULL, calendar_problem = NULL, problem_calendar = NULL,"
-        " problem_since = NULL, resolve_due_at = $2 WHERE user_id = $1",
+        "UPDATE grant_states SET calendar_id = NULL, calendar_problem = NULL, resolve_due_at = $2"
+        " WHERE user_id = $1",
         user_id,
         now,
     )
@@ -44,26 +45,38 @@ async def resolve_soon(conn: asyncpg.Connection, user_id: str, now: datetime) ->
 
 
 async def clear_calendar_problem(conn: asyncpg.Connection, user_id: str) -> None:
-    await conn.execute(
-        "UPDATE grant_states SET calendar_problem = NULL, problem_calendar = NULL, problem_since = NULL"
-        " WHERE user_id = $1",
-        user_id,
-    )
+    """Writes may be tried again (e.g. after reconsent); the episode ends with the next success."""
+    await conn.execute("UPDATE grant_states SET calendar_problem = NULL WHERE user_id = $1", user_id)
 
 
 async def open_calendar_problem(
     conn: asyncpg.Connection, user_id: str, problem: str, calendar_id: str, since: datetime
 ) -> bool:
-    """Record a calendar problem; True only when it opens an episode (publish once per episode)."""
-    opened = await conn.fetchval(
-        "UPDATE grant_states SET calendar_problem = $2, problem_calendar = $3, problem_since = $4"
-        " WHERE user_id = $1 AND calendar_problem IS NULL RETURNING true",
+    """Block the user's writes on a calendar problem; True only when it opens an episode (so the
+    notifier hears of it once per episode, however often writes are retried meanwhile)."""
+    was_open = await conn.fetchval(
+        "SELECT problem_episode FROM grant_states WHERE user_id = $1 FOR UPDATE", user_id
+    )
+    await conn.execute(
+        "UPDATE grant_states SET calendar_problem = $2, problem_calendar = $3,"
+        " problem_since = CASE WHEN problem_episode THEN problem_since ELSE $4 END, problem_episode = true"
+        " WHERE user_id = $1",
         user_id,
         problem,
         calendar_id,
         since,
     )
-    return bool(opened)
+    return was_open is False
+
+
+async def close_problem_episode(conn: asyncpg.Connection, user_id: str) -> bool:
+    """A write succeeded: an open episode ends (True: tell the notifier)."""
+    closed = await conn.fetchval(
+        "UPDATE grant_states SET problem_episode = false, problem_calendar = NULL, problem_since = NULL"
+        " WHERE user_id = $1 AND problem_episode AND calendar_problem IS NULL RETURNING true",
+        user_id,
+    )
+    return bool(closed)
 
 
 async def note_user_outcome(

@@ -22,10 +22,13 @@ DROP INDEX appointments_pending;
 CREATE INDEX appointments_due ON appointments (owner_user_id, due_at) WHERE state = 'pending';
 CREATE INDEX appointments_leased ON appointments (owner_user_id) WHERE lease_until IS NOT NULL;
 
--- Per user: the destination calendar, an open calendar problem, and what the health view shows.
+-- Per user: the destination calendar, a calendar problem blocking writes, the notifier's episode
+-- (open from the first calendar.problem until a write succeeds again: then calendar.selected),
+-- and what the health view shows.
 ALTER TABLE grant_states
     ADD COLUMN calendar_id      text,
     ADD COLUMN calendar_problem text,
+    ADD COLUMN problem_episode  boolean     NOT NULL DEFAULT false,
     ADD COLUMN problem_calendar text,
     ADD COLUMN problem_since    timestamptz,
     ADD COLUMN resolve_due_at   timestamptz NOT NULL DEFAULT now(),

@@ -127,12 +127,15 @@ async def _token(deps: WriterDeps, user_id: str, *, force_refresh: bool) -> str:
 async def _synced(
     deps: WriterDeps, row: asyncpg.Record, target: write_plan.Target | None, note: str | None
 ) -> None:
-    now = deps.clock.now()
-    async with deps.pool.acquire() as conn, conn.transaction():
+    now, user_id = deps.clock.now(), row["owner_user_id"]
+    async with transaction(deps.pool) as conn:
         if target is not None:
             await repository.record_target(conn, row["appointment_id"], deps.owner, target, note)
         await repository.settle_synced(conn, row["appointment_id"], deps.owner, row["version"], now)
-        await user_state.note_user_outcome(conn, row["owner_user_id"], now, None)
+        await user_state.note_user_outcome(conn, user_id, now, None)
+        if target is not None and await user_state.close_problem_episode(conn, user_id):
+            await deps.outbox.add(conn, m.CalendarSelected(user_id=user_id, calendar_id=target.calendar_id))
+            log.info("calendar_problem_resolved", user_id=user_id, calendar_id=target.calendar_id)
     log.info(
         "appointment_synced",
         appointment_id=row["appointment_id"],

@@ -62,10 +62,11 @@ async def test_a_withdrawn_calendar_permission_asks_for_consent_once(
     service_token: str,
 ) -> None:
     """403 insufficientPermissions publishes one needs_consent problem; the appointments wait, the
-    health view shows the problem, and reconnecting writes them."""
+    health view shows the problem, and reconnecting writes them and ends the episode."""
     emulator.add_user(ALICE)
     tokens.accounts["u1"] = ALICE
     problems = await probe(m.SYNC_EVENTS, "sync.calendar.problem")
+    selected = await probe(m.SYNC_EVENTS, "sync.calendar.selected")
     async with start_sync() as sync:
         await broker.publish(connected("u1", ALICE))
         await calendar_of(clean_db, "u1")
@@ -82,6 +83,8 @@ async def test_a_withdrawn_calendar_permission_asks_for_consent_once(
         emulator.clear_faults()
         await broker.publish(connected("u1", ALICE, cause="reconnected"))
         await eventually(lambda: all_synced(clean_db, 3))
+        ended = await selected.next_json()
+    assert ended["calendar_id"] == ALICE and selected.pending() == 0
     assert problems.pending() == 0
     assert sorted(ours(emulator, ALICE)) == ["a0", "a1", "a2"]
 
