@@ -17,6 +17,7 @@ from aiohttp import web
 from services.sync import keys
 from services.sync.adapters.auth_tokens import AuthTokens
 from services.sync.adapters.google_calendar import EventWriter
+from services.sync.adapters.metrics import SyncMetrics
 from services.sync.config import SyncConfig
 from services.sync.entrypoints import consumers, http_handlers
 from services.sync.entrypoints.jobs import Writer
@@ -27,6 +28,7 @@ from shared.google.calendar import GoogleCalendar
 from shared.outbox import Outbox
 from shared.rpc import RpcClient
 from shared.runtime import BROKER, HTTP, POOL, base_app
+from shared.web import REGISTRY
 
 CONFIG = keys.CONFIG  # kept for callers of the skeleton
 
@@ -55,7 +57,8 @@ async def _outbound(app: web.Application) -> AsyncIterator[None]:
     )
     google = EventWriter(calendar, send_updates=config.writer.send_updates)
     owner = f"{config.common.service}-{uuid.uuid4().hex[:12]}"
-    deps = WriterDeps(pool, tokens, google, clock, config.writer, config.mapping, outbox, owner)
+    metrics = SyncMetrics(app[REGISTRY])
+    deps = WriterDeps(pool, tokens, google, clock, config.writer, config.mapping, outbox, metrics, owner)
     resolve = ResolveDeps(pool, tokens, google, clock, retry_in=config.writer.lease)
     writer = Writer(deps, resolve, workers=config.writer.workers)
     app[keys.WRITER] = writer

@@ -15,6 +15,7 @@ import structlog
 from services.sync.adapters import repository, user_state
 from services.sync.adapters.auth_tokens import AuthTokens
 from services.sync.adapters.google_calendar import EventWriter
+from services.sync.adapters.metrics import SyncMetrics
 from services.sync.config import WriterConfig
 from services.sync.domain import failures, mapping, write_plan
 from services.sync.usecases import google_steps
@@ -36,6 +37,7 @@ class WriterDeps:
     config: WriterConfig
     rules: mapping.MappingRules
     outbox: Outbox
+    metrics: SyncMetrics
     owner: str  # this replica's claim name
     jitter: Callable[[], float] = field(default=random.random)
 
@@ -62,14 +64,17 @@ async def write(deps: WriterDeps, row: asyncpg.Record) -> None:
     if action == "skip":
         note = f"ended more than {deps.config.replay_past.days} days before it could be written"
         await _settle(deps, row, state="skipped", note=note)
+        deps.metrics.writes.labels("skipped").inc()
         return
     try:
         written = await _perform(deps, row, state, action)
     except NoToken as exc:
+        deps.metrics.writes.labels("no_token").inc()
         await _without_token(deps, row, exc)
     except (GoogleApiError, GoogleTransportError, google_steps.TooManySteps) as exc:
         await _google_failed(deps, row, exc)
     else:
+        deps.metrics.writes.labels("synced").inc()
         await _synced(deps, row, written.target if written else None, written.note if written else None)
 
 
@@ -181,6 +186,8 @@ async def _google_failed(deps: WriterDeps, row: asyncpg.Record, exc: Exception) 
     kind = classify(exc) if not isinstance(exc, google_steps.TooManySteps) else "transient"
     error = failures.describe(api.status if api else None, api.reason if api else None)
     reaction = failures.reaction(kind)
+    deps.metrics.google_errors.labels(kind).inc()
+    deps.metrics.writes.labels("deferred" if reaction in ("backoff", "refresh_token") else reaction).inc()
     if reaction in ("backoff", "refresh_token"):
         reason = "rate_limited" if kind in ("rate_limit", "quota") else "google_unavailable"
         await _retry_later(deps, row, reason, error, kind=kind, retry_after=api.retry_after if api else None)

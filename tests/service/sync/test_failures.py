@@ -11,6 +11,7 @@ import asyncpg
 
 from shared import messages as m
 from shared.amqp import Broker
+from shared.web import REGISTRY
 from tests.service.sync.support import TokenStandIn, all_synced, booked, calendar_of, connected, ours
 from tests.support.helpers import eventually
 
@@ -76,7 +77,7 @@ async def test_a_rate_limit_storm_delays_one_user_while_another_keeps_flowing(
     for email, user in ((ALICE, "alice"), (BOB, "bob")):
         emulator.add_user(email)
         tokens.accounts[user] = email
-    async with start_sync(backoff=_slow_backoff()):
+    async with start_sync(backoff=_slow_backoff()) as sync:
         for email, user in ((ALICE, "alice"), (BOB, "bob")):
             await broker.publish(connected(user, email))
             await calendar_of(clean_db, user)
@@ -94,6 +95,9 @@ async def test_a_rate_limit_storm_delays_one_user_while_another_keeps_flowing(
         await eventually(lambda: all_synced(clean_db, 15), timeout=20)
     # Backoff, not a hot loop: each of the 12 rows is tried after 0.2, 0.4, 0.8 s, then once a second.
     assert storm_calls <= 12 * (5 + storm_seconds)
+    registry = sync.app[REGISTRY]
+    assert registry.get_sample_value("calsync_sync_google_errors_total", {"kind": "rate_limit"}) >= 2
+    assert registry.get_sample_value("calsync_sync_writes_total", {"outcome": "synced"}) == 15
     events = ours(emulator, ALICE)
     assert len(events) == 12 and all(len(copies) == 1 for copies in events.values())
 
