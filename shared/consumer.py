@@ -126,7 +126,7 @@ class Consumer:
             try:
                 outcome = await self._outcome(incoming, headers, attempt)
                 await incoming.ack()
-            except Exception:  # the outcome could not be recorded (e.g. the broker went away)
+            except Exception:  # noqa: BLE001 - the outcome could not be recorded (e.g. the broker went away)
                 outcome = "returned"
                 await self._give_back(incoming)
             self._bus.count_consumed(self.queue, outcome)
@@ -163,7 +163,7 @@ class Consumer:
             await forward.dead_letter(incoming, f"invalid message: {exc}")
         except Reject as exc:
             await forward.dead_letter(incoming, f"rejected: {exc.reason}")
-        except Exception as exc:  # transient by default; bounded by the retry delays
+        except Exception as exc:  # noqa: BLE001 - transient by default; bounded by the retry delays
             return await forward.retry_or_dead(incoming, attempt, exc)
         return "dead"
 

@@ -78,7 +78,7 @@ async def _run_check(check: ReadinessCheck) -> str:
         async with asyncio.timeout(CHECK_TIMEOUT_SECONDS):
             await check()
         return "ok"
-    except Exception as exc:  # any failure means "not ready", named by its type
+    except Exception as exc:  # noqa: BLE001 - any failure means "not ready", named by its type
         return f"failed: {type(exc).__name__}"
 
 

@@ -150,7 +150,7 @@ class OutboxRelay:
                         message_id=row["message_id"],
                         message_type=row["message_type"],
                     )
-                except Exception as exc:  # keep what was confirmed; the rest waits for the next try
+                except Exception as exc:  # noqa: BLE001 - keep what was confirmed; the rest waits for the next try
                     failure = exc
                     break
                 sent.append(row["id"])

@@ -22,10 +22,10 @@ import aiohttp
 import asyncpg
 
 from devtools.google_emulator import GoogleEmulator
-from services.auth import crypto
+from services.auth.adapters import crypto
 from services.auth.app import create_app
 from services.auth.config import AuthConfig
-from services.auth.domain import RefreshSettings
+from services.auth.domain.refresh_rules import RefreshSettings
 from shared import messages as m
 from shared.amqp import Broker
 from shared.clock import SystemClock

@@ -229,7 +229,7 @@ class OAuthEndpoints:
         self.state.revoke_grant(grant)
         return web.json_response({})
 
-    async def revoke_get(self, request: web.Request) -> web.Response:
+    async def revoke_get(self, _request: web.Request) -> web.Response:
         return web.Response(status=404, text="Not Found")
 
     async def userinfo(self, request: web.Request) -> web.Response:

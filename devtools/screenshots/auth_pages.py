@@ -13,7 +13,7 @@ import asyncpg
 
 from devtools.google_emulator import GoogleEmulator
 from devtools.screenshots.browser import chromium, scratch_infrastructure
-from services.auth import links
+from services.auth.adapters import links
 from shared.config import CommonConfig
 from tests.service.auth.flow import LINK_SECRET, Auth, running_auth
 from tests.support.service_apps import google_for

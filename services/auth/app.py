@@ -1,5 +1,6 @@
-"""auth's composition root: shared runtime, the settings page and OAuth routes, the internal API,
-the pending-revocation loop, and the refresh/security-event parts installed by ``background``.
+"""auth's one composition root: every dependency is built here and every background loop (refresh
+scheduler, revocation retries, token RPC and user-event consumers) is started here, in cleanup
+contexts on top of the shared runtime (pool, broker, outbox relay, HTTP client).
 
 ``overrides`` (tests): ``{"clock": Clock}``.
 """
@@ -7,35 +8,100 @@ the pending-revocation loop, and the refresh/security-event parts installed by `
 from __future__ import annotations
 
 import asyncio
+import functools
+import random
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
-from services.auth import background, http_handlers, revocations
-from services.auth.appkeys import CIPHER, CLOCK, CONFIG, GOOGLE, REVOKE_WAKE
+from services.auth.adapters.crypto import TokenCipher
+from services.auth.adapters.google_oauth import GoogleOAuth
+from services.auth.adapters.metrics import RefreshMetrics
+from services.auth.adapters.risc_keys import RiscVerifier
 from services.auth.config import AuthConfig
-from services.auth.crypto import TokenCipher
-from services.auth.google_oauth import GoogleOAuth
+from services.auth.entrypoints import api_handlers, consumers, http_handlers, jobs, risc_receiver
+from services.auth.keys import CLOCK, CONFIG, CONNECTION, GRANT_LOCKS, REFRESH, REVOKE_WAKE, RISC
+from services.auth.usecases.answer_token_request import GrantLocks
+from services.auth.usecases.deps import ConnectionDeps, RefreshDeps
+from shared import rpc
 from shared.clock import SystemClock
-from shared.runtime import HTTP, background_context, base_app
+from shared.outbox import Outbox
+from shared.runtime import BROKER, HTTP, POOL, base_app
+from shared.web import REGISTRY
+
+TOKEN_REQUESTS = "auth.token_requests"
+USER_EVENTS = "auth.user_events"
 
 
 def create_app(config: AuthConfig, *, overrides: dict[str, Any] | None = None) -> web.Application:
     overrides = overrides or {}
-    app = base_app(config.common, migrations=Path(__file__).parent / "migrations")
+    clock = overrides.get("clock") or SystemClock()
+    outbox = Outbox(clock)  # the runtime's relay is attached to it and woken after each commit
+    app = base_app(config.common, migrations=Path(__file__).parent / "migrations", outbox=outbox)
     app[CONFIG] = config
-    app[CIPHER] = TokenCipher(config.token_keys)
-    app[CLOCK] = overrides.get("clock") or SystemClock()
+    app[CLOCK] = clock
     app[REVOKE_WAKE] = asyncio.Event()
-    app.cleanup_ctx.append(_google_client)
+    app[GRANT_LOCKS] = GrantLocks()
+    metrics = RefreshMetrics(app[REGISTRY])
+    app.cleanup_ctx.append(functools.partial(_dependencies, metrics=metrics, outbox=outbox))
+    app.cleanup_ctx.append(_background)
     http_handlers.add_routes(app)
-    app.cleanup_ctx.append(background_context(revocations.tasks))
-    background.install(app)
+    api_handlers.add_routes(app)
+    risc_receiver.add_routes(app)
     return app
 
 
-async def _google_client(app: web.Application) -> AsyncIterator[None]:
-    app[GOOGLE] = GoogleOAuth(app[HTTP], app[CONFIG].google)
+async def _dependencies(
+    app: web.Application, *, metrics: RefreshMetrics, outbox: Outbox
+) -> AsyncIterator[None]:
+    """Everything built on the pool and the HTTP client (both exist once the runtime has started)."""
+    config, clock = app[CONFIG], app[CLOCK]
+    cipher = TokenCipher(config.token_keys)
+    jitter = random.Random().random
+    app[CONNECTION] = ConnectionDeps(
+        pool=app[POOL],
+        config=config,
+        cipher=cipher,
+        google=GoogleOAuth(app[HTTP], config.google),
+        clock=clock,
+        outbox=outbox,
+        jitter=jitter,
+    )
+    app[REFRESH] = RefreshDeps(
+        pool=app[POOL],
+        # its own timeout: the grant's row lock is held across a refresh
+        google=GoogleOAuth(app[HTTP], config.google, timeout=config.refresh.http_timeout),
+        cipher=cipher,
+        clock=clock,
+        settings=config.refresh,
+        metrics=metrics,
+        outbox=outbox,
+        jitter=jitter,
+    )
+    app[RISC] = RiscVerifier(
+        app[HTTP],
+        config.google.risc_config_url,
+        (config.google.client_id,),
+        refetch_interval=config.risc_refetch_interval,
+    )
     yield
+
+
+async def _background(app: web.Application) -> AsyncIterator[None]:
+    """The consumers and the loops, stopped in reverse on shutdown."""
+    refresh, broker = app[REFRESH], app[BROKER]
+    answer = functools.partial(consumers.on_token_request, refresh, app[GRANT_LOCKS])
+    await rpc.serve(broker, TOKEN_REQUESTS, answer)
+    await broker.consume(USER_EVENTS, consumers.user_event_routes(refresh.clock), pool=refresh.pool)
+    loops = [
+        asyncio.create_task(jobs.refresh_scheduler(refresh), name="refresh-scheduler"),
+        asyncio.create_task(
+            jobs.revocation_retries(app[CONNECTION], app[CONFIG], app[REVOKE_WAKE]), name="auth-revocations"
+        ),
+    ]
+    yield
+    for loop in loops:
+        loop.cancel()
+    await asyncio.gather(*loops, return_exceptions=True)

@@ -1,7 +1,8 @@
 """auth's settings, read once from the environment in ``__main__``; tests build ``AuthConfig`` directly.
 
 ``TOKEN_KEYS`` lists the token-encryption keys newest first (``kid:base64-32-bytes,kid2:...``): the
-first one encrypts, all of them decrypt, so a key can be rotated in without downtime.
+first one encrypts, all of them decrypt, so a key can be rotated in without downtime. The refresh,
+keep-alive and circuit-breaker settings (``AuthConfig.refresh``) are read here too.
 """
 
 from __future__ import annotations
@@ -12,8 +13,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from services.auth.domain import RefreshSettings
-from services.auth.refresh_config import refresh_settings_from_env
+from services.auth.domain.refresh_rules import RefreshSettings
 from shared.config import CommonConfig, ConfigError, Env, GoogleConfig
 
 KID_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
@@ -97,3 +97,26 @@ def parse_link_secret(raw: str) -> bytes:
     if len(secret) < MIN_LINK_SECRET_BYTES:
         raise ConfigError(f"LINK_SECRET must be at least {MIN_LINK_SECRET_BYTES} characters long")
     return secret
+
+
+def refresh_settings_from_env(env: Env) -> RefreshSettings:
+    default = RefreshSettings()
+    return RefreshSettings(
+        lead=env.number("REFRESH_LEAD_SECONDS", default.lead, minimum=1),
+        jitter=env.number("REFRESH_JITTER_SECONDS", default.jitter),
+        min_validity=env.number("TOKEN_MIN_VALIDITY_SECONDS", default.min_validity),
+        active_window=env.number("REFRESH_ACTIVE_WINDOW_SECONDS", default.active_window, minimum=1),
+        keepalive=env.number("REFRESH_KEEPALIVE_SECONDS", default.keepalive, minimum=60),
+        expiring_notice=env.number("GRANT_EXPIRING_NOTICE_SECONDS", default.expiring_notice),
+        retry_base=env.number("REFRESH_RETRY_BASE_SECONDS", default.retry_base, minimum=0.01),
+        retry_max=env.number("REFRESH_RETRY_MAX_SECONDS", default.retry_max, minimum=0.01),
+        breaker_window=env.number("BREAKER_WINDOW_SECONDS", default.breaker_window, minimum=1),
+        breaker_min_dead=env.integer("BREAKER_MIN_DEAD", default.breaker_min_dead, minimum=1),
+        breaker_share=env.number("BREAKER_SHARE", default.breaker_share),
+        poll_interval=env.number("REFRESH_POLL_INTERVAL", default.poll_interval, minimum=0.01),
+        batch_size=env.integer("REFRESH_BATCH_SIZE", default.batch_size, minimum=1),
+        concurrency=env.integer("REFRESH_CONCURRENCY", default.concurrency, minimum=1),
+        claim_lease=env.number("REFRESH_CLAIM_LEASE_SECONDS", default.claim_lease, minimum=1),
+        http_timeout=env.number("GOOGLE_HTTP_TIMEOUT_SECONDS", default.http_timeout, minimum=0.1),
+        lock_wait=env.number("REFRESH_LOCK_WAIT_SECONDS", default.lock_wait, minimum=0.01),
+    )

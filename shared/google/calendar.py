@@ -122,7 +122,7 @@ class GoogleCalendar:
     def __init__(self, http: aiohttp.ClientSession, base_url: str, *, timeout: float = 10.0) -> None:
         doc = load_calendar_discovery()
         doc["rootUrl"], doc["servicePath"] = base_url if base_url.endswith("/") else base_url + "/", ""
-        self._api = GoogleAPI(doc)  # type: ignore[no-untyped-call]  # aiogoogle ships no annotations here
+        self._api = GoogleAPI(doc)  # type: ignore[no-untyped-call]  # aiogoogle ships no annotations
         self._http = http
         self._timeout = aiohttp.ClientTimeout(total=timeout)
 

@@ -5,16 +5,15 @@ from __future__ import annotations
 import os
 from datetime import UTC, datetime, timedelta
 
-from services.auth import crypto, repository
+from services.auth.adapters import crypto
+from services.auth.domain.model import Connection
 
 NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 CIPHER = crypto.TokenCipher([("k1", os.urandom(32))])
 
 
-def connection_for(
-    grant_id: str, user_id: str, token: str, email: str = "a@example.com"
-) -> repository.Connection:
-    return repository.Connection(
+def connection_for(grant_id: str, user_id: str, token: str, email: str = "a@example.com") -> Connection:
+    return Connection(
         grant_id=grant_id,
         user_id=user_id,
         google_sub="sub-" + email,

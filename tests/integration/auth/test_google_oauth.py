@@ -7,8 +7,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from services.auth.google_oauth import GoogleOAuth
-from services.auth.oauth_types import OAuthError, OAuthTransportError, parse_token_response
+from services.auth.adapters.google_oauth import GoogleOAuth
+from services.auth.domain.oauth_types import OAuthError, OAuthTransportError, parse_token_response
 
 SCOPES = ["openid", "https://www.googleapis.com/auth/calendar.events"]
 

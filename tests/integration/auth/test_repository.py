@@ -8,7 +8,8 @@ from datetime import timedelta
 
 import asyncpg
 
-from services.auth import crypto, repository, service
+from services.auth.adapters import connection_repository, crypto
+from services.auth.usecases import connection
 from shared.clock import ManualClock
 from tests.integration.auth.grants import CIPHER, NOW, connection_for
 
@@ -16,12 +17,14 @@ from tests.integration.auth.grants import CIPHER, NOW, connection_for
 async def test_save_connection_replaces_in_place(auth_pool: asyncpg.Pool) -> None:
     """Saving a second connection for a user updates the same row and clears a disconnected state."""
     async with auth_pool.acquire() as conn:
-        await repository.save_connection(conn, connection_for("g1", "u1", "1//first"), NOW)
+        await connection_repository.save_connection(conn, connection_for("g1", "u1", "1//first"), NOW)
         await conn.execute(
             "UPDATE grants SET state = 'disconnected', reason = 'revoked', refresh_failures = 3"
         )
-        await repository.save_connection(conn, connection_for("g1", "u1", "1//second", "b@example.com"), NOW)
-        grant = await repository.get_grant_by_user(conn, "u1")
+        await connection_repository.save_connection(
+            conn, connection_for("g1", "u1", "1//second", "b@example.com"), NOW
+        )
+        grant = await connection_repository.get_grant_by_user(conn, "u1")
         assert await conn.fetchval("SELECT count(*) FROM grants") == 1
     assert grant is not None
     assert (grant.grant_id, grant.state, grant.reason, grant.refresh_failures) == ("g1", "connected", None, 0)
@@ -33,7 +36,7 @@ async def test_save_connection_replaces_in_place(auth_pool: asyncpg.Pool) -> Non
 
 async def test_oauth_state_is_single_use(auth_pool: asyncpg.Pool) -> None:
     """A state can be marked used once; the second attempt reports it was already used."""
-    state = repository.OAuthState(
+    state = connection_repository.OAuthState(
         state_hash="h1",
         user_id="u1",
         locale="de",
@@ -44,19 +47,19 @@ async def test_oauth_state_is_single_use(auth_pool: asyncpg.Pool) -> None:
         expires_at=NOW + timedelta(minutes=10),
     )
     async with auth_pool.acquire() as conn:
-        await repository.insert_state(conn, state)
-        assert await repository.mark_state_used(conn, "h1", NOW)
-        assert not await repository.mark_state_used(conn, "h1", NOW)
-        found = await repository.get_state_for_update(conn, "h1")
+        await connection_repository.insert_state(conn, state)
+        assert await connection_repository.mark_state_used(conn, "h1", NOW)
+        assert not await connection_repository.mark_state_used(conn, "h1", NOW)
+        found = await connection_repository.get_state_for_update(conn, "h1")
         assert found is not None and found.used_at == NOW
-        assert await repository.delete_old_states(conn, NOW + timedelta(minutes=11)) == 1
+        assert await connection_repository.delete_old_states(conn, NOW + timedelta(minutes=11)) == 1
 
 
 async def test_due_revocations_are_claimed_by_one_replica_at_a_time(auth_pool: asyncpg.Pool) -> None:
     """While one transaction holds a pending revocation, another replica skips it."""
     async with auth_pool.acquire() as conn:
         for i in range(3):
-            await repository.add_revocation(
+            await connection_repository.add_revocation(
                 conn,
                 revocation_id=f"r{i}",
                 grant_id="g",
@@ -67,15 +70,17 @@ async def test_due_revocations_are_claimed_by_one_replica_at_a_time(auth_pool: a
             )
     async with auth_pool.acquire() as first, auth_pool.acquire() as second:
         async with first.transaction():
-            mine = await repository.claim_due_revocations(first, NOW, 2)
+            mine = await connection_repository.claim_due_revocations(first, NOW, 2)
             async with second.transaction():
-                theirs = await repository.claim_due_revocations(second, NOW, 10)
+                theirs = await connection_repository.claim_due_revocations(second, NOW, 10)
         assert len(mine) == 2 and len(theirs) == 1
         assert {r.revocation_id for r in mine} | {r.revocation_id for r in theirs} == {"r0", "r1", "r2"}
-        await repository.postpone_revocation(
+        await connection_repository.postpone_revocation(
             first, "r0", next_attempt_at=NOW + timedelta(hours=1), error="503"
         )
-        assert [r.revocation_id for r in await repository.claim_due_revocations(first, NOW, 10)] == [
+        assert [
+            r.revocation_id for r in await connection_repository.claim_due_revocations(first, NOW, 10)
+        ] == [
             "r1",
             "r2",
         ]
@@ -85,8 +90,8 @@ async def test_forget_user_keeps_only_an_anonymous_token_to_revoke(auth_pool: as
     """After user deletion no row names the user; the token waits, unnamed, to be revoked."""
     user_id = "u-" + uuid.uuid4().hex[:6]
     async with auth_pool.acquire() as conn, conn.transaction():
-        await repository.save_connection(conn, connection_for("g9", user_id, "1//doomed"), NOW)
-        await service.forget_user(conn, user_id, clock=ManualClock(NOW))
+        await connection_repository.save_connection(conn, connection_for("g9", user_id, "1//doomed"), NOW)
+        await connection.forget_user(conn, user_id, clock=ManualClock(NOW))
     async with auth_pool.acquire() as conn:
         assert await conn.fetchval("SELECT count(*) FROM grants") == 0
         rows = await conn.fetch("SELECT user_id, grant_id, reason, token_enc FROM pending_revocations")

@@ -1,4 +1,4 @@
-"""Key rotation: ``python -m services.auth.rotate_keys`` moves every secret to the newest key."""
+"""Key rotation: ``python -m services.auth.entrypoints.rotate_keys_command`` moves every secret to the newest key."""
 
 from __future__ import annotations
 
@@ -8,7 +8,10 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
-from services.auth import crypto, repository, rotate_keys
+from services.auth.adapters import connection_repository, crypto
+from services.auth.domain.model import Connection
+from services.auth.entrypoints import rotate_keys_command
+from services.auth.usecases import rotate_keys
 from tests.integration.auth.grants import connection_for
 
 NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
@@ -21,17 +24,17 @@ async def _seed(pool: asyncpg.Pool, count: int) -> None:
     async with pool.acquire() as conn:
         for i in range(count):
             c = connection_for(f"g{i:04d}", f"u{i}", f"1//token-{i}")
-            c = repository.Connection(
+            c = Connection(
                 **{
                     **c.__dict__,
                     "refresh_token_enc": old.seal_field(c.grant_id, "refresh_token", f"1//token-{i}"),
                     "access_token_enc": old.seal_field(c.grant_id, "access_token", f"ya29.access-{i}"),
                 }
             )
-            await repository.save_connection(conn, c, NOW)
-        await repository.insert_state(
+            await connection_repository.save_connection(conn, c, NOW)
+        await connection_repository.insert_state(
             conn,
-            repository.OAuthState(
+            connection_repository.OAuthState(
                 "s1",
                 "u0",
                 "en",
@@ -42,7 +45,7 @@ async def _seed(pool: asyncpg.Pool, count: int) -> None:
                 NOW + timedelta(minutes=5),
             ),
         )
-        await repository.add_revocation(
+        await connection_repository.add_revocation(
             conn,
             revocation_id="r1",
             grant_id="gone",
@@ -72,7 +75,7 @@ async def test_rotation_reencrypts_everything_under_the_newest_key(auth_pool: as
     assert await _key_ids(auth_pool) == {"2026b"}
     new_only = crypto.TokenCipher([NEW])
     async with auth_pool.acquire() as conn:
-        grant = await repository.get_grant(conn, "g0204")
+        grant = await connection_repository.get_grant(conn, "g0204")
         verifier = await conn.fetchval("SELECT code_verifier_enc FROM oauth_states")
         revocation = await conn.fetchval("SELECT token_enc FROM pending_revocations")
     assert grant is not None and grant.refresh_token_enc and grant.access_token_enc
@@ -87,5 +90,5 @@ async def test_rotate_keys_command_reads_its_environment(auth_pool: asyncpg.Pool
     """The command, given DATABASE_URL and TOKEN_KEYS, leaves nothing under the old key."""
     await _seed(auth_pool, 3)
     keys = ",".join(f"{kid}:{base64.b64encode(key).decode()}" for kid, key in (NEW, OLD))
-    assert await rotate_keys.main({"DATABASE_URL": database_url, "TOKEN_KEYS": keys}) == 0
+    assert await rotate_keys_command.main({"DATABASE_URL": database_url, "TOKEN_KEYS": keys}) == 0
     assert await _key_ids(auth_pool) == {"2026b"}

@@ -13,10 +13,11 @@ from typing import Any
 import aiohttp
 import asyncpg
 
-from services.auth import crypto, repository
+from services.auth.adapters import connection_repository, crypto
 from services.auth.app import create_app
 from services.auth.config import AuthConfig
-from services.auth.domain import RefreshSettings
+from services.auth.domain.model import Connection
+from services.auth.domain.refresh_rules import RefreshSettings
 from shared.clock import ManualClock
 from shared.config import CommonConfig, GoogleConfig
 from tests.service.auth.flow import TEST_KEYS, auth_config
@@ -66,9 +67,9 @@ async def add_grant(
     expires_at = now + timedelta(seconds=expires_in)
     async with db.acquire() as conn:
         await conn.execute("SET search_path = auth")
-        await repository.save_connection(
+        await connection_repository.save_connection(
             conn,
-            repository.Connection(
+            Connection(
                 grant_id=grant_id,
                 user_id=user_id,
                 google_sub=user.sub,

@@ -10,8 +10,8 @@ from typing import Any
 import aiohttp
 import asyncpg
 
-from services.auth import breaker
-from services.auth import refresh_repository as repo
+from services.auth.adapters import refresh_repository
+from services.auth.usecases import breaker
 from shared.clock import ManualClock
 from tests.support.helpers import eventually
 
@@ -93,7 +93,9 @@ async def test_reset_during_a_dead_grant_decision_does_not_deadlock(
         try:
             refresh_tx = refreshing.transaction()
             await refresh_tx.start()
-            await repo.load(refreshing, grant_id=g["grant_id"], lock=True)  # a refresh holds the grant
+            await refresh_repository.load(
+                refreshing, grant_id=g["grant_id"], lock=True
+            )  # a refresh holds the grant
 
             async def operator_reset() -> str | None:
                 async with operator.transaction():
@@ -109,7 +111,9 @@ async def test_reset_during_a_dead_grant_decision_does_not_deadlock(
                 assert state == "Lock"
 
             await eventually(reset_waits, timeout=5)
-            await repo.lock_breaker(refreshing)  # the refresh judges the grant dead: breaker next
+            await refresh_repository.lock_breaker(
+                refreshing
+            )  # the refresh judges the grant dead: breaker next
             await refresh_tx.commit()
             await asyncio.wait_for(reset, timeout=5)
         finally:

@@ -9,7 +9,7 @@ from typing import Any
 
 import asyncpg
 
-from services.auth.crypto import TokenCipher
+from services.auth.adapters.crypto import TokenCipher
 from shared.clock import ManualClock
 from tests.service.auth.flow import (
     Auth,

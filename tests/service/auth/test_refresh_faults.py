@@ -7,7 +7,7 @@ import os
 from datetime import timedelta
 from typing import Any
 
-from services.auth import crypto
+from services.auth.adapters import crypto
 from shared import messages as m
 from shared.clock import ManualClock
 from shared.rpc import RpcClient

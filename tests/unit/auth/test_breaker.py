@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.auth.domain import RefreshSettings, breaker_trips
+from services.auth.domain.refresh_rules import RefreshSettings, breaker_trips
 
 S = RefreshSettings(breaker_min_dead=20, breaker_share=0.2)
 

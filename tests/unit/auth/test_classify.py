@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.auth.crypto import DecryptionError
-from services.auth.domain import FailureClass, classify
-from services.auth.oauth_types import OAuthError, OAuthTransportError
+from services.auth.adapters.crypto import DecryptionError
+from services.auth.domain.oauth_types import OAuthError, OAuthTransportError
+from services.auth.domain.refresh_decision import FailureClass, classify
 
 NOW = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 

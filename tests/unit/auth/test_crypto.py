@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from services.auth.crypto import DecryptionError, TokenCipher, key_id, token_hash, token_prefix_hash
+from services.auth.adapters.crypto import DecryptionError, TokenCipher, key_id, token_hash, token_prefix_hash
 
 OLD = ("k1", os.urandom(32))
 NEW = ("k2", os.urandom(32))

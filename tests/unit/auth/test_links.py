@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.auth import links
+from services.auth.adapters import links
 
 SECRET = b"s" * 32
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from services.auth.domain import (
+from services.auth.domain.refresh_rules import (
     RefreshSettings,
     expiring_due,
     needs_refresh,

@@ -1,0 +1,92 @@
+"""The internal JSON API (``/api/v1``, service token checked by shared.web): mint settings links,
+read a user's connection status, delete a connection, and the disconnect circuit breaker's status
+and reset for operators (usecases/connection.py, usecases/breaker.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from aiohttp import web
+
+from services.auth.adapters import links
+from services.auth.keys import CONNECTION, REVOKE_WAKE
+from services.auth.usecases import breaker, connection
+
+log = structlog.get_logger(__name__)
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post("/api/v1/users/{user_id}/link", create_link)
+    app.router.add_get("/api/v1/users/{user_id}/connection", get_connection)
+    app.router.add_delete("/api/v1/users/{user_id}/connection", delete_connection)
+    app.router.add_get("/api/v1/breaker", breaker_status)
+    app.router.add_post("/api/v1/breaker/reset", breaker_reset)
+
+
+def _bad_request(detail: str) -> web.HTTPBadRequest:
+    return web.HTTPBadRequest(text=f'{{"error": "{detail}"}}', content_type="application/json")
+
+
+async def _json_body(request: web.Request) -> dict[str, Any]:
+    if not request.can_read_body:
+        return {}
+    try:
+        body = await request.json()
+    except ValueError:
+        raise _bad_request("body must be JSON") from None
+    if not isinstance(body, dict):
+        raise _bad_request("body must be a JSON object")
+    return body
+
+
+async def create_link(request: web.Request) -> web.Response:
+    """``{"locale": "de"|"en", "ttl_seconds"?: int}`` -> 201 ``{"url", "expires_at"}``."""
+    config = request.app[CONNECTION].config
+    body = await _json_body(request)
+    locale = body.get("locale", "en")
+    ttl = body.get("ttl_seconds")
+    if locale not in links.LOCALES:
+        raise _bad_request("locale must be 'de' or 'en'")
+    if ttl is not None and (
+        not isinstance(ttl, int) or isinstance(ttl, bool) or not 60 <= ttl <= config.link_max_ttl
+    ):
+        raise _bad_request(f"ttl_seconds must be a whole number from 60 to {config.link_max_ttl}")
+    link = connection.settings_link(
+        config,
+        user_id=request.match_info["user_id"],
+        locale=locale,
+        ttl=ttl,
+        now=request.app[CONNECTION].clock.now(),
+    )
+    return web.json_response({"url": link.url, "expires_at": link.expires_at.isoformat()}, status=201)
+
+
+async def get_connection(request: web.Request) -> web.Response:
+    """-> ``{"state", "reason", "since", "google_email"}``; state ``none`` when never connected."""
+    async with request.app[CONNECTION].pool.acquire() as conn:
+        result = await connection.status(conn, request.match_info["user_id"])
+    return web.json_response(result.as_json())
+
+
+async def delete_connection(request: web.Request) -> web.Response:
+    """Delete the user's connection (as the settings page's Delete does): 204, or 404 if none."""
+    grant_id = await connection.delete_connection(request.app[CONNECTION], request.match_info["user_id"])
+    if grant_id is None:
+        raise web.HTTPNotFound(text='{"error": "no connection"}', content_type="application/json")
+    request.app[REVOKE_WAKE].set()  # the revocation job tries the queued revoke now
+    return web.Response(status=204)
+
+
+async def breaker_status(request: web.Request) -> web.Response:
+    """-> ``{"open", "incident_id", "held_grants"}``."""
+    async with request.app[CONNECTION].pool.acquire() as conn:
+        return web.json_response(await breaker.status(conn))
+
+
+async def breaker_reset(request: web.Request) -> web.Response:
+    """An operator closes the disconnect circuit breaker -> ``{"closed_incident", ...status}``."""
+    async with request.app[CONNECTION].pool.acquire() as conn:
+        result = await breaker.reset_and_report(conn, request.app[CONNECTION].clock.now())
+    request.app[CONNECTION].outbox.wake()  # the reset's operator.alert, committed by reset_and_report
+    return web.json_response(result)

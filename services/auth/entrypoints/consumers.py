@@ -1,0 +1,52 @@
+"""auth's AMQP entry points, started by app.py: the token request/reply for sync
+(usecases/answer_token_request.py) and the platform's user events, a routing table from message type
+to handler (``user_event_routes``, the last thing in this module).
+"""
+
+from __future__ import annotations
+
+import asyncpg
+import structlog
+
+from services.auth.domain.token_answers import TokenAnswer
+from services.auth.usecases import connection
+from services.auth.usecases.answer_token_request import GrantLocks, answer_token_request
+from services.auth.usecases.deps import RefreshDeps
+from shared import messages as m
+from shared.clock import Clock
+from shared.consumer import Delivery, Reject, Routes
+
+log = structlog.get_logger(__name__)
+
+UNAVAILABLE_RETRY_AFTER = 5.0
+
+
+async def on_token_request(deps: RefreshDeps, locks: GrantLocks, message: m.Message) -> m.TokenReply:
+    """A valid access token for the user, or a typed reason why not; refresh tokens never leave auth."""
+    if not isinstance(message, m.TokenRequested):
+        raise Reject(f"unexpected message type {message.TYPE}")
+    try:
+        answer = await answer_token_request(deps, locks, message.user_id, force_refresh=message.force_refresh)
+    except Exception:  # sync is told to ask again rather than left waiting
+        log.exception("token_request_failed", user_id=message.user_id)
+        answer = TokenAnswer("temporarily_unavailable", "error", retry_after=UNAVAILABLE_RETRY_AFTER)
+    deps.metrics.token_answers.labels(answer.status).inc()
+    return m.TokenReply(
+        user_id=message.user_id,
+        status=answer.status,  # type: ignore[arg-type]
+        access_token=answer.access_token if answer.status == "token" else None,
+        expires_at=answer.expires_at if answer.status == "token" else None,
+        reason=answer.reason,
+        retry_after=answer.retry_after,
+    )
+
+
+def user_event_routes(clock: Clock) -> Routes:
+    """``auth.user_events``: what each platform user event does (inside the consumer's transaction);
+    any other type is dead-lettered by the consumer."""
+
+    async def on_user_deleted(message: m.UserDeleted, conn: asyncpg.Connection, _delivery: Delivery) -> None:
+        """platform.user.deleted: forget everything about the user."""
+        await connection.forget_user(conn, message.user_id, clock=clock)
+
+    return {m.UserDeleted: on_user_deleted}

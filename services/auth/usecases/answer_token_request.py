@@ -1,0 +1,131 @@
+"""Answer a token request from sync: the stored access token while it is good, otherwise a refresh
+on demand (single-flight) whose outcome refresh_due.record decides and applies.
+
+Single-flight: a per-process lock per grant, then ``SELECT … FOR UPDATE`` on the grant row (across
+replicas), then the expiry is read again; only a caller that still finds it stale calls Google.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+import asyncpg
+import structlog
+
+from services.auth.adapters import refresh_repository
+from services.auth.domain import refresh_rules, token_answers
+from services.auth.domain.model import RefreshGrant
+from services.auth.domain.oauth_types import TokenResponse
+from services.auth.domain.token_answers import TokenAnswer
+from services.auth.usecases.deps import RefreshDeps
+from services.auth.usecases.refresh_due import ACCESS_FIELD, fetch, record
+from shared.db import transaction
+
+log = structlog.get_logger(__name__)
+
+USE_NOTE_INTERVAL = timedelta(minutes=10)  # a warm grant's use is written at most this often
+
+
+class GrantLocks:
+    """This process's lock per grant, so concurrent requests for one grant wait for one refresh."""
+
+    def __init__(self) -> None:
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+
+    def for_grant(self, grant_id: str) -> asyncio.Lock:
+        lock = self._locks.get(grant_id)
+        if lock is None:
+            lock = self._locks[grant_id] = asyncio.Lock()
+        return lock
+
+
+async def answer_token_request(
+    deps: RefreshDeps, locks: GrantLocks, user_id: str, *, force_refresh: bool = False
+) -> TokenAnswer:
+    """A usable access token for the user's grant, or why there is none."""
+    async with deps.pool.acquire() as conn:
+        grant = await refresh_repository.load(conn, user_id=user_id)
+        if grant is None:
+            return TokenAnswer("no_grant", "no_grant")
+        now = deps.clock.now()
+        early = token_answers.unusable(grant, deps.settings)
+        if early is not None:
+            return early
+        if not force_refresh and refresh_rules.usable(grant.grant.access_expires_at, now, deps.settings):
+            await _note_use(deps, conn, grant, now)
+            return _stored_token(deps, grant, "cached")
+    seen = grant.grant.last_refreshed_at if force_refresh else None
+    return await _refresh_on_demand(deps, locks, grant.grant.grant_id, refreshed_before=seen)
+
+
+async def _note_use(deps: RefreshDeps, conn: asyncpg.Connection, grant: RefreshGrant, now: datetime) -> None:
+    stale = grant.last_used_at is None or now - grant.last_used_at > USE_NOTE_INTERVAL
+    if stale and grant.grant.access_expires_at is not None:
+        refresh_by = refresh_rules.proactive_refresh_at(
+            grant.grant.access_expires_at, deps.settings, deps.jitter()
+        )
+        await refresh_repository.mark_used(conn, grant.grant.grant_id, now, refresh_by)
+
+
+def _stored_token(deps: RefreshDeps, grant: RefreshGrant, outcome: str) -> TokenAnswer:
+    row = grant.grant
+    assert row.access_token_enc is not None
+    token = deps.cipher.open_field(row.grant_id, ACCESS_FIELD, row.access_token_enc)
+    return TokenAnswer("token", outcome, access_token=token, expires_at=row.access_expires_at)
+
+
+async def _refresh_on_demand(
+    deps: RefreshDeps, locks: GrantLocks, grant_id: str, *, refreshed_before: datetime | None
+) -> TokenAnswer:
+    """Refresh the grant unless someone else just did, and return the token. The waits are bounded:
+    for this process's caller already refreshing the grant (it ends within the HTTP timeout) and,
+    ``settings.lock_wait``, for the row lock another replica or a refresh batch may hold across slow
+    Google calls. A caller that gives up answers temporarily_unavailable and sync asks again."""
+    lock = locks.for_grant(grant_id)
+    settings = deps.settings
+    try:
+        async with asyncio.timeout(settings.http_timeout + settings.lock_wait):
+            await lock.acquire()
+    except TimeoutError:
+        return _busy(grant_id, settings)
+    try:
+        async with transaction(deps.pool) as conn:
+            return await _refresh_locked(deps, conn, grant_id, refreshed_before)
+    except asyncpg.LockNotAvailableError:
+        return _busy(grant_id, settings)
+    finally:
+        lock.release()
+
+
+def _busy(grant_id: str, settings: refresh_rules.RefreshSettings) -> TokenAnswer:
+    log.info("token_request_grant_busy", grant_id=grant_id)
+    return token_answers.busy(settings)
+
+
+async def _refresh_locked(
+    deps: RefreshDeps, conn: asyncpg.Connection, grant_id: str, refreshed_before: datetime | None
+) -> TokenAnswer:
+    await refresh_repository.lock_wait(conn, deps.settings.lock_wait)
+    grant = await refresh_repository.load(conn, grant_id=grant_id, lock=True)
+    await refresh_repository.lock_wait(conn, None)  # later locks (breaker, incidents) must not give up
+    if grant is None:
+        return TokenAnswer("no_grant", "gone")
+    now = deps.clock.now()
+    early = token_answers.unusable(grant, deps.settings) or token_answers.in_backoff(grant, now)
+    if early is not None:
+        return early
+    if grant.grant.state != "connected":
+        return TokenAnswer("disconnected", "not_connected", reason=grant.grant.reason)
+    if token_answers.serve_stored(grant, now, deps.settings, refreshed_before=refreshed_before):
+        return _stored_token(deps, grant, "coalesced")
+    if grant.grant.refresh_token_enc is None:
+        return TokenAnswer("disconnected", "no_refresh_token", reason="revoked")
+    grant = grant.used_at(now)
+    result = await fetch(deps, grant)
+    decision = await record(deps, conn, grant, result, now)
+    if isinstance(result, TokenResponse):
+        return replace(decision.answer, access_token=result.access_token)
+    return decision.answer

@@ -1,0 +1,61 @@
+"""Re-encrypt every stored secret under the newest key (run by entrypoints/rotate_keys_command.py).
+
+Grants are processed in small locked batches, so running services are never blocked for long.
+"""
+
+from __future__ import annotations
+
+import asyncpg
+import structlog
+
+from services.auth.adapters import connection_repository
+from services.auth.adapters.crypto import TokenCipher, field_aad
+
+log = structlog.get_logger(__name__)
+BATCH = 200
+
+
+def _reseal(cipher: TokenCipher, blob: bytes | None, aad: str) -> bytes | None:
+    return None if blob is None else cipher.reseal(bytes(blob), aad=aad)
+
+
+async def rotate(pool: asyncpg.Pool, cipher: TokenCipher) -> int:
+    """Re-encrypt grants, OAuth states and pending revocations; returns how many values changed."""
+    changed, after = 0, ""
+    while True:
+        async with pool.acquire() as conn, conn.transaction():
+            rows = await connection_repository.grant_ciphertexts(conn, after, BATCH)
+            for row in rows:
+                gid = row["grant_id"]
+                old = (row["refresh_token_enc"], row["access_token_enc"])
+                new = (
+                    _reseal(cipher, old[0], field_aad(gid, "refresh_token")),
+                    _reseal(cipher, old[1], field_aad(gid, "access_token")),
+                )
+                if new != tuple(None if b is None else bytes(b) for b in old):
+                    await connection_repository.update_grant_ciphertexts(conn, gid, new[0], new[1])
+                    changed += sum(
+                        1 for a, b in zip(old, new, strict=True) if a is not None and bytes(a) != b
+                    )
+        if len(rows) < BATCH:
+            break
+        after = rows[-1]["grant_id"]
+    async with pool.acquire() as conn, conn.transaction():
+        for row in await connection_repository.state_ciphertexts(conn):
+            blob = bytes(row["code_verifier_enc"])
+            if not cipher.is_current(blob):
+                aad = field_aad(row["state_hash"], "code_verifier")
+                await connection_repository.update_state_ciphertext(
+                    conn, row["state_hash"], cipher.reseal(blob, aad=aad)
+                )
+                changed += 1
+        for row in await connection_repository.revocation_ciphertexts(conn):
+            blob = bytes(row["token_enc"])
+            if not cipher.is_current(blob):
+                aad = field_aad(row["grant_id"], "refresh_token")
+                await connection_repository.update_revocation_ciphertext(
+                    conn, row["revocation_id"], cipher.reseal(blob, aad=aad)
+                )
+                changed += 1
+    log.info("keys_rotated", key_id=cipher.current_kid, values_reencrypted=changed)
+    return changed
