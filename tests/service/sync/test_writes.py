@@ -145,3 +145,27 @@ async def test_appointments_wait_without_a_grant_and_replay_on_connection(
 
 async def _pending(db: asyncpg.Pool, count: int) -> None:
     assert await db.fetchval("SELECT count(*) FROM sync.appointments WHERE state = 'pending'") == count
+
+
+async def test_two_replicas_never_write_the_same_appointment_twice(
+    start_sync: Callable[..., Any],
+    tokens: TokenStandIn,
+    emulator: Any,
+    broker: Broker,
+    clean_db: asyncpg.Pool,
+) -> None:
+    """Two sync replicas sharing the work insert each appointment exactly once, with no second
+    attempt: claims keep them from writing one appointment at the same time."""
+    emulator.add_user(EMAIL)
+    tokens.accounts["u1"] = EMAIL
+    emulator.set_latency(f"/calendar/v3/calendars/{EMAIL}/events", 0.05)
+    async with start_sync(per_user_in_flight=4), start_sync(per_user_in_flight=4):
+        await broker.publish(connected("u1", EMAIL))
+        await calendar_of(clean_db, "u1")
+        for number in range(16):
+            await broker.publish(booked(f"a{number}", "u1", day=number))
+        await eventually(lambda: all_synced(clean_db, 16), timeout=20)
+    inserts = [r for r in emulator.requests if r.method == "POST" and r.path.endswith("/events")]
+    assert len(inserts) == 16 and all(r.status == 200 for r in inserts)
+    owners = await clean_db.fetch("SELECT DISTINCT lease_owner FROM sync.appointments")
+    assert [r["lease_owner"] for r in owners] == [None]
