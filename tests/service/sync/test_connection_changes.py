@@ -105,7 +105,7 @@ async def test_one_users_backlog_leaves_room_for_another(
         for email, user in ((ALICE, "alice"), (BOB, "bob")):
             await broker.publish(connected(user, email))
             await calendar_of(clean_db, user)
-        emulator.set_latency(f"/calendar/v3/calendars/{ALICE}/events", 0.4)
+        emulator.set_latency(f"/calendar/v3/calendars/{ALICE}/events", 1.0)
         for number in range(8):
             await broker.publish(booked(f"al{number}", "alice", day=number))
         await broker.publish(booked("bo", "bob"))

@@ -104,6 +104,7 @@ async def test_a_read_only_calendar_is_reported_once_and_appointments_wait(
         problem = await problems.next_json()
         assert problem["problem"] == "calendar_unavailable" and problem["calendar_id"] == EMAIL
         await eventually(lambda: _problem(clean_db, "calendar_unavailable"))
+        await eventually(lambda: _nothing_in_flight(clean_db))  # writes claimed before the problem end
         calls = len([r for r in emulator.requests if r.method == "POST"])
         await broker.publish(booked("a9", "u1"))
         await eventually(lambda: _pending(clean_db, "a9"))
@@ -148,6 +149,10 @@ async def _synced_at(db: asyncpg.Pool, appointment_id: str, version: int) -> Non
         "SELECT state, synced_version FROM sync.appointments WHERE appointment_id = $1", appointment_id
     )
     assert (row["state"], row["synced_version"]) == ("synced", version)
+
+
+async def _nothing_in_flight(db: asyncpg.Pool) -> None:
+    assert await db.fetchval("SELECT count(*) FROM sync.appointments WHERE lease_owner IS NOT NULL") == 0
 
 
 async def _grant(db: asyncpg.Pool, state: str) -> None:
