@@ -21,7 +21,7 @@ from services.sync.adapters.metrics import SyncMetrics
 from services.sync.config import SyncConfig
 from services.sync.entrypoints import consumers, http_handlers
 from services.sync.entrypoints.jobs import Writer
-from services.sync.usecases.calendars import ResolveDeps
+from services.sync.usecases.calendars import ChoiceDeps, ResolveDeps
 from services.sync.usecases.writer import WriterDeps
 from shared.clock import Clock, SystemClock
 from shared.google.calendar import GoogleCalendar
@@ -41,7 +41,7 @@ def create_app(config: SyncConfig, *, overrides: dict[str, Any] | None = None) -
     app[keys.CONFIG] = config
     app[keys.CLOCK] = clock
     app[keys.OUTBOX] = outbox
-    app.router.add_routes(http_handlers.routes(POOL))
+    app.router.add_routes(http_handlers.routes(POOL, keys.CHOICE))
     app.cleanup_ctx.append(_outbound)
     return app
 
@@ -62,6 +62,7 @@ async def _outbound(app: web.Application) -> AsyncIterator[None]:
     resolve = ResolveDeps(pool, tokens, google, clock, retry_in=config.writer.lease)
     writer = Writer(deps, resolve, workers=config.writer.workers)
     app[keys.WRITER] = writer
+    app[keys.CHOICE] = ChoiceDeps(pool, tokens, google, clock, outbox, writer.wake)
     tasks = [asyncio.create_task(coro, name=name) for name, coro in writer.loops()]
     tables = consumers.routes(consumers.ConsumerDeps(clock, outbox, writer.wake, tokens.forget))
     for queue, table in tables.items():

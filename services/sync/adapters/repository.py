@@ -56,6 +56,19 @@ async def requeue_upcoming(conn: asyncpg.Connection, user_id: str, now: datetime
     return int(status.split()[-1])
 
 
+async def requeue_elsewhere(conn: asyncpg.Connection, user_id: str, calendar_id: str, now: datetime) -> int:
+    """Upcoming synced appointments whose event is in another calendar become pending (they move)."""
+    status = await conn.execute(
+        "UPDATE appointments SET state = 'pending', due_at = $3, attempts = 0"
+        " WHERE owner_user_id = $1 AND state = 'synced' AND NOT cancelled AND ends_at >= $3"
+        " AND calendar_id IS DISTINCT FROM $2",
+        user_id,
+        calendar_id,
+        now,
+    )
+    return int(status.split()[-1])
+
+
 async def make_due(conn: asyncpg.Connection, user_id: str, now: datetime) -> None:
     """The user's state changed: waiting appointments are due now (backoff is not carried over)."""
     await conn.execute(

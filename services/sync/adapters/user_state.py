@@ -113,3 +113,21 @@ async def set_calendar(conn: asyncpg.Connection, user_id: str, calendar_id: str)
         calendar_id,
     )
     return bool(changed)
+
+
+async def choose_calendar(conn: asyncpg.Connection, user_id: str, calendar_id: str) -> bool:
+    """The user's choice replaces the destination and ends any calendar problem; False if the user
+    is not connected (any more)."""
+    chosen = await conn.fetchval(
+        "UPDATE grant_states SET calendar_id = $2, calendar_problem = NULL, problem_episode = false,"
+        " problem_calendar = NULL, problem_since = NULL WHERE user_id = $1 AND state = 'connected'"
+        " RETURNING true",
+        user_id,
+        calendar_id,
+    )
+    return bool(chosen)
+
+
+async def is_connected(conn: asyncpg.Connection, user_id: str) -> bool:
+    state = await conn.fetchval("SELECT state FROM grant_states WHERE user_id = $1", user_id)
+    return bool(state == "connected")

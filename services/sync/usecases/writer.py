@@ -93,7 +93,21 @@ async def _perform(
         )
         return None
     written: google_steps.Written = await _authorised(deps, user_id, lambda token: _upsert(deps, row, token))
+    if state.event_id is not None and state.calendar_id not in (None, written.target.calendar_id):
+        await _remove_moved(deps, user_id, state.calendar_id, state.event_id)
     return written
+
+
+async def _remove_moved(deps: WriterDeps, user_id: str, calendar_id: str | None, event_id: str) -> None:
+    """The appointment moved to another calendar: remove its old event (best effort: the old
+    calendar may belong to a previous Google account)."""
+    assert calendar_id is not None
+    try:
+        await _authorised(
+            deps, user_id, lambda token: google_steps.delete(deps.google, token, calendar_id, event_id)
+        )
+    except (GoogleApiError, GoogleTransportError, NoToken) as exc:
+        log.info("moved_event_left_behind", calendar_id=calendar_id, event_id=event_id, error=str(exc))
 
 
 async def _upsert(deps: WriterDeps, row: asyncpg.Record, token: str) -> google_steps.Written:
