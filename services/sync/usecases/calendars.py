@@ -15,6 +15,7 @@ import structlog
 from services.sync.adapters import repository, user_state
 from services.sync.adapters.auth_tokens import AuthTokens
 from services.sync.adapters.google_calendar import EventWriter
+from services.sync.usecases.authorised import NoToken, authorised
 from shared import messages as m
 from shared.clock import Clock
 from shared.db import after_commit, transaction
@@ -45,24 +46,15 @@ async def resolve_due(deps: ResolveDeps) -> int:
 
 
 async def _resolve(deps: ResolveDeps, user_id: str) -> int:
-    calendar_id = None
-    for force_refresh in (False, True):
-        answer = await deps.tokens.token(user_id, force_refresh=force_refresh)
-        if answer.access_token is None:
-            log.info("calendar_not_resolved", user_id=user_id, token=answer.status)
-            return 0
-        try:
-            entry = await deps.google.resolve(answer.access_token, "primary")
-        except (GoogleApiError, GoogleTransportError) as exc:
-            if classify(exc) == "auth" and not force_refresh:
-                deps.tokens.forget(user_id)
-                continue
-            log.warning("calendar_not_resolved", user_id=user_id, error=str(exc))
-            return 0
-        calendar_id = str(entry["id"])
-        break
-    if calendar_id is None:
+    try:
+        entry = await authorised(deps.tokens, user_id, lambda token: deps.google.resolve(token, "primary"))
+    except NoToken as exc:
+        log.info("calendar_not_resolved", user_id=user_id, token=exc.status)
         return 0
+    except (GoogleApiError, GoogleTransportError) as exc:
+        log.warning("calendar_not_resolved", user_id=user_id, error=str(exc))
+        return 0
+    calendar_id = str(entry["id"])
     async with deps.pool.acquire() as conn, conn.transaction():
         if not await user_state.set_calendar(conn, user_id, calendar_id):
             return 0
@@ -111,21 +103,13 @@ async def choose(deps: ChoiceDeps, user_id: str, calendar_id: str) -> str:
 
 
 async def _entry(deps: ChoiceDeps, user_id: str, calendar_id: str) -> dict[str, Any]:
-    """The user's calendarList entry (after a 401 once more with a refreshed token)."""
-    for force_refresh in (False, True):
-        answer = await deps.tokens.token(user_id, force_refresh=force_refresh)
-        if answer.access_token is None:
-            raise ChoiceRefused("not_connected", f"no Google access ({answer.status})")
-        try:
-            return await deps.google.resolve(answer.access_token, calendar_id)
-        except (GoogleApiError, GoogleTransportError) as exc:
-            kind = classify(exc)
-            if kind == "auth" and not force_refresh:
-                deps.tokens.forget(user_id)
-                continue
-            if kind == "not_found":
-                raise ChoiceRefused("unknown_calendar", "the user has no such calendar") from None
-            raise ChoiceRefused(
-                "google_unavailable", f"Google could not confirm the calendar ({kind})"
-            ) from None
-    raise ChoiceRefused("not_connected", "Google refused the user's access")
+    """The user's calendarList entry for ``calendar_id``, or why it cannot be had."""
+    try:
+        return await authorised(deps.tokens, user_id, lambda token: deps.google.resolve(token, calendar_id))
+    except NoToken as exc:
+        raise ChoiceRefused("not_connected", f"no Google access ({exc.status})") from None
+    except (GoogleApiError, GoogleTransportError) as exc:
+        kind = classify(exc)
+        if kind == "not_found":
+            raise ChoiceRefused("unknown_calendar", "the user has no such calendar") from None
+        raise ChoiceRefused("google_unavailable", f"Google could not confirm the calendar ({kind})") from None

@@ -5,7 +5,7 @@ Google is called outside any database transaction; the claim's lease keeps other
 from __future__ import annotations
 
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +19,7 @@ from services.sync.adapters.metrics import SyncMetrics
 from services.sync.config import WriterConfig
 from services.sync.domain import failures, mapping, write_plan
 from services.sync.usecases import google_steps
+from services.sync.usecases.authorised import NoToken, authorised
 from shared import messages as m
 from shared.clock import Clock
 from shared.db import transaction
@@ -40,14 +41,6 @@ class WriterDeps:
     metrics: SyncMetrics
     owner: str  # this replica's claim name
     jitter: Callable[[], float] = field(default=random.random)
-
-
-class NoToken(Exception):
-    """auth gave no usable token; ``answer.status`` says why."""
-
-    def __init__(self, status: str, reason: str | None, retry_after: float | None) -> None:
-        super().__init__(status)
-        self.status, self.reason, self.retry_after = status, reason, retry_after
 
 
 def stored(row: asyncpg.Record) -> write_plan.Stored:
@@ -88,11 +81,11 @@ async def _perform(
     if action == "delete":
         calendar_id, event_id = state.calendar_id, state.event_id
         assert calendar_id is not None and event_id is not None
-        await _authorised(
-            deps, user_id, lambda token: google_steps.delete(deps.google, token, calendar_id, event_id)
+        await authorised(
+            deps.tokens, user_id, lambda token: google_steps.delete(deps.google, token, calendar_id, event_id)
         )
         return None
-    written: google_steps.Written = await _authorised(deps, user_id, lambda token: _upsert(deps, row, token))
+    written = await authorised(deps.tokens, user_id, lambda token: _upsert(deps, row, token))
     if state.event_id is not None and state.calendar_id not in (None, written.target.calendar_id):
         await _remove_moved(deps, user_id, state.calendar_id, state.event_id)
     return written
@@ -103,8 +96,8 @@ async def _remove_moved(deps: WriterDeps, user_id: str, calendar_id: str | None,
     calendar may belong to a previous Google account)."""
     assert calendar_id is not None
     try:
-        await _authorised(
-            deps, user_id, lambda token: google_steps.delete(deps.google, token, calendar_id, event_id)
+        await authorised(
+            deps.tokens, user_id, lambda token: google_steps.delete(deps.google, token, calendar_id, event_id)
         )
     except (GoogleApiError, GoogleTransportError, NoToken) as exc:
         log.info("moved_event_left_behind", calendar_id=calendar_id, event_id=event_id, error=str(exc))
@@ -121,26 +114,6 @@ async def _upsert(deps: WriterDeps, row: asyncpg.Record, token: str) -> google_s
         await remember(target)
     steps = google_steps.Steps(deps.google, token, deps.rules, remember)
     return await google_steps.upsert(steps, appointment, target)
-
-
-async def _authorised(deps: WriterDeps, user_id: str, call: Callable[[str], Awaitable[Any]]) -> Any:
-    """Run ``call`` with the user's token; after a 401 once more with a freshly refreshed one."""
-    token = await _token(deps, user_id, force_refresh=False)
-    try:
-        return await call(token)
-    except GoogleApiError as err:
-        if classify(err) != "auth":
-            raise
-        log.info("google_rejected_token", user_id=user_id)
-    deps.tokens.forget(user_id)
-    return await call(await _token(deps, user_id, force_refresh=True))
-
-
-async def _token(deps: WriterDeps, user_id: str, *, force_refresh: bool) -> str:
-    answer = await deps.tokens.token(user_id, force_refresh=force_refresh)
-    if answer.access_token is None:
-        raise NoToken(answer.status, answer.reason, answer.retry_after)
-    return answer.access_token
 
 
 async def _synced(
