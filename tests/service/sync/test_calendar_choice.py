@@ -88,3 +88,34 @@ async def test_a_calendar_the_user_cannot_write_to_is_refused(
 async def _in(db: asyncpg.Pool, calendar_id: str, count: int) -> None:
     rows = await db.fetch("SELECT state, calendar_id FROM sync.appointments")
     assert len(rows) == count and all((r["state"], r["calendar_id"]) == ("synced", calendar_id) for r in rows)
+
+
+async def test_a_chosen_calendar_that_disappears_is_reported_and_a_new_choice_resumes(
+    start_sync: Callable[..., Any],
+    tokens: TokenStandIn,
+    emulator: Any,
+    broker: Broker,
+    clean_db: asyncpg.Pool,
+    probe: Callable[..., Any],
+    service_token: str,
+) -> None:
+    """Google answering 404 for the chosen calendar gives calendar_unavailable once; choosing the
+    primary calendar again writes the waiting appointment."""
+    emulator.add_user(EMAIL)
+    emulator.add_calendar(EMAIL, TEAM, "Team", access_role="owner")
+    tokens.accounts["u1"] = EMAIL
+    problems = await probe(m.SYNC_EVENTS, "sync.calendar.problem")
+    async with start_sync() as sync:
+        await broker.publish(connected("u1", EMAIL))
+        await calendar_of(clean_db, "u1")
+        assert (await choose(sync.url, service_token, "u1", TEAM))[0] == 200
+        emulator.remove_calendar(EMAIL, TEAM)
+        await broker.publish(booked("a1", "u1"))
+        problem = await problems.next_json()
+        assert (problem["problem"], problem["calendar_id"]) == ("calendar_unavailable", TEAM)
+        assert await choose(sync.url, service_token, "u1", "primary") == (
+            200,
+            {"user_id": "u1", "calendar_id": EMAIL},
+        )
+        await eventually(lambda: _in(clean_db, EMAIL, 1))
+    assert sorted(ours(emulator, EMAIL)) == ["a1"] and problems.pending() == 0
