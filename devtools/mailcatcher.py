@@ -226,10 +226,13 @@ async def _index(catcher: MailCatcher) -> web.Response:
         for n, r in reversed(list(enumerate(catcher.received)))
     )
     body = (
-        "<!doctype html><html><head><meta charset='utf-8'><title>Caught mail</title>"
+        "<!doctype html><html><head><meta charset='utf-8'><title>Mail catcher</title>"
         "<style>body{font-family:sans-serif;margin:2rem}td,th{padding:.3rem .8rem;text-align:left}"
-        "tr:nth-child(even){background:#f3f4f6}</style></head><body>"
-        f"<h1>Caught mail ({len(catcher.received)})</h1><table><tr><th>#</th><th>Date</th><th>To</th>"
+        "tr:nth-child(even){background:#f3f4f6}p{max-width:44rem;color:#374151}</style></head><body>"
+        "<h1>Mail catcher</h1><p>A local SMTP server that keeps every email instead of delivering it: "
+        "what the notifier sends in a local run lands here. Open a subject to see the email as the "
+        "recipient would, or its text part or source.</p>"
+        f"<h2>Caught mail ({len(catcher.received)})</h2><table><tr><th>#</th><th>Date</th><th>To</th>"
         f"<th>Subject</th><th></th></tr>{rows}</table></body></html>"
     )
     return web.Response(text=body, content_type="text/html")

@@ -10,7 +10,8 @@
 # databases), owns its database, and logs in over TCP; an AMQP login on RabbitMQ succeeds.
 # On a local broker administered with rabbitmqctl (root), the per-publisher broker users of
 # docs/security.md exist (AMQP_USER_AUTH/SYNC/NOTIFIER/PLATFORM, default calsync-<publisher>; a new
-# user's password is its name, for local runs) with the permissions in deploy/broker-permissions.tsv.
+# user's password is its name, for local runs) with the permissions in deploy/broker-permissions.tsv;
+# elsewhere a warning names those that cannot log in (make run and the tests connect as them).
 #
 # Never stops or restarts a running server. Tunables: INFRA_WAIT_SECONDS (default 90).
 set -euo pipefail
@@ -292,10 +293,33 @@ broker_user_name() { # publisher -> its broker user name from the environment
     printf '%s' "${!var:-calsync-$1}"
 }
 
+broker_user_url() { # publisher -> AMQP_URL with its broker user (password: the name, local runs)
+    python3 - "$AMQP_URL" "$(broker_user_name "$1")" <<'PY'
+import sys
+from urllib.parse import quote, urlsplit, urlunsplit
+u, name = urlsplit(sys.argv[1]), quote(sys.argv[2], safe="")
+print(urlunsplit((u.scheme, f"{name}:{name}@{u.hostname}:{u.port or 5672}", u.path, u.query, "")))
+PY
+}
+
+warn_missing_broker_users() { # where we cannot administer the broker: say which users cannot log in
+    local publisher missing=""
+    for publisher in auth sync notifier platform; do
+        python3 "$ROOT_DIR/scripts/amqp_check.py" "$(broker_user_url "$publisher")" 3 >/dev/null 2>&1 ||
+            missing+=" $(broker_user_name "$publisher")"
+    done
+    [[ -z "$missing" ]] && return 0
+    say "WARNING: RabbitMQ refuses the broker users${missing} (password: the user name); make run and
+  the tests connect as them. Run this script as root on the broker's machine, or create them with the
+  permissions in deploy/broker-permissions.tsv (docs/security.md)."
+}
+
 ensure_broker_users() { # idempotent; one rabbitmqctl call when everything is in place already
-    command -v rabbitmqctl >/dev/null && is_root || return 0
     parse_url MQ "$AMQP_URL" 5672
-    is_local_host "$MQ_HOST" || return 0
+    if ! command -v rabbitmqctl >/dev/null || ! is_root || ! is_local_host "$MQ_HOST"; then
+        warn_missing_broker_users
+        return 0
+    fi
     local vhost="${MQ_PATH:-/}" current users publisher configure write read name
     current="$(cd / && rabbitmqctl -q list_permissions -p "$vhost" 2>/dev/null)" || return 0
     users=""

@@ -1,14 +1,19 @@
 #!/usr/bin/env python3
 """`make run`: starts the Google emulator, the mail catcher and auth, sync and notifier locally.
 
-Settings come from deploy/env.local (the environment wins). Waits until every service's
-GET /readyz on its internal port (public port + 1000) answers 200, prints where everything is, streams logs with a name prefix and stops
+Settings come from deploy/env.local (the environment wins). Each service connects to RabbitMQ as
+its own broker user, from AMQP_URL_AUTH / AMQP_URL_SYNC / AMQP_URL_NOTIFIER (docs/security.md;
+`make up` creates the users). Waits until every service's GET /readyz on its internal port
+(public port + 1000) answers 200, then prints where to start: a link that opens a demo user's
+settings page (minted with auth's link API and the local service token) and the emulator's page.
+Streams logs with a name prefix (coloured on a terminal) and stops
 all processes on Ctrl-C, or as soon as one of them exits. RUN_ONLY=google,mail,auth starts a
-subset (names: google, mail, auth, sync, notifier).
+subset (names: google, mail, auth, sync, notifier); DEMO_USER_ID names the demo user (demo-user).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -22,6 +27,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # run as a file (`python scripts/run-local.py`): make devtools importable
+
+from devtools.envfile import load_env_file  # noqa: E402
+
 ENV_FILE = ROOT / "deploy" / "env.local"
 READY_TIMEOUT = float(os.environ.get("RUN_READY_TIMEOUT", "60"))
 STOP_TIMEOUT = 10.0
@@ -54,23 +63,22 @@ class Proc:
         return [self.port] + ([self.internal_port] if self.internal_port else [])
 
 
-def load_env_file(path: Path) -> dict[str, str]:
-    """KEY=VALUE lines; '#' comments and blank lines are skipped; no quoting or expansion."""
-    values: dict[str, str] = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        line = line.strip()
-        if line and not line.startswith("#") and "=" in line:
-            key, _, value = line.partition("=")
-            values[key.strip()] = value.strip()
-    return values
-
-
 def plan(base_env: dict[str, str]) -> list[Proc]:
     py = sys.executable
     procs = [
         Proc(
             "google",
-            [py, "-m", "devtools.google_emulator", "--port", "8090", "--allow-http-push", "127.0.0.1"],
+            [
+                py,
+                "-m",
+                "devtools.google_emulator",
+                "--port",
+                "8090",
+                "--allow-http-push",
+                "127.0.0.1",
+                "--risc-receiver",
+                "http://127.0.0.1:8081/risc",
+            ],
             8090,
             None,
         ),
@@ -86,8 +94,12 @@ def plan(base_env: dict[str, str]) -> list[Proc]:
     ]
     only = {name.strip() for name in base_env.get("RUN_ONLY", "").split(",") if name.strip()}
     procs = [p for p in procs if not only or p.name in only]
+    colors = {"FORCE_COLOR": "1"} if sys.stdout.isatty() and not base_env.get("NO_COLOR") else {}
     for proc in procs:
-        proc.env = {**base_env, "HTTP_PORT": str(proc.port), "PUBLIC_BASE_URL": proc.url}
+        proc.env = {**base_env, **colors, "HTTP_PORT": str(proc.port), "PUBLIC_BASE_URL": proc.url}
+        own_url = base_env.get(f"AMQP_URL_{proc.name.upper()}")
+        if own_url:  # the service's own broker user, so publisher verification accepts its messages
+            proc.env["AMQP_URL"] = own_url
         if proc.internal_port:
             proc.env["INTERNAL_PORT"] = str(proc.internal_port)
     return procs
@@ -182,20 +194,45 @@ def wait_ready(procs: list[Proc], stopping: threading.Event) -> str | None:
     return None
 
 
-def print_table(procs: list[Proc]) -> None:
-    notes = {
-        "google": ("google emulator", "  (admin API under /_emulator)"),
-        "mail": ("mail catcher", "  (SMTP on 127.0.0.1:1025)"),
-    }
-    rows = [
-        (p.name, f"{p.url}  (probes and metrics on :{p.internal_port})") for p in procs if p.name not in notes
-    ]
-    rows += [(notes[p.name][0], p.url + notes[p.name][1]) for p in procs if p.name in notes]
+def demo_settings_link(auth: Proc, token: str, user_id: str) -> str | None:
+    """A signed link to ``user_id``'s settings page from auth's link API (docs/auth.md); None if
+    auth refuses (the reason is said)."""
+    request = urllib.request.Request(  # noqa: S310 - a local http URL we built
+        f"{auth.url}/api/v1/users/{user_id}/link",
+        data=json.dumps({"locale": "en"}).encode(),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
+            url = json.loads(response.read())["url"]
+            return str(url)
+    except (urllib.error.URLError, OSError, ValueError, KeyError) as exc:
+        say(f"could not create the demo settings link: {exc}")
+        return None
+
+
+def print_start(procs: list[Proc], base_env: dict[str, str]) -> None:
+    """Where to start, then every address."""
+    by_name = {p.name: p for p in procs}
+    lines = ["", "calsync is running (Ctrl-C stops everything).", ""]
+    if "auth" in by_name:
+        user_id = base_env.get("DEMO_USER_ID", "demo-user")
+        link = demo_settings_link(by_name["auth"], base_env.get("SERVICE_TOKEN", ""), user_id)
+        if link:
+            lines += [
+                f"  Start here: {link}",
+                f"    (the settings page of {user_id}; the link is valid for a while)",
+            ]
+    if "google" in by_name:
+        lines += [f"  Google emulator: {by_name['google'].url}/_emulator/", "    (accounts, events, grants)"]
+    lines += ["", "  Also:"]
+    notes = {"google": "google emulator", "mail": "mail catcher (SMTP on 127.0.0.1:1025)"}
+    for proc in procs:
+        extra = f"  (probes and metrics on :{proc.internal_port})" if proc.internal_port else ""
+        lines.append(f"    {notes.get(proc.name, proc.name):<40} {proc.url}/{extra}")
     with PRINT_LOCK:
-        print("\ncalsync is running (Ctrl-C stops everything):", flush=True)
-        for name, url in rows:
-            print(f"  {name:<16} {url}", flush=True)
-        print(flush=True)
+        print("\n".join(lines) + "\n", flush=True)
 
 
 def main() -> int:
@@ -222,7 +259,7 @@ def main() -> int:
             stop_all(procs)
             say(problem)
             return 1
-        print_table(procs)
+        print_start(procs, base_env)
         while not stopping.wait(0.5):
             dead = first_exited(procs)
             if dead is not None:

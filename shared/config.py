@@ -97,14 +97,15 @@ def check_url(name: str, value: str, *, https: bool = False) -> str:
 class BrokerUsers:
     """The RabbitMQ user each publisher connects as (docs/security.md).
 
-    With ``verify`` a consumer accepts a message only if its broker-checked ``user_id`` is the user
-    of the documented publisher of the message's exchange (``shared.topology.PUBLISHER_OF``)."""
+    With ``verify`` (the default) a consumer accepts a message only if its broker-checked ``user_id``
+    is the user of the documented publisher of the message's exchange (``shared.topology.PUBLISHER_OF``),
+    and a token reply only from auth's user."""
 
     auth: str = "calsync-auth"
     sync: str = "calsync-sync"
     notifier: str = "calsync-notifier"
     platform: str = "calsync-platform"
-    verify: bool = False
+    verify: bool = True
 
     def of(self, publisher: str) -> str:
         """The broker user of ``publisher`` (auth, sync, notifier or platform)."""
@@ -118,7 +119,7 @@ class BrokerUsers:
             sync=env.text("AMQP_USER_SYNC", cls.sync),
             notifier=env.text("AMQP_USER_NOTIFIER", cls.notifier),
             platform=env.text("AMQP_USER_PLATFORM", cls.platform),
-            verify=env.flag("AMQP_VERIFY_PUBLISHERS", False),
+            verify=env.flag("AMQP_VERIFY_PUBLISHERS", True),
         )
 
 
@@ -139,6 +140,7 @@ class CommonConfig:
     public_base_url: str = "http://127.0.0.1:8080"
     environment: str = "development"
     log_level: str = "INFO"
+    log_format: str = "json"  # json (deployments) | console (key=value for a terminal)
     service_token: str = ""
     retry_delays_ms: tuple[int, ...] = (1_000, 10_000, 60_000, 300_000)
     outbox_poll_interval: float = 0.2
@@ -178,6 +180,7 @@ class CommonConfig:
             public_base_url=env.url("PUBLIC_BASE_URL", https=production),
             environment=environment,
             log_level=env.choice("LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), "INFO"),
+            log_format=env.choice("LOG_FORMAT", ("json", "console"), "json"),
             service_token=env.text("SERVICE_TOKEN"),
             retry_delays_ms=retry_delays,
             outbox_poll_interval=env.number("OUTBOX_POLL_INTERVAL", 0.2, minimum=0.01),

@@ -1,13 +1,17 @@
-"""structlog JSON logging with context and a redaction step; configured once in each ``__main__``.
+"""structlog logging with context and a redaction step; configured once in each ``__main__``.
 
-Every log line (our own and stdlib records from aiohttp, aio-pika, asyncpg) passes ``scrub`` after
-exception rendering and before the JSON renderer, so tokens, codes, secrets and signed-link
-signatures never reach the output. Tracebacks are rendered without frame locals.
+Two formats (``LOG_FORMAT``): ``json``, one JSON object a line (the default, for deployments), and
+``console``, key=value lines for a terminal, coloured only when the stream is a TTY (or
+``FORCE_COLOR`` is set and ``NO_COLOR`` is not). Every log line, in both formats (our own and
+stdlib records from aiohttp, aio-pika, asyncpg), passes ``scrub`` after exception rendering and
+before the renderer, so tokens, codes, secrets and signed-link signatures never reach the output.
+Tracebacks are rendered without frame locals.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import re
 import sys
 from typing import IO, Any
@@ -17,6 +21,7 @@ from structlog.processors import ExceptionRenderer
 from structlog.tracebacks import ExceptionDictTransformer
 
 REDACTED = "[REDACTED]"
+LOG_FORMATS = ("json", "console")
 
 SECRET_KEYS = re.compile(
     r"(?i)^(access_token|refresh_token|id_token|token|tokens|client_secret|code|code_verifier|"
@@ -63,8 +68,41 @@ def _scrub_processor(_logger: Any, _method: str, event_dict: Any) -> Any:
     return scrub(event_dict)
 
 
-def configure_logging(level: str = "INFO", *, as_json: bool = True, stream: IO[str] | None = None) -> None:
-    """Route structlog and stdlib logging through one JSON formatter with redaction."""
+def wants_colors(stream: IO[str]) -> bool:
+    """Colours for a terminal: ``NO_COLOR`` turns them off, ``FORCE_COLOR`` on (e.g. behind a pipe
+    that ends in a terminal, as under ``make run``); otherwise only when ``stream`` is a TTY."""
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def _renderers(log_format: str, stream: IO[str]) -> list[Any]:
+    """Exception rendering, redaction and the renderer of ``log_format`` (redaction in both)."""
+    if log_format == "json":
+        return [
+            ExceptionRenderer(ExceptionDictTransformer(show_locals=False)),
+            _scrub_processor,
+            structlog.processors.JSONRenderer(),
+        ]
+    if log_format == "console":
+        return [
+            structlog.processors.format_exc_info,  # a plain traceback: no frame locals
+            _scrub_processor,
+            structlog.dev.ConsoleRenderer(
+                colors=wants_colors(stream), exception_formatter=structlog.dev.plain_traceback
+            ),
+        ]
+    raise ValueError(f"log format must be one of {', '.join(LOG_FORMATS)}, got {log_format!r}")
+
+
+def configure_logging(
+    level: str = "INFO", *, log_format: str = "json", stream: IO[str] | None = None
+) -> None:
+    """Route structlog and stdlib logging through one formatter (``json`` or ``console``) with redaction."""
+    out = stream or sys.stdout
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
@@ -86,12 +124,10 @@ def configure_logging(level: str = "INFO", *, as_json: bool = True, stream: IO[s
         foreign_pre_chain=shared,
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-            ExceptionRenderer(ExceptionDictTransformer(show_locals=False)),
-            _scrub_processor,
-            structlog.processors.JSONRenderer() if as_json else structlog.dev.ConsoleRenderer(colors=False),
+            *_renderers(log_format, out),
         ],
     )
-    handler = logging.StreamHandler(stream or sys.stdout)
+    handler = logging.StreamHandler(out)
     handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -1,12 +1,18 @@
 """Request/reply over AMQP: ``serve`` answers requests from a queue, ``RpcClient`` asks and waits.
 
-Replies go to the request's ``reply_to`` queue (an exclusive, auto-deleted queue per client) with
-the request's ``correlation_id``. A failing handler is not retried: the caller has timed out by then.
+Replies go to the request's ``reply_to`` with the request's ``correlation_id``, and only if that is a
+reply queue: a client's exclusive, auto-deleted ``<prefix>rpc.reply.<32 hex>`` queue or RabbitMQ's
+direct reply-to (``amq.rabbitmq.reply-to``). A request naming any other queue (a work queue, a
+dead-letter queue) is dead-lettered without an answer, so a reply (an access token) never lands in a
+queue someone else can read. With publisher verification the consumer contract has already refused
+requests from anyone but the documented publisher, and ``RpcClient`` accepts replies only from the
+serving service's broker user. A failing handler is not retried: the caller has timed out by then.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from collections.abc import Awaitable, Callable
 
@@ -22,22 +28,42 @@ log = structlog.get_logger(__name__)
 
 RpcHandler = Callable[[m.Message], Awaitable[m.Message]]
 
+REPLY_QUEUE_PREFIX = "rpc.reply."
+DIRECT_REPLY_TO = "amq.rabbitmq.reply-to"
+_REPLY_QUEUE_ID = re.compile(r"[0-9a-f]{32}")
+
+
+def reply_queue_name(prefix: str) -> str:
+    """A new reply queue name under ``prefix``: ``<prefix>rpc.reply.<32 hex digits>``."""
+    return f"{prefix}{REPLY_QUEUE_PREFIX}{uuid.uuid4().hex}"
+
+
+def is_reply_queue(reply_to: str, prefix: str) -> bool:
+    """Whether ``reply_to`` follows the reply-queue naming rule under ``prefix``, or is direct reply-to
+    (which the broker hands to consumers as ``amq.rabbitmq.reply-to.<channel key>``)."""
+    if reply_to == DIRECT_REPLY_TO or reply_to.startswith(DIRECT_REPLY_TO + "."):
+        return True
+    head = prefix + REPLY_QUEUE_PREFIX
+    return reply_to.startswith(head) and _REPLY_QUEUE_ID.fullmatch(reply_to[len(head) :]) is not None
+
 
 async def serve(broker: Broker, queue: str, handler: RpcHandler, *, prefetch: int = 50) -> None:
-    """Serve request/reply: the handler's answer goes to the request's ``reply_to``."""
+    """Serve request/reply: the handler's answer goes to the request's ``reply_to`` if that is a
+    reply queue; any other request is dead-lettered before the handler runs."""
 
     async def reply(message: m.Message, delivery: Delivery) -> None:
+        reply_to = delivery.reply_to or ""
+        if not is_reply_queue(reply_to, broker.prefix):
+            raise Reject(f"reply_to {reply_to[:100]!r} is not a reply queue")
         try:
             answer = await handler(message)
         except Exception as exc:  # the caller times out; a late retry would help nobody
             log.exception("rpc_handler_failed")
             raise Reject(f"rpc handler failed: {type(exc).__name__}") from exc
-        if not delivery.reply_to:
-            return
         try:
             await broker.publish_raw(
                 "",
-                delivery.reply_to,
+                reply_to,
                 answer.to_json(),
                 message_id=answer.message_id,
                 message_type=answer.TYPE,
@@ -50,19 +76,27 @@ async def serve(broker: Broker, queue: str, handler: RpcHandler, *, prefetch: in
 
 
 class RpcClient:
-    """Request/reply over AMQP with an exclusive, auto-deleted reply queue and a call timeout."""
+    """Request/reply over AMQP with an exclusive, auto-deleted reply queue and a call timeout.
 
-    def __init__(self, broker: Broker) -> None:
+    ``replier`` is the service that answers (``auth`` for token requests); with publisher verification
+    a reply whose broker ``user_id`` is not that service's user is dropped."""
+
+    def __init__(self, broker: Broker, *, replier: str = "auth") -> None:
         self._broker = broker
+        self._replier = broker.users.of(replier)
         self._futures: dict[str, asyncio.Future[m.Message]] = {}
         self._queue: AbstractQueue | None = None
 
     async def start(self) -> None:
         channel = await self._broker.channel(prefetch=100)
-        self._queue = await channel.declare_queue(exclusive=True, auto_delete=True)
+        name = reply_queue_name(self._broker.prefix)
+        self._queue = await channel.declare_queue(name, exclusive=True, auto_delete=True)
         await self._queue.consume(self._on_reply, no_ack=True)
 
     async def _on_reply(self, incoming: AbstractIncomingMessage) -> None:
+        if self._broker.users.verify and incoming.user_id != self._replier:
+            log.warning("rpc_reply_untrusted", publisher=incoming.user_id or "")
+            return
         future = self._futures.pop(incoming.correlation_id or "", None)
         if future is None or future.done():
             return

@@ -130,7 +130,7 @@ def background_context(
 
 def run(app_factory: Callable[[], web.Application], common: CommonConfig) -> None:
     """Configure logging and serve the app until SIGINT/SIGTERM."""
-    configure_logging(common.log_level)
+    configure_logging(common.log_level, log_format=common.log_format)
     web.run_app(
         app_factory(),
         host=common.http_host,

@@ -1,6 +1,7 @@
 """HTTP pieces every service shares: request context and access log, refusal of control
-characters in paths and queries, the service-token check, bounded JSON bodies (``read_json``), and
-the internal listener for health, readiness and metrics (shared.internal_http).
+characters in paths and queries, the service-token check, bounded JSON bodies (``read_json``), the
+landing page at ``/`` (``add_landing_page``), and the internal listener for health, readiness and
+metrics (shared.internal_http).
 
 The access log prints the path without its query string, because signed links and OAuth codes
 travel in query strings. Routes under ``/api/`` require the platform's service token
@@ -15,7 +16,7 @@ import json
 import re
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import structlog
@@ -25,6 +26,7 @@ from structlog.contextvars import bound_contextvars
 
 from shared.internal_http import ReadinessCheck, internal_app, listener_context
 from shared.jsonlimits import JsonRefused, first_unstorable, loads_bounded
+from shared.landing import Link, landing_html
 
 log = structlog.get_logger("calsync.http")
 
@@ -74,6 +76,28 @@ def setup_http(
 
 def add_readiness_check(app: web.Application, name: str, check: ReadinessCheck) -> None:
     app[READINESS][name] = check
+
+
+def add_landing_page(
+    app: web.Application,
+    *,
+    title: str,
+    description: str,
+    links: Sequence[Link | tuple[str, str]] = (),
+) -> None:
+    """Answer ``GET /`` with a short HTML page: ``title``, the one-paragraph ``description``, links
+    to the public pages (``Link`` or ``(label, href)``) and, when the app has an internal listener,
+    the port where probes and metrics are served."""
+    pages = [link if isinstance(link, Link) else Link(*link) for link in links]
+
+    async def landing(request: web.Request) -> web.Response:
+        address = request.app.get(INTERNAL_ADDRESS)
+        port = int(address[1]) if address else None
+        return web.Response(
+            text=landing_html(title, description, pages, internal_port=port), content_type="text/html"
+        )
+
+    app.router.add_get("/", landing)
 
 
 @web.middleware

@@ -4,6 +4,10 @@ per test, the Google emulator, and helpers to start services in-process on real 
 Isolation: each pytest session creates its own PostgreSQL database (dropped at the end) and every
 test truncates the service tables it touched; every test gets a unique AMQP prefix, and all
 exchanges and queues under it are deleted afterwards, so nothing piles up in the broker.
+
+Broker users: every in-process service connects as its own broker user with publisher verification
+on (docs/security.md), and the ``broker`` fixture publishes each message as its documented publisher
+(the platform as ``calsync-platform``); probes and declarations use the admin ``AMQP_URL`` (guest).
 """
 
 from __future__ import annotations
@@ -22,7 +26,8 @@ import pytest_asyncio
 
 from shared import topology
 from shared.amqp import Broker
-from shared.config import DEFAULT_AMQP_URL, DEFAULT_DATABASE_URL, CommonConfig, GoogleConfig
+from shared.config import DEFAULT_AMQP_URL, DEFAULT_DATABASE_URL, BrokerUsers, CommonConfig, Env, GoogleConfig
+from tests.support.bus import BrokerUsersMissing, PublishingBroker, check_logins, user_url
 from tests.support.helpers import Probe, bind_probe
 from tests.support.service_apps import google_for
 
@@ -58,7 +63,20 @@ async def database_url() -> AsyncIterator[str]:
 
 @pytest.fixture(scope="session")
 def amqp_url() -> str:
+    """The admin AMQP URL (guest): declarations, probes and assertions only."""
     return os.environ.get("AMQP_URL", DEFAULT_AMQP_URL)
+
+
+@pytest_asyncio.fixture(scope="session")
+async def broker_users(amqp_url: str) -> BrokerUsers:
+    """The broker users of docs/security.md (``AMQP_USER_*`` renames them), verification on; the test
+    fails at once with how to create them if any cannot log in."""
+    users = BrokerUsers.from_env(Env({k: v for k, v in os.environ.items() if k.startswith("AMQP_USER_")}))
+    try:
+        await check_logins(amqp_url, users)
+    except BrokerUsersMissing as exc:
+        pytest.fail(str(exc), pytrace=False)
+    return users
 
 
 @pytest_asyncio.fixture(scope="session")
@@ -109,21 +127,28 @@ def service_token() -> str:
 
 @pytest.fixture
 def common_config(
-    database_url: str, amqp_url: str, amqp_prefix: str, service_token: str, clean_db: asyncpg.Pool
+    database_url: str,
+    amqp_url: str,
+    amqp_prefix: str,
+    service_token: str,
+    clean_db: asyncpg.Pool,
+    broker_users: BrokerUsers,
 ) -> Callable[..., CommonConfig]:
-    """Build a service's CommonConfig pointing at the test database and prefix."""
+    """Build a service's CommonConfig pointing at the test database and prefix, connecting to the
+    broker as the service's own user with publisher verification on."""
 
     def make(service: str, **changes: Any) -> CommonConfig:
         base = CommonConfig(
             service=service,
             database_url=database_url,
-            amqp_url=amqp_url,
+            amqp_url=user_url(amqp_url, broker_users.of(service)),
             amqp_prefix=amqp_prefix,
             http_port=0,
             public_base_url="http://127.0.0.1:1",  # replaced by tests that serve public pages
             service_token=service_token,
             retry_delays_ms=TEST_RETRY_DELAYS_MS,
             outbox_poll_interval=0.05,
+            broker_users=broker_users,
         )
         return replace(base, **changes)
 
@@ -131,9 +156,12 @@ def common_config(
 
 
 @pytest_asyncio.fixture
-async def broker(amqp_url: str, amqp_prefix: str) -> AsyncIterator[Broker]:
-    """A test-side broker under the test's prefix, with every exchange declared."""
-    b = Broker(amqp_url, prefix=amqp_prefix, retry_delays_ms=TEST_RETRY_DELAYS_MS, name="test")
+async def broker(amqp_url: str, amqp_prefix: str, broker_users: BrokerUsers) -> AsyncIterator[Broker]:
+    """A test-side broker under the test's prefix, with every exchange declared, that publishes each
+    message as its documented publisher's broker user (platform events as the platform)."""
+    b = PublishingBroker(
+        amqp_url, users=broker_users, prefix=amqp_prefix, retry_delays_ms=TEST_RETRY_DELAYS_MS, name="test"
+    )
     await b.connect()
     await b.declare()
     yield b

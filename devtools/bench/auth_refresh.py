@@ -29,7 +29,7 @@ from services.auth.domain.refresh_rules import RefreshSettings
 from shared import messages as m
 from shared.amqp import Broker
 from shared.clock import SystemClock
-from shared.config import DEFAULT_AMQP_URL, DEFAULT_DATABASE_URL, CommonConfig, GoogleConfig
+from shared.config import DEFAULT_AMQP_URL, DEFAULT_DATABASE_URL, BrokerUsers, CommonConfig, GoogleConfig
 from shared.logs import configure_logging
 from shared.rpc import RpcClient
 from tests.support.helpers import eventually, serve
@@ -43,6 +43,8 @@ CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "16"))
 LATENCY_MS = float(os.environ.get("BENCH_TOKEN_LATENCY_MS", "30"))
 JITTER_MS = float(os.environ.get("BENCH_TOKEN_JITTER_MS", "20"))
 REQUESTERS = 4  # sync asking for tokens over the token RPC while the storm runs
+# The bench plays auth and sync on one login (AMQP_URL), so publisher verification is off here.
+ONE_LOGIN = BrokerUsers(verify=False)
 SCOPES = ["openid", "https://www.googleapis.com/auth/calendar.events"]
 KEYS = (("bench", os.urandom(32)),)
 
@@ -131,6 +133,7 @@ def _config(base: str, dsn: str, prefix: str) -> AuthConfig:
         amqp_prefix=prefix,
         service_token="bench-" + uuid.uuid4().hex,
         log_level="WARNING",
+        broker_users=ONE_LOGIN,
     )
     google = GoogleConfig(
         client_id=CLIENT_ID,
@@ -297,7 +300,7 @@ async def _bare(http: aiohttp.ClientSession, base: str, seed: str) -> dict[str, 
 
 async def _run(base: str, seed: str, dsn: str, prefix: str) -> dict[str, float]:
     app = create_app(_config(base, dsn, prefix), overrides={"clock": SystemClock()})
-    broker = Broker(os.environ.get("AMQP_URL", DEFAULT_AMQP_URL), prefix=prefix)
+    broker = Broker(os.environ.get("AMQP_URL", DEFAULT_AMQP_URL), prefix=prefix, users=ONE_LOGIN)
     await broker.connect()
     try:
         async with aiohttp.ClientSession() as http:

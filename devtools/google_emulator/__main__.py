@@ -1,5 +1,6 @@
 """Run the Google emulator standalone (`make run`, benchmarks): seeds demo@example.com with a
-primary calendar, prints its URL and serves until interrupted; drive it over `/_emulator/...`.
+primary calendar and a few events, prints its URL and serves until interrupted; drive it over
+`/_emulator/...` or its page at `/_emulator/` (`--risc-receiver` is where its buttons send security events).
 
     python -m devtools.google_emulator --port 0 --latency-ms 30:50"""
 
@@ -14,6 +15,7 @@ import sys
 import time
 
 from . import GoogleEmulator
+from .demo import seed_demo
 
 
 class _JsonLines(logging.Formatter):
@@ -38,7 +40,8 @@ async def _serve(args: argparse.Namespace) -> None:
         emu.allow_http_push(args.allow_http_push)
     if args.latency_ms is not None:
         emu.set_calendar_latency(*args.latency_ms)
-    emu.add_user("demo@example.com", name="Demo User")
+    seed_demo(emu.state)
+    emu.state.risc_receiver_url = args.risc_receiver or ""
     base = await emu.start(args.host, args.port)
     _log("emulator_started", base_url=base, calendar_base_url=emu.calendar_base_url)
     try:
@@ -72,6 +75,12 @@ def main(argv: list[str] | None = None) -> None:
         default=None,
         metavar="HOST",
         help="also accept http:// watch addresses on this host",
+    )
+    parser.add_argument(
+        "--risc-receiver",
+        default=None,
+        metavar="URL",
+        help="where the page's buttons send security events, e.g. http://127.0.0.1:8081/risc",
     )
     parser.add_argument(
         "--latency-ms",

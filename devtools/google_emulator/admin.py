@@ -1,18 +1,22 @@
 """Admin HTTP API of the emulator (`/_emulator/...`, JSON, documented in README.md) so an
 out-of-process emulator can be seeded, faulted and inspected: `POST /_emulator/<operation>`
 calls the state method of that name with the JSON body as keyword arguments; `GET
-/_emulator/<view>` returns state."""
+/_emulator/<view>` returns state. The buttons of the emulator's page (page.py) post the same
+operations as HTML forms, answered with a 303 back to the page."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
+from urllib.parse import urlencode
 
+import aiohttp
 from aiohttp import web
 
 from .channels import Pusher
+from .page import PAGE_PATH
 from .records import ENDPOINT_PATHS
 from .risc import post_set
 from .state import EmulatorState
@@ -103,9 +107,33 @@ def _target(state: EmulatorState, op: str) -> Callable[..., Any]:
     raise KeyError(op)
 
 
+def _is_form(request: web.Request) -> bool:
+    return request.content_type == "application/x-www-form-urlencoded"
+
+
+def _form_value(value: str) -> Any:
+    return {"true": True, "false": False}.get(value, value)
+
+
+def _back_to_page(done: str, **extra: Any) -> NoReturn:
+    """A form's answer: 303 to the page, which says what happened."""
+    query = {"done": done, **{k: str(v) for k, v in extra.items()}}
+    raise web.HTTPSeeOther(PAGE_PATH + "?" + urlencode(query))
+
+
+def _same_origin(request: web.Request) -> bool:
+    """A form post from another site (its Origin names another host) is refused."""
+    origin = request.headers.get("Origin")
+    return origin is None or origin in (f"http://{request.host}", f"https://{request.host}")
+
+
 async def _arguments(request: web.Request) -> dict[str, Any]:
     if not request.can_read_body:
         return {}
+    if _is_form(request):
+        if not _same_origin(request):
+            raise BadRequest("a form from another origin")
+        return {k: _form_value(str(v)) for k, v in (await request.post()).items()}
     try:
         body = await request.json()
     except json.JSONDecodeError:
@@ -134,7 +162,11 @@ def routes(state: EmulatorState, pusher: Pusher) -> list[web.RouteDef]:
         try:
             result = _target(state, op)(**await _arguments(request))
         except (BadRequest, TypeError, ValueError, KeyError) as exc:
+            if _is_form(request):
+                _back_to_page(op, error=repr(exc))
             return web.json_response({"error": repr(exc)}, status=400)
+        if _is_form(request):
+            _back_to_page(op)
         return web.json_response({"ok": True, "result": _jsonable(result)})
 
     async def view(request: web.Request) -> web.Response:
@@ -160,8 +192,17 @@ def routes(state: EmulatorState, pusher: Pusher) -> list[web.RouteDef]:
             )
             receiver = body["receiver_url"]
         except (BadRequest, TypeError, ValueError, KeyError) as exc:
+            if _is_form(request):
+                _back_to_page("risc/send", error=repr(exc))
             return web.json_response({"error": repr(exc)}, status=400)
-        status = await post_set(pusher.http, receiver, state.keys.sign_set(claims))
+        try:
+            status = await post_set(pusher.http, receiver, state.keys.sign_set(claims))
+        except aiohttp.ClientError as exc:
+            if _is_form(request):
+                _back_to_page("risc/send", error=f"{receiver} unreachable ({type(exc).__name__})")
+            raise
+        if _is_form(request):
+            _back_to_page(f"risc/send {body['event_type']}", status=status)
         return web.json_response({"ok": True, "status": status})
 
     async def flush(_: web.Request) -> web.Response:

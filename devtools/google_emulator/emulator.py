@@ -11,7 +11,10 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from aiohttp import web
 
-from . import admin, calendar_list, channels, events, oauth, risc
+from shared.landing import Link
+from shared.web import add_landing_page
+
+from . import admin, calendar_list, channels, events, oauth, page, risc
 from .faults import FaultPlan
 from .keys import SigningKeys
 from .middleware import fault_middleware
@@ -84,7 +87,24 @@ class GoogleEmulator:
             app.add_routes(group)
         app.add_routes(channels.routes(state, self.pusher))  # before events: /events/watch
         app.add_routes(events.routes(state))
+        app.add_routes(page.routes(state))
         app.add_routes(admin.routes(state, self.pusher))
+        add_landing_page(
+            app,
+            title="Google emulator",
+            description=(
+                "A stand-in for Google's OAuth, security events (RISC) and Calendar v3 for local runs "
+                "and tests. Its own page shows the emulated accounts, calendars, events and grants, "
+                "with buttons to revoke access, change a password, delete an account or send a "
+                "security event."
+            ),
+            links=[
+                Link("The emulator's page", page.PAGE_PATH, "accounts, events, grants and buttons"),
+                Link("Accounts (JSON)", "/_emulator/users"),
+                Link("Endpoint URLs (JSON)", "/_emulator/urls"),
+                Link("OpenID configuration", "/.well-known/openid-configuration"),
+            ],
+        )
         app.on_startup.append(self._on_startup)
         app.on_cleanup.append(self._on_cleanup)
         return app

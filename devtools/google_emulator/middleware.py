@@ -70,7 +70,7 @@ def fault_middleware(state: EmulatorState) -> Middleware:
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.path.startswith(ADMIN_PREFIX):
+        if request.path.startswith(ADMIN_PREFIX) or request.path == "/":
             return await handler(request)
         form: dict[str, str] = {}
         if request.content_type == "application/x-www-form-urlencoded":

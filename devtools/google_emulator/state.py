@@ -46,6 +46,7 @@ class EmulatorState:
         self.client_id, self.client_secret = client_id, client_secret
         self.access_token_ttl = access_token_ttl
         self.base_url = ""
+        self.risc_receiver_url = ""  # where the emulator's page sends security events (auth's /risc)
         self.users: dict[str, EmuUser] = {}
         self.consent = Consent()
         self.redirect_uris: set[str] = set()

@@ -10,11 +10,15 @@ import html
 from pathlib import Path
 from typing import Any
 
+from devtools.envfile import load_env_file
 from devtools.screenshots.browser import chromium
-from services.notifier.domain import EPISODE_REASONS
-from services.notifier.rendering import TOPICS, Templates
+from services.notifier.adapters.rendering import TOPICS, Templates
+from services.notifier.domain.episodes import EPISODE_REASONS
 
-PRODUCT = "Pilotly"
+# The brand `make run` uses (deploy/env.local), so the pictures show what a local run sends.
+LOCAL_ENV = load_env_file(Path(__file__).resolve().parents[2] / "deploy" / "env.local")
+PRODUCT = LOCAL_ENV["MAIL_PRODUCT_NAME"]
+SENDER = LOCAL_ENV["MAIL_FROM"]
 PEOPLE = {
     "de": ("Jürgen Müller", "jürgen.müller@example.com", "juergen.mueller@gmail.com"),
     "en": ("Alex Smith", "alex.smith@example.com", "alex.smith@gmail.com"),
@@ -54,7 +58,7 @@ def with_header(email_html: str, subject: str, to: str) -> str:
     bar = (
         '<div style="font-family:Arial,Helvetica,sans-serif;font-size:13px;background:#e5e7eb;'
         'color:#111827;padding:10px 16px;line-height:1.6;">'
-        f"<div><b>From:</b> {PRODUCT} &lt;noreply@pilotly.example&gt;</div>"
+        f"<div><b>From:</b> {html.escape(SENDER)}</div>"
         f"<div><b>To:</b> {html.escape(to)}</div>"
         f"<div><b>Subject:</b> {html.escape(subject)}</div></div>"
     )

@@ -27,9 +27,10 @@ from services.auth.usecases.answer_token_request import GrantLocks
 from services.auth.usecases.deps import ConnectionDeps, RefreshDeps
 from shared import rpc
 from shared.clock import SystemClock
+from shared.landing import Link
 from shared.outbox import Outbox
 from shared.runtime import BROKER, HTTP, POOL, base_app
-from shared.web import REGISTRY
+from shared.web import REGISTRY, add_landing_page
 
 TOKEN_REQUESTS = "auth.token_requests"
 USER_EVENTS = "auth.user_events"
@@ -50,6 +51,18 @@ def create_app(config: AuthConfig, *, overrides: dict[str, Any] | None = None) -
     http_handlers.add_routes(app)
     api_handlers.add_routes(app)
     risc_receiver.add_routes(app)
+    add_landing_page(
+        app,
+        title="calsync auth",
+        description="Keeps each user's Google Calendar connection: the settings page where they connect,"
+        " reconnect or delete it, the OAuth callback, Google's security events (/risc) and the service"
+        " API the platform calls with its service token.",
+        links=[
+            Link(
+                "Settings page", "/settings", "open it through a link from POST /api/v1/users/{user_id}/link"
+            )
+        ],
+    )
     return app
 
 

@@ -75,7 +75,7 @@ class NotifierConfig:
 
     @property
     def reminder_offsets(self) -> tuple[timedelta, ...]:
-        return tuple(timedelta(days=d) for d in self.reminder_days)
+        return tuple(timedelta(days=days) for days in self.reminder_days)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> NotifierConfig:
@@ -114,9 +114,9 @@ def _numbers(env: Env, name: str, default: str) -> tuple[float, ...]:
     if raw == ("none",):
         return ()
     try:
-        values = tuple(float(v) for v in raw)
+        values = tuple(float(value) for value in raw)
     except ValueError:
         raise ConfigError(f"{name} must be comma-separated numbers, got {','.join(raw)!r}") from None
-    if any(v < 0 for v in values) or list(values) != sorted(values):
+    if any(value < 0 for value in values) or list(values) != sorted(values):
         raise ConfigError(f"{name} must be ascending non-negative numbers, got {','.join(raw)!r}")
     return values

@@ -19,7 +19,8 @@ from shared.clock import ManualClock
 from shared.config import CommonConfig, GoogleConfig
 from tests.service.auth.flow import Auth, browser, connect, running_auth
 from tests.service.auth.refresh_support import FAST
-from tests.service.notifier.support import Notifier, given_contacts, running_notifier
+from tests.service.notifier.support import Notifier, finished, given_contacts, nothing_due, running_notifier
+from tests.support.helpers import eventually
 
 EMAIL = "alice@example.com"
 
@@ -63,3 +64,16 @@ async def chain(
 
 def plain(msg: EmailMessage) -> str:
     return str(msg.get_body(("plain",)).get_content())  # type: ignore[union-attr]
+
+
+async def notifier_caught_up(chain: Chain, db: asyncpg.Pool) -> None:
+    """Wait until auth has published every event it saved, the notifier has finished with each one
+    and no email is due or in flight: only then is "exactly this many emails" a fact."""
+
+    async def check() -> None:
+        unsent = await db.fetchval("SELECT count(*) FROM auth.outbox WHERE sent_at IS NULL")
+        saved = await db.fetchval("SELECT count(*) FROM auth.outbox WHERE exchange = $1", m.AUTH_EVENTS)
+        assert unsent == 0 and finished(chain.notifier, queue="notifier.auth_events") == saved
+
+    await eventually(check, timeout=20)
+    await nothing_due(db, chain.clock)

@@ -21,7 +21,7 @@ import asyncpg
 from shared import messages as m
 from shared.amqp import Broker
 from shared.config import CommonConfig, GoogleConfig
-from tests.e2e.support import EMAIL, chain, plain
+from tests.e2e.support import EMAIL, chain, notifier_caught_up, plain
 from tests.service.auth.flow import (
     browser,
     consent,
@@ -81,6 +81,7 @@ async def test_revoked_grant_reaches_the_user_and_the_link_reconnects(
             assert result.status == 200, result.text
         good_news = await c.mail.wait_for(lambda msg: "connected again" in str(msg["Subject"]), timeout=15)
         assert "being copied to your calendar now" in plain(good_news)
+        await notifier_caught_up(c, clean_db)
         assert len(c.mail.messages) == 2, [str(x["Subject"]) for x in c.mail.messages]
 
 
@@ -105,4 +106,5 @@ async def test_security_event_reaches_the_user_before_any_refresh(
         record_property("latency: RISC event posted -> email in the catcher (ms)", round(waited * 1000))
         assert waited < MAX_SECONDS
         assert "no longer connected" in str(alert["Subject"])
+        await notifier_caught_up(c, clean_db)
         assert len(c.mail.messages) == 1

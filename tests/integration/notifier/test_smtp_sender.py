@@ -10,9 +10,9 @@ import aiohttp
 import pytest_asyncio
 
 from devtools.mailcatcher import MailCatcher, web_app
+from services.notifier.adapters.rendering import RenderedEmail
+from services.notifier.adapters.smtp import SmtpSender, build_message, message_id_for
 from services.notifier.config import SmtpConfig
-from services.notifier.rendering import RenderedEmail
-from services.notifier.senders import SmtpSender, build_message, message_id_for
 from tests.support.helpers import serve
 
 RENDERED = RenderedEmail(subject="Ihr Google Kalender ist getrennt", text="Grüße\n", html="<p>Grüße</p>")

@@ -15,9 +15,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from devtools.mailcatcher import MailCatcher
+from services.notifier.adapters.rendering import RenderedEmail
+from services.notifier.adapters.smtp import SendResult, SmtpSender, build_message, message_id_for
 from services.notifier.config import SmtpConfig
-from services.notifier.rendering import RenderedEmail
-from services.notifier.senders import SendResult, SmtpSender, build_message, message_id_for
 
 FROM = "Pilotly <noreply@pilotly.example>"
 LOGINS = {"notifier": "s3cret-smtp-password"}

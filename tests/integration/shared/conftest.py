@@ -34,13 +34,18 @@ async def messaging_pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
 
 QueueBroker = Callable[..., Awaitable[Broker]]
 
+# The consumer mechanics tested here (routing, retries, after-commit) run with verification on and
+# guest as every publisher; test_publisher_trust.py is about who may publish.
+GUEST_PLAYS_ALL = BrokerUsers(auth="guest", sync="guest", notifier="guest", platform="guest")
+
 
 @pytest_asyncio.fixture
 async def queue_broker(amqp_url: str, amqp_prefix: str) -> AsyncIterator[QueueBroker]:
-    """``await queue_broker(url=..., users=...)`` -> a connected broker with QUEUE declared."""
+    """``await queue_broker(url=..., users=...)`` -> a connected broker with QUEUE declared (by default
+    guest, trusted as every publisher)."""
     made: list[Broker] = []
 
-    async def make(url: str = amqp_url, users: BrokerUsers | None = None) -> Broker:
+    async def make(url: str = amqp_url, users: BrokerUsers = GUEST_PLAYS_ALL) -> Broker:
         broker = Broker(url, prefix=amqp_prefix, retry_delays_ms=TEST_RETRY_DELAYS_MS, users=users)
         made.append(broker)
         await broker.connect()

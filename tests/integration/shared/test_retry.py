@@ -12,6 +12,7 @@ from shared import messages as m
 from shared.amqp import Broker
 from shared.consumer import Delivery
 from tests.conftest import TEST_RETRY_DELAYS_MS
+from tests.integration.shared.conftest import GUEST_PLAYS_ALL
 from tests.support.helpers import eventually
 
 QUEUE = "notifier.user_events"
@@ -19,7 +20,13 @@ QUEUE = "notifier.user_events"
 
 @pytest_asyncio.fixture
 async def consumer_broker(amqp_url: str, amqp_prefix: str) -> AsyncIterator[Broker]:
-    b = Broker(amqp_url, prefix=amqp_prefix, retry_delays_ms=TEST_RETRY_DELAYS_MS, name="retry-test")
+    b = Broker(
+        amqp_url,
+        prefix=amqp_prefix,
+        retry_delays_ms=TEST_RETRY_DELAYS_MS,
+        name="retry-test",
+        users=GUEST_PLAYS_ALL,
+    )
     await b.connect()
     await b.declare([QUEUE])
     yield b
@@ -79,7 +86,13 @@ async def test_message_that_cannot_be_parked_is_returned_and_the_consumer_carrie
 ) -> None:
     """While the dead-letter queue is missing a poison message goes back to its queue (with a pause),
     later messages are still handled, and once the queue exists again the poison message is parked."""
-    b = Broker(amqp_url, prefix=amqp_prefix, retry_delays_ms=TEST_RETRY_DELAYS_MS, return_backoff=0.02)
+    b = Broker(
+        amqp_url,
+        prefix=amqp_prefix,
+        retry_delays_ms=TEST_RETRY_DELAYS_MS,
+        return_backoff=0.02,
+        users=GUEST_PLAYS_ALL,
+    )
     await b.connect()
     try:
         await b.declare([QUEUE])

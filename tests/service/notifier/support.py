@@ -19,12 +19,14 @@ import asyncpg
 from aiohttp import web
 
 from devtools.mailcatcher import MailCatcher
-from services.notifier.app import WORKER, create_app
+from services.notifier.app import create_app
 from services.notifier.config import NotifierConfig, SmtpConfig
-from services.notifier.jobs import DeliveryWorker
+from services.notifier.entrypoints.jobs import DeliveryWorker
+from services.notifier.keys import WORKER
 from shared import messages as m
 from shared.clock import Clock
 from shared.config import CommonConfig
+from shared.web import REGISTRY
 from tests.support.helpers import eventually, serve
 
 LINK_SECRET = "notifier-link-secret-for-tests-0123456789"
@@ -173,10 +175,52 @@ async def given_contacts(broker: Any, db: asyncpg.Pool, *events: m.UserContactCh
 
 
 async def alerted(broker: Any, db: asyncpg.Pool, mail: MailCatcher, *, locale: str = "en") -> EmailMessage:
-    """User u1, a known contact, loses the grant; returns the alert once it has reached their address."""
+    """User u1, a known contact, loses the grant; returns the alert once it has reached their address
+    and its outcome is saved (so what the test does next cannot overtake the recording)."""
     await given_contacts(broker, db, contact("u1", locale=locale))
     await broker.publish(disconnected("u1"))
-    return await mail.wait_for(lambda msg: msg["To"].addresses[0].addr_spec == "u1@platform.example")
+    alert = await mail.wait_for(lambda msg: msg["To"].addresses[0].addr_spec == "u1@platform.example")
+    await alert_recorded(db)
+    return alert
+
+
+# A delivery is finished once its outcome is saved and it is acked: handled, a duplicate, dead-lettered.
+FINISHED_OUTCOMES = ("ok", "duplicate", "dead")
+
+
+def finished(*instances: Notifier, queue: str | None = None) -> int:
+    """Deliveries the instances have finished with (acked after commit), on ``queue`` or on any queue."""
+    total = 0.0
+    for instance in instances:
+        for family in instance.app[REGISTRY].collect():
+            for sample in family.samples:
+                labels = sample.labels
+                if (
+                    sample.name == "calsync_messages_consumed_total"
+                    and labels.get("outcome") in FINISHED_OUTCOMES
+                    and queue in (None, labels.get("queue"))
+                ):
+                    total += sample.value
+    return int(total)
+
+
+async def all_consumed(*instances: Notifier, count: int, queue: str | None = None) -> None:
+    """Wait until the instances together have finished exactly ``count`` deliveries (every one published)."""
+
+    async def check() -> None:
+        assert finished(*instances, queue=queue) == count
+
+    await eventually(check, timeout=20)
+
+
+async def alert_recorded(db: asyncpg.Pool) -> None:
+    """Wait until the alert's outcome is saved (its reminder, if any, is scheduled in the same step)."""
+
+    async def check() -> None:
+        states = await db.fetch("SELECT state FROM notifier.jobs WHERE kind = 'alert'")
+        assert [r["state"] for r in states] == ["sent"]
+
+    await eventually(check)
 
 
 async def nothing_due(db: asyncpg.Pool, clock: Clock) -> None:

@@ -88,8 +88,9 @@ async def _ready(url: str) -> None:
 
 
 @asynccontextmanager
-async def row_held_at_250(mail: MailCatcher, database_url: str) -> AsyncIterator[None]:
-    """While the catcher answers 250, lock the job being sent, so its outcome cannot be recorded."""
+async def row_held_at_250(mail: MailCatcher, database_url: str) -> AsyncIterator[int]:
+    """While the catcher answers 250, lock the job being sent, so its outcome cannot be recorded;
+    yields the holding session's backend pid."""
     conn = await asyncpg.connect(database_url)
     tx = conn.transaction()
 
@@ -100,7 +101,7 @@ async def row_held_at_250(mail: MailCatcher, database_url: str) -> AsyncIterator
 
     mail.before_reply = hold
     try:
-        yield
+        yield conn.get_server_pid()
     finally:
         mail.before_reply = None
         await tx.rollback()
@@ -118,9 +119,10 @@ def survivor(start_notifier: Callable[..., Any], mail: MailCatcher, clock: Manua
     return start_notifier(smtp=replace(SmtpConfig(port=mail.port), timeout=1.0), delivery_stale_margin=0.5)
 
 
-async def waiting_on_a_lock(db: asyncpg.Pool) -> None:
+async def blocked_by(db: asyncpg.Pool, holder_pid: int) -> None:
+    """Some session waits for a lock that ``holder_pid`` holds (the notifier recording its outcome)."""
     waiting = await db.fetchval(
-        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        "SELECT count(*) FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))", holder_pid
     )
     assert waiting >= 1
 
@@ -143,12 +145,12 @@ async def test_a_notifier_killed_after_the_smtp_reply_never_sends_the_alert_twic
         notifier_process(
             common, smtp_port=mail.port, auth_url=auth_links.url, log=tmp_path / "n.log"
         ) as proc,
-        row_held_at_250(mail, database_url),
+        row_held_at_250(mail, database_url) as holder_pid,
     ):
         await given_contacts(broker, clean_db, contact("u1"))
         await broker.publish(disconnected("u1"))
         await mail.wait_for(timeout=20)
-        await eventually(lambda: waiting_on_a_lock(clean_db))  # it got the 250 and is recording it
+        await eventually(lambda: blocked_by(clean_db, holder_pid))  # it got the 250 and is recording it
         await kill(proc)
     job = await clean_db.fetchrow("SELECT id, state, smtp_started_at, sending_by FROM notifier.jobs")
     assert job["state"] == "sending" and job["smtp_started_at"] is not None and job["sending_by"]

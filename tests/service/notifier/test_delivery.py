@@ -9,6 +9,7 @@ from typing import Any
 
 import aiohttp
 import asyncpg
+import pytest
 
 from devtools.mailcatcher import MailCatcher
 from shared import messages as m
@@ -32,8 +33,8 @@ async def attempts(db: asyncpg.Pool) -> list[tuple[str, str, Any]]:
     return [(r["outcome"], r["stage"], r["smtp_code"]) for r in rows]
 
 
+@pytest.mark.usefixtures("notifier")
 async def test_temporary_smtp_reply_is_retried_with_backoff_until_delivered(
-    notifier: Notifier,
     broker: Broker,
     clean_db: asyncpg.Pool,
     mail: MailCatcher,
@@ -63,8 +64,8 @@ async def test_temporary_smtp_reply_is_retried_with_backoff_until_delivered(
     assert len(mail.messages) == 1 and len(mail.rejected) == 2
 
 
+@pytest.mark.usefixtures("notifier")
 async def test_permanent_smtp_rejection_is_recorded_and_not_retried(
-    notifier: Notifier,
     broker: Broker,
     clean_db: asyncpg.Pool,
     mail: MailCatcher,
@@ -85,8 +86,8 @@ async def test_permanent_smtp_rejection_is_recorded_and_not_retried(
     assert [(j["kind"], j["state"]) for j in await jobs(clean_db)] == [("alert", "failed")]
 
 
+@pytest.mark.usefixtures("notifier")
 async def test_email_waits_for_auth_and_never_goes_out_without_its_button(
-    notifier: Notifier,
     broker: Broker,
     clean_db: asyncpg.Pool,
     mail: MailCatcher,

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
+import pytest
 
 from devtools.mailcatcher import MailCatcher
 from shared import messages as m
@@ -16,8 +17,10 @@ from shared.web import REGISTRY
 from tests.service.notifier.support import (
     Notifier,
     alerted,
+    all_consumed,
     contact,
     disconnected,
+    finished,
     given_contacts,
     jobs,
     nothing_due,
@@ -36,6 +39,7 @@ async def test_one_alert_per_episode_under_redelivery(
     await broker.publish(first)  # the same message again
     await broker.publish(disconnected("u1", detected_by="security_event"))
     await broker.publish(m.GrantSuspended(user_id="u1", grant_id="g-u1", since=datetime.now(UTC)))
+    await all_consumed(notifier, count=1 + 4)  # the contact, then four reports (one of them twice)
 
     async def settled() -> None:
         assert await processed(clean_db, "notifier.auth_events") == 3
@@ -68,6 +72,9 @@ async def test_one_alert_per_episode_with_two_notifier_instances(
                 await broker.publish(report)
                 sent.append(report)
 
+        # Every delivery, duplicates included, is acked before anything is counted.
+        await all_consumed(notifier, second, count=2 * len(sent), queue="notifier.auth_events")
+
         async def settled() -> None:
             assert await processed(clean_db, "notifier.auth_events") == len(sent)
             states = [(j["kind"], j["state"]) for j in await jobs(clean_db) if j["kind"] == "alert"]
@@ -75,7 +82,7 @@ async def test_one_alert_per_episode_with_two_notifier_instances(
 
         await eventually(settled, timeout=20)
         instances = (notifier, second)
-        consumed = [_counted(n, "calsync_messages_consumed", queue="notifier.auth_events") for n in instances]
+        consumed = [finished(n, queue="notifier.auth_events") for n in instances]
         alerts = [_counted(n, "calsync_notifier_emails", kind="alert", outcome="sent") for n in instances]
     assert all(c > 0 for c in consumed) and sum(consumed) == 2 * len(sent), consumed
     assert sum(alerts) == len(users), alerts
@@ -93,8 +100,9 @@ def _counted(instance: Notifier, metric: str, **labels: str) -> float:
     )
 
 
+@pytest.mark.usefixtures("notifier")
 async def test_reconnect_ends_the_episode_with_good_news_and_no_more_reminders(
-    notifier: Notifier, broker: Broker, clean_db: asyncpg.Pool, mail: MailCatcher, clock: ManualClock
+    broker: Broker, clean_db: asyncpg.Pool, mail: MailCatcher, clock: ManualClock
 ) -> None:
     """After reconnecting the user hears "connected again" once, and no reminder follows."""
     await alerted(broker, clean_db, mail)
@@ -134,8 +142,9 @@ async def test_reconnect_confirmation_can_be_switched_off(
     assert len(mail.messages) == 1
 
 
+@pytest.mark.usefixtures("notifier")
 async def test_deleting_the_connection_on_purpose_sends_nothing(
-    notifier: Notifier, broker: Broker, clean_db: asyncpg.Pool, mail: MailCatcher, clock: ManualClock
+    broker: Broker, clean_db: asyncpg.Pool, mail: MailCatcher, clock: ManualClock
 ) -> None:
     """A user who deleted the connection gets no confirmation and no reminders."""
     await alerted(broker, clean_db, mail)
@@ -160,14 +169,11 @@ async def test_a_report_older_than_the_reconnect_is_ignored(
     await given_contacts(broker, clean_db, contact("u1"))
     began = datetime.now(UTC) - timedelta(minutes=5)
     await broker.publish(m.GrantConnected(user_id="u1", grant_id="g-u1", cause="reconnected", google_sub="s"))
+    await all_consumed(notifier, count=2)  # the reconnect is recorded before the late report arrives
     await broker.publish(disconnected("u1", since=began))
-
-    async def handled() -> None:
-        assert await processed(clean_db, "notifier.auth_events") == 2
-
-    await eventually(handled)
+    await all_consumed(notifier, count=3)
     assert await clean_db.fetchval("SELECT count(*) FROM notifier.episodes") == 0
-    assert await jobs(clean_db) == []
+    assert await jobs(clean_db) == [] and mail.messages == []
 
 
 async def test_deleted_user_is_forgotten_and_pending_emails_cancelled(
@@ -184,7 +190,7 @@ async def test_deleted_user_is_forgotten_and_pending_emails_cancelled(
     await eventually(forgotten)
     await broker.publish(disconnected("u1", grant_id="g-other"))  # late report for the deleted user
     await broker.publish(contact("u1"))  # and a stale contact event
-    await eventually(lambda: _processed_at_least(clean_db, 3))
+    await all_consumed(notifier, count=5)  # contact, report, deletion, late report, stale contact
     clock.advance(timedelta(days=8))
     await nothing_due(clean_db, clock)
     assert await clean_db.fetchval("SELECT count(*) FROM notifier.episodes") == 0
@@ -192,13 +198,9 @@ async def test_deleted_user_is_forgotten_and_pending_emails_cancelled(
     assert len(mail.messages) == 1
 
 
-async def _processed_at_least(db: asyncpg.Pool, count: int) -> None:
-    total = await db.fetchval("SELECT count(*) FROM notifier.processed_messages")
-    assert total >= count + 1  # + the first contact event
-
-
+@pytest.mark.usefixtures("notifier")
 async def test_choosing_a_new_calendar_ends_the_calendar_problem(
-    notifier: Notifier, broker: Broker, clean_db: asyncpg.Pool, mail: MailCatcher, clock: ManualClock
+    broker: Broker, clean_db: asyncpg.Pool, mail: MailCatcher, clock: ManualClock
 ) -> None:
     """A user told their calendar is gone hears nothing more once they choose another calendar."""
     await given_contacts(broker, clean_db, contact("u1"))

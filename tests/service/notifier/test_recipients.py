@@ -9,12 +9,21 @@ from email.message import EmailMessage
 from typing import Any
 
 import asyncpg
+import pytest
 
 from devtools.mailcatcher import MailCatcher
 from shared import messages as m
 from shared.amqp import Broker
 from shared.clock import ManualClock
-from tests.service.notifier.support import Notifier, contact, disconnected, given_contacts, jobs, nothing_due
+from tests.service.notifier.support import (
+    Notifier,
+    all_consumed,
+    contact,
+    disconnected,
+    given_contacts,
+    jobs,
+    nothing_due,
+)
 from tests.support.helpers import eventually
 
 # (subject, a phrase of the honest explanation) per reason and language.
@@ -73,11 +82,13 @@ async def test_every_reason_in_the_right_language(
         assert msg["Content-Language"] == lang
         html = msg.get_body(("html",)).get_content()  # type: ignore[union-attr]
         assert html.count("/settings?user=") == 1  # one button, a link minted by auth for this email
+    await all_consumed(notifier, count=2 * len(EXPECTED))  # every contact and every report
     assert len(mail.messages) == len(EXPECTED)
 
 
+@pytest.mark.usefixtures("notifier", "clean_db")
 async def test_google_mailbox_is_the_fallback_when_no_platform_address_is_known(
-    notifier: Notifier, broker: Broker, clean_db: asyncpg.Pool, mail: MailCatcher
+    broker: Broker, mail: MailCatcher
 ) -> None:
     """Without a platform address the alert goes to the Google account's email."""
     await broker.publish(disconnected("u1", google_email="anna@gmail.example"))
@@ -97,12 +108,15 @@ async def test_no_email_to_the_google_mailbox_of_a_hijacked_account(
     """Once Google reports a hijack, its mailbox is never written to, not even for a known address."""
     events = await probe(m.NOTIFIER_EVENTS)
     since = datetime.now(UTC)
-    # auth saw the refresh fail first (with the Google address), then Google's hijacking report.
+    # Google's hijacking report is recorded first; then a report of the failed refresh (with the
+    # Google address) arrives for the same grant.
     await broker.publish(
         m.GrantSuspended(user_id="u1", grant_id="g-u1", hijacking=True, since=since, google_email=None)
     )
+    await all_consumed(notifier, count=1)
     await broker.publish(disconnected("u1", google_email="victim@gmail.example", since=since))
     failed = await events.next_of_type("notification.failed")
+    await all_consumed(notifier, count=2)
     assert failed["permanent"] is True and "no address" in failed["error"]
     clock.advance(timedelta(days=30))
     await nothing_due(clean_db, clock)
@@ -119,7 +133,7 @@ async def test_hijacked_account_user_is_told_at_the_platform_address(
         m.GrantSuspended(user_id="u1", grant_id="g-u1", hijacking=True, since=datetime.now(UTC))
     )
     await mail.wait_for()
-    await eventually(lambda: _processed(clean_db, 3))
+    await all_consumed(notifier, count=3)
     await nothing_due(clean_db, clock)
     assert [r.rcpt_tos for r in mail.received] == [["u1@platform.example"]]
 
@@ -134,6 +148,7 @@ async def test_operator_is_alerted_once_per_incident_and_users_never(
     await broker.publish(m.OperatorAlert(incident_id="inc-7", kind="app_config", error="invalid_client"))
     await broker.publish(m.OperatorAlert(incident_id="inc-8", kind="circuit_open", detail="40% in 10 min"))
     await broker.publish(m.OperatorAlert(incident_id="inc-8", kind="circuit_closed"))
+    await all_consumed(notifier, count=5)
 
     async def settled() -> None:
         assert sorted((j["reason"], j["state"]) for j in await jobs(clean_db)) == [
@@ -150,8 +165,9 @@ async def test_operator_is_alerted_once_per_incident_and_users_never(
     ]
 
 
+@pytest.mark.usefixtures("notifier")
 async def test_heads_up_before_time_limited_access_ends(
-    notifier: Notifier, broker: Broker, clean_db: asyncpg.Pool, mail: MailCatcher
+    broker: Broker, clean_db: asyncpg.Pool, mail: MailCatcher
 ) -> None:
     """A few days before time-limited access ends the user gets one heads-up with a reconnect button."""
     await given_contacts(broker, clean_db, contact("u1", locale="de"))
@@ -170,7 +186,3 @@ async def test_heads_up_before_time_limited_access_ends(
 async def _one_expiring_job(db: asyncpg.Pool) -> None:
     assert [(j["kind"], j["state"]) for j in await jobs(db)] == [("expiring", "sent")]
     assert await db.fetchval("SELECT count(*) FROM notifier.processed_messages") == 3
-
-
-async def _processed(db: asyncpg.Pool, count: int) -> None:
-    assert await db.fetchval("SELECT count(*) FROM notifier.processed_messages") == count

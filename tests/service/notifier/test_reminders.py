@@ -8,6 +8,7 @@ from email.message import EmailMessage
 
 import aiohttp
 import asyncpg
+import pytest
 
 from devtools.mailcatcher import MailCatcher
 from shared import messages as m
@@ -27,8 +28,9 @@ async def reminder_count(mail: MailCatcher) -> int:
     return sum(1 for msg in mail.messages if str(msg["Subject"]).startswith("Reminder:"))
 
 
+@pytest.mark.usefixtures("notifier")
 async def test_reminders_follow_the_cadence_then_stop(
-    notifier: Notifier, broker: Broker, clean_db: asyncpg.Pool, mail: MailCatcher, clock: ManualClock
+    broker: Broker, clean_db: asyncpg.Pool, mail: MailCatcher, clock: ManualClock
 ) -> None:
     """Alert now, reminders on day 1, 3 and 7 after it, and nothing after that: four emails at most."""
     alert = await alerted(broker, clean_db, mail)
@@ -58,8 +60,9 @@ async def _has_reminders(mail: MailCatcher, count: int) -> None:
     assert await reminder_count(mail) == count
 
 
+@pytest.mark.usefixtures("notifier")
 async def test_nothing_is_sent_before_a_reminder_is_due(
-    notifier: Notifier, broker: Broker, clean_db: asyncpg.Pool, mail: MailCatcher, clock: ManualClock
+    broker: Broker, clean_db: asyncpg.Pool, mail: MailCatcher, clock: ManualClock
 ) -> None:
     """One second short of a day after the alert, no reminder is due yet."""
     await alerted(broker, clean_db, mail)
@@ -100,8 +103,9 @@ async def test_stop_link_in_the_email_stops_further_reminders(
     assert [(j["kind"], j["state"]) for j in await jobs(clean_db)][-1] == ("reminder", "cancelled")
 
 
+@pytest.mark.usefixtures("notifier")
 async def test_list_unsubscribe_one_click_stops_reminders(
-    notifier: Notifier, broker: Broker, clean_db: asyncpg.Pool, mail: MailCatcher, clock: ManualClock
+    broker: Broker, clean_db: asyncpg.Pool, mail: MailCatcher, clock: ManualClock
 ) -> None:
     """The mail client's one-click unsubscribe (RFC 8058 POST) stops reminders too."""
     alert = await alerted(broker, clean_db, mail)
@@ -117,8 +121,9 @@ async def test_list_unsubscribe_one_click_stops_reminders(
     assert len(mail.messages) == 1
 
 
+@pytest.mark.usefixtures("notifier")
 async def test_reconnecting_cancels_the_pending_reminders(
-    notifier: Notifier, broker: Broker, clean_db: asyncpg.Pool, mail: MailCatcher, clock: ManualClock
+    broker: Broker, clean_db: asyncpg.Pool, mail: MailCatcher, clock: ManualClock
 ) -> None:
     """A reconnect after the first reminder means the remaining reminders never arrive."""
     await alerted(broker, clean_db, mail)

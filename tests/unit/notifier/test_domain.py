@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.notifier import domain
+from services.notifier.domain import emails, episodes, language, retries, stop_links
 from shared import messages as m
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
@@ -17,8 +17,8 @@ def test_disconnect_opens_a_grant_episode_with_its_reason() -> None:
     event = m.GrantDisconnected(
         user_id="u1", grant_id="g1", reason="revoked", since=T0, google_email="a@gmail.com"
     )
-    opening = domain.opening_for(event)
-    assert opening == domain.Opening("grant:g1", "u1", "revoked", T0, "a@gmail.com", False)
+    opening = episodes.opening_for(event)
+    assert opening == episodes.Opening("grant:g1", "u1", "revoked", T0, "a@gmail.com", False)
 
 
 def test_hijacked_suspension_never_carries_the_google_mailbox() -> None:
@@ -26,14 +26,14 @@ def test_hijacked_suspension_never_carries_the_google_mailbox() -> None:
     event = m.GrantSuspended(
         user_id="u1", grant_id="g1", hijacking=True, since=T0, google_email="a@gmail.com"
     )
-    opening = domain.opening_for(event)
+    opening = episodes.opening_for(event)
     assert opening is not None and opening.google_email is None and opening.hijacked
 
 
 def test_calendar_problem_is_its_own_subject() -> None:
     """A calendar problem is tracked per user, apart from the grant."""
     event = m.CalendarProblem(user_id="u1", problem="needs_consent", since=T0)
-    opening = domain.opening_for(event)
+    opening = episodes.opening_for(event)
     assert opening is not None and opening.subject == "calendar:u1" and opening.reason == "needs_consent"
 
 
@@ -42,16 +42,16 @@ def test_only_a_reconnect_asks_for_a_confirmation() -> None:
     connected = m.GrantConnected(user_id="u1", grant_id="g1", cause="reconnected", google_sub="s")
     deleted = m.GrantDeleted(user_id="u1", grant_id="g1", cause="user_request")
     selected = m.CalendarSelected(user_id="u1", calendar_id="c")
-    assert domain.ending_for(connected).confirm  # type: ignore[union-attr]
-    assert not domain.ending_for(deleted).confirm  # type: ignore[union-attr]
-    assert domain.ending_for(selected).subject == "calendar:u1"  # type: ignore[union-attr]
+    assert episodes.ending_for(connected).confirm  # type: ignore[union-attr]
+    assert not episodes.ending_for(deleted).confirm  # type: ignore[union-attr]
+    assert episodes.ending_for(selected).subject == "calendar:u1"  # type: ignore[union-attr]
 
 
 def test_report_older_than_the_last_good_news_is_stale() -> None:
     """A disconnect that began before the last reconnect was already resolved."""
-    assert domain.is_stale(T0, T0 + timedelta(seconds=1))
-    assert not domain.is_stale(T0, T0)
-    assert not domain.is_stale(T0, None)
+    assert episodes.is_stale(T0, T0 + timedelta(seconds=1))
+    assert not episodes.is_stale(T0, T0)
+    assert not episodes.is_stale(T0, None)
 
 
 @pytest.mark.parametrize(
@@ -60,30 +60,30 @@ def test_report_older_than_the_last_good_news_is_stale() -> None:
 )
 def test_language_follows_the_locale(locale: str | None, lang: str) -> None:
     """German locales get German emails, everyone else English."""
-    assert domain.language(locale) == lang
+    assert language.language(locale) == lang
 
 
 def test_platform_address_wins_and_hijacked_google_mailbox_is_never_used() -> None:
     """Who is told: the platform address, else the Google one unless Google reported a hijack."""
-    assert domain.choose_recipient(
+    assert emails.choose_recipient(
         contact_email="p@x.org", google_email="g@gmail.com", hijack_reported=True
     ) == (
         "p@x.org",
         "platform",
     )
-    assert domain.choose_recipient(contact_email=None, google_email="g@gmail.com", hijack_reported=False) == (
+    assert emails.choose_recipient(contact_email=None, google_email="g@gmail.com", hijack_reported=False) == (
         "g@gmail.com",
         "google",
     )
     assert (
-        domain.choose_recipient(contact_email=None, google_email="g@gmail.com", hijack_reported=True) is None
+        emails.choose_recipient(contact_email=None, google_email="g@gmail.com", hijack_reported=True) is None
     )
 
 
 def test_reminders_follow_the_cadence_from_the_alert() -> None:
     """Day 1, 3 and 7 after the alert, then nothing more."""
     offsets = tuple(timedelta(days=d) for d in (1, 3, 7))
-    assert [domain.reminder_due(T0, n, offsets) for n in range(4)] == [
+    assert [episodes.reminder_due(T0, n, offsets) for n in range(4)] == [
         T0 + timedelta(days=1),
         T0 + timedelta(days=3),
         T0 + timedelta(days=7),
@@ -95,7 +95,8 @@ def test_temporary_failures_back_off_then_give_up() -> None:
     """Growing delays, the last one repeated, and a final give-up."""
     delays = (30.0, 120.0)
     decisions = [
-        domain.after_temporary_failure(attempts=n, max_attempts=4, delays=delays, now=T0) for n in range(1, 5)
+        retries.after_temporary_failure(attempts=n, max_attempts=4, delays=delays, now=T0)
+        for n in range(1, 5)
     ]
     assert [d.due_at for d in decisions[:3]] == [
         T0 + timedelta(seconds=30),
@@ -108,14 +109,14 @@ def test_temporary_failures_back_off_then_give_up() -> None:
 def test_stop_signature_is_bound_to_the_episode_and_secret() -> None:
     """A stop link works for its own episode only and cannot be forged without the secret."""
     secret = "s" * 40
-    sig = domain.stop_signature(secret, "e1")
-    assert domain.stop_signature_valid(secret, "e1", sig)
-    assert not domain.stop_signature_valid(secret, "e2", sig)
-    assert not domain.stop_signature_valid("t" * 40, "e1", sig)
-    assert not domain.stop_signature_valid(secret, "e1", sig[:-1] + ("A" if sig[-1] != "A" else "B"))
+    sig = stop_links.stop_signature(secret, "e1")
+    assert stop_links.stop_signature_valid(secret, "e1", sig)
+    assert not stop_links.stop_signature_valid(secret, "e2", sig)
+    assert not stop_links.stop_signature_valid("t" * 40, "e1", sig)
+    assert not stop_links.stop_signature_valid(secret, "e1", sig[:-1] + ("A" if sig[-1] != "A" else "B"))
 
 
 def test_dates_read_naturally() -> None:
     """Dates in emails are written out in the reader's language."""
-    assert domain.format_date(T0, "de") == "5. Januar 2026"
-    assert domain.format_date(T0 + timedelta(days=60), "en") == "6 March 2026"
+    assert language.format_date(T0, "de") == "5. Januar 2026"
+    assert language.format_date(T0 + timedelta(days=60), "en") == "6 March 2026"

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from services.notifier.domain import EPISODE_REASONS
-from services.notifier.rendering import TOPICS, Templates
+from services.notifier.adapters.rendering import TOPICS, Templates
+from services.notifier.domain.episodes import EPISODE_REASONS
 
 TEMPLATES = Templates()
 

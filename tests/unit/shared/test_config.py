@@ -58,7 +58,7 @@ def test_every_google_endpoint_is_a_full_url_setting() -> None:
 
 def test_broker_users_default_to_calsync_names_and_can_be_renamed() -> None:
     """Each publisher's broker user has a calsync-<publisher> default that a deployment can rename, and
-    publisher verification stays off unless switched on."""
+    publisher verification is on unless switched off."""
     default = CommonConfig.from_env(Env(BASE), service="auth", default_port=1).broker_users
     assert [default.of(p) for p in ("auth", "sync", "notifier", "platform")] == [
         "calsync-auth",
@@ -66,10 +66,10 @@ def test_broker_users_default_to_calsync_names_and_can_be_renamed() -> None:
         "calsync-notifier",
         "calsync-platform",
     ]
-    assert not default.verify
-    env = Env({**BASE, "AMQP_USER_PLATFORM": "booking-app", "AMQP_VERIFY_PUBLISHERS": "true"})
+    assert default.verify
+    env = Env({**BASE, "AMQP_USER_PLATFORM": "booking-app", "AMQP_VERIFY_PUBLISHERS": "false"})
     renamed = CommonConfig.from_env(env, service="auth", default_port=1).broker_users
-    assert renamed.of("platform") == "booking-app" and renamed.verify
+    assert renamed.of("platform") == "booking-app" and not renamed.verify
 
 
 def test_internal_port_defaults_to_the_public_port_plus_1000_on_all_interfaces() -> None:
@@ -89,3 +89,12 @@ def test_internal_port_is_configurable_and_must_differ_from_the_public_one() -> 
         CommonConfig.from_env(Env({**BASE, "INTERNAL_PORT": "8081"}), service="auth", default_port=8081)
     with pytest.raises(ConfigError, match="INTERNAL_PORT must be at most 65535"):
         CommonConfig.from_env(Env({**BASE, "INTERNAL_PORT": "70000"}), service="auth", default_port=8081)
+
+
+def test_log_format_defaults_to_json_and_accepts_only_json_or_console() -> None:
+    """LOG_FORMAT is json unless set; console is accepted and anything else is named as wrong."""
+    assert CommonConfig.from_env(Env(BASE), service="auth", default_port=1).log_format == "json"
+    console = CommonConfig.from_env(Env({**BASE, "LOG_FORMAT": "console"}), service="auth", default_port=1)
+    assert console.log_format == "console"
+    with pytest.raises(ConfigError, match="LOG_FORMAT"):
+        CommonConfig.from_env(Env({**BASE, "LOG_FORMAT": "pretty"}), service="auth", default_port=1)

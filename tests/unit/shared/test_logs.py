@@ -6,6 +6,7 @@ import io
 import json
 import logging
 
+import pytest
 import structlog
 
 from shared.logs import configure_logging, scrub
@@ -51,3 +52,32 @@ def test_configured_logging_redacts_and_drops_traceback_locals() -> None:
     assert lines[0]["event"] == "refresh_failed" and "exception" in lines[0]
     frames = lines[0]["exception"][0]["frames"]
     assert frames and all("locals" not in frame for frame in frames)
+
+
+def test_console_format_is_key_value_and_redacts_too() -> None:
+    """With LOG_FORMAT=console a line reads as key=value, without colours off a terminal, and
+    tokens in keys, values, library records and tracebacks are removed as in JSON."""
+    stream = io.StringIO()
+    configure_logging("INFO", log_format="console", stream=stream)
+    log = structlog.get_logger("test")
+
+    def refresh(refresh_token: str) -> None:
+        raise ValueError(f"refresh failed for token={refresh_token}")
+
+    try:
+        refresh(REFRESH)
+    except ValueError:
+        log.exception("refresh_failed", token=REFRESH, grant_state="disconnected")
+    log.info("calling_google", note=f"Authorization: Bearer {ACCESS}")
+    logging.getLogger("aiohttp.access").info("GET /oauth/callback?code=4/abc&state=s1 200")
+    output = stream.getvalue()
+    assert REFRESH not in output and ACCESS not in output and "4/abc" not in output
+    assert "grant_state=disconnected" in output and "refresh_failed" in output
+    assert "Traceback" in output and "\033[" not in output
+    assert not output.lstrip().startswith("{")
+
+
+def test_unknown_log_format_is_refused() -> None:
+    """A misspelt format is a clear error naming the choices, not silently JSON."""
+    with pytest.raises(ValueError, match="json, console"):
+        configure_logging("INFO", log_format="pretty", stream=io.StringIO())

@@ -13,9 +13,10 @@ from typing import Any
 
 import jinja2
 
-from services.notifier.domain import EPISODE_REASONS, Language
+from services.notifier.domain.episodes import EPISODE_REASONS
+from services.notifier.domain.language import Language
 
-TEMPLATES = Path(__file__).parent / "templates"
+TEMPLATES = Path(__file__).parent.parent / "templates"
 TOPICS = (*EPISODE_REASONS, "reconnected", "expiring", "operator")
 
 

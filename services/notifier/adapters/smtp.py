@@ -17,8 +17,8 @@ from typing import Literal
 
 import aiosmtplib
 
+from services.notifier.adapters.rendering import RenderedEmail
 from services.notifier.config import SmtpConfig
-from services.notifier.rendering import RenderedEmail
 
 Outcome = Literal["sent", "retry", "failed"]
 
@@ -46,20 +46,20 @@ def build_message(
     extra_headers: dict[str, str] | None = None,
 ) -> EmailMessage:
     """A multipart/alternative email (plain text first, then HTML)."""
-    msg = EmailMessage()
+    mime = EmailMessage()
     from_name, from_addr = parseaddr(mail_from)
-    msg["From"] = Address(display_name=from_name, addr_spec=from_addr)
-    msg["To"] = Address(display_name=to_name or "", addr_spec=to)
-    msg["Subject"] = rendered.subject
-    msg["Date"] = format_datetime(date)
-    msg["Message-ID"] = message_id
-    msg["Auto-Submitted"] = "auto-generated"
+    mime["From"] = Address(display_name=from_name, addr_spec=from_addr)
+    mime["To"] = Address(display_name=to_name or "", addr_spec=to)
+    mime["Subject"] = rendered.subject
+    mime["Date"] = format_datetime(date)
+    mime["Message-ID"] = message_id
+    mime["Auto-Submitted"] = "auto-generated"
     for name, value in (extra_headers or {}).items():
-        msg[name] = value
-    msg.set_content(rendered.text)
-    msg.add_alternative(rendered.html, subtype="html")
-    msg["Content-Language"] = lang  # after set_content, which replaces Content-* headers
-    return msg
+        mime[name] = value
+    mime.set_content(rendered.text)
+    mime.add_alternative(rendered.html, subtype="html")
+    mime["Content-Language"] = lang  # after set_content, which replaces Content-* headers
+    return mime
 
 
 def message_id_for(key: str, mail_from: str) -> str:
@@ -75,25 +75,27 @@ class SmtpSender:
         self._config = config
 
     async def send(self, message: EmailMessage) -> SendResult:
-        c = self._config
+        smtp = self._config
         try:
-            async with asyncio.timeout(c.timeout):  # for the whole conversation, not each command
+            async with asyncio.timeout(smtp.timeout):  # for the whole conversation, not each command
                 await aiosmtplib.send(
                     message.as_bytes(policy=WIRE_POLICY),
                     sender=message["From"].addresses[0].addr_spec,
-                    recipients=[a.addr_spec for a in message["To"].addresses],
-                    hostname=c.host,
-                    port=c.port,
-                    username=c.username or None,
-                    password=c.password or None,
-                    use_tls=c.tls == "tls",
-                    start_tls=c.tls == "starttls",
-                    cert_bundle=c.ca_file or None,
-                    timeout=c.timeout,
+                    recipients=[address.addr_spec for address in message["To"].addresses],
+                    hostname=smtp.host,
+                    port=smtp.port,
+                    username=smtp.username or None,
+                    password=smtp.password or None,
+                    use_tls=smtp.tls == "tls",
+                    start_tls=smtp.tls == "starttls",
+                    cert_bundle=smtp.ca_file or None,
+                    timeout=smtp.timeout,
                 )
         except aiosmtplib.SMTPRecipientsRefused as exc:
-            codes = [r.code for r in exc.recipients]
-            return _by_code(min(codes) if codes else 550, "; ".join(r.message for r in exc.recipients))
+            codes = [refused.code for refused in exc.recipients]
+            return _by_code(
+                min(codes) if codes else 550, "; ".join(refused.message for refused in exc.recipients)
+            )
         except aiosmtplib.SMTPAuthenticationError as exc:  # our credentials, not the recipient: retry
             return SendResult("retry", exc.code, f"{exc.code} authentication failed")
         except aiosmtplib.SMTPResponseException as exc:

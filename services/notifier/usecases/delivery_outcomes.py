@@ -1,61 +1,59 @@
-"""What the delivery worker records once an attempt is over: the job's new state, a ``delivery_log``
-row, the next reminder, a ``notification.*`` event, metrics and a log line.
-
-Every method runs inside the caller's transaction, which holds the job row (and its episode's row).
+"""Step 3 of sending a due email (``send_due``): what is recorded once an attempt is over: the job's
+new state, a ``delivery_log`` row, the next reminder (``reminders``), a ``notification.*`` event,
+metrics and a log line. Every method runs inside the caller's transaction, which holds the job row
+(and its episode's row).
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
 import structlog
-from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from services.notifier import compose, domain
-from services.notifier import repository as repo
-from services.notifier.config import NotifierConfig
-from services.notifier.senders import SendResult, message_id_for
+from services.notifier.adapters import job_queue
+from services.notifier.adapters.metrics import Metrics
+from services.notifier.adapters.smtp import SendResult, message_id_for
+from services.notifier.domain.emails import Recipient
+from services.notifier.domain.retries import after_temporary_failure
+from services.notifier.usecases.reminders import note_email_went_out
 from shared import messages as m
-from shared import outbox
 from shared.clock import Clock
+from shared.outbox import Outbox
 
 log = structlog.get_logger(__name__)
 
 
-class Metrics:
-    def __init__(self, registry: CollectorRegistry) -> None:
-        self.emails = Counter(
-            "calsync_notifier_emails_total",
-            "Email delivery attempts by kind and outcome (sent, maybe_sent, retry, failed)",
-            ["kind", "outcome"],
-            registry=registry,
-        )
-        self.episodes_open = Gauge(
-            "calsync_notifier_episodes_open", "Problem episodes not yet ended", registry=registry
-        )
+@dataclass(frozen=True)
+class DeliveryPolicy:
+    """The configured rules of delivery: sender address, retries, reminder cadence, stale attempts."""
+
+    mail_from: str
+    max_attempts: int
+    retry_delays: tuple[float, ...]
+    reminder_offsets: tuple[timedelta, ...]
+    stale_after: float
 
 
-@dataclass
+@dataclass(frozen=True)
 class Outcomes:
     clock: Clock
-    config: NotifierConfig
+    policy: DeliveryPolicy
     metrics: Metrics
+    outbox: Outbox
 
     async def cancelled(self, conn: asyncpg.Connection, job: dict[str, Any], why: str) -> None:
-        await repo.finish_job(
+        await job_queue.finish_job(
             conn, job["id"], state="cancelled", attempts=job["attempts"], at=self.clock.now(), error=why
         )
 
-    async def sent(
-        self, conn: asyncpg.Connection, job: dict[str, Any], episode: Any, to: compose.Recipient
-    ) -> None:
+    async def sent(self, conn: asyncpg.Connection, job: dict[str, Any], episode: Any, to: Recipient) -> None:
         now, attempt = self.clock.now(), job["attempts"] + 1
-        message_id = message_id_for(str(job["id"]), self.config.mail_from)
-        await repo.log_attempt(
+        message_id = message_id_for(str(job["id"]), self.policy.mail_from)
+        await job_queue.log_attempt(
             conn,
             job["id"],
             attempt=attempt,
@@ -66,9 +64,9 @@ class Outcomes:
             recipient=to.address,
             message_id=message_id,
         )
-        await repo.finish_job(conn, job["id"], state="sent", attempts=attempt, at=now, error=None)
-        await self._episode_email_went_out(conn, job, episode, now)
-        await outbox.add(conn, m.NotificationSent(**event_fields(job)))
+        await job_queue.finish_job(conn, job["id"], state="sent", attempts=attempt, at=now, error=None)
+        await note_email_went_out(conn, job, episode, now, offsets=self.policy.reminder_offsets)
+        await self.outbox.add(conn, m.NotificationSent(**event_fields(job)))
         self.metrics.emails.labels(job["kind"], "sent").inc()
         log.info("email_sent", **log_fields(job), attempt=attempt, recipient_source=to.source)
 
@@ -81,7 +79,7 @@ class Outcomes:
         """
         now, attempt = self.clock.now(), job["attempts"] + 1
         detail = f"attempt by {job['sending_by']} interrupted after the SMTP conversation began"
-        await repo.log_attempt(
+        await job_queue.log_attempt(
             conn,
             job["id"],
             attempt=attempt,
@@ -89,10 +87,12 @@ class Outcomes:
             outcome="maybe_sent",
             stage="smtp",
             detail=detail,
-            message_id=message_id_for(str(job["id"]), self.config.mail_from),
+            message_id=message_id_for(str(job["id"]), self.policy.mail_from),
         )
-        await repo.finish_job(conn, job["id"], state="maybe_sent", attempts=attempt, at=now, error=detail)
-        await self._episode_email_went_out(conn, job, episode, now)
+        await job_queue.finish_job(
+            conn, job["id"], state="maybe_sent", attempts=attempt, at=now, error=detail
+        )
+        await note_email_went_out(conn, job, episode, now, offsets=self.policy.reminder_offsets)
         self.metrics.emails.labels(job["kind"], "maybe_sent").inc()
         log.warning("email_maybe_sent", **log_fields(job), attempt=attempt, sending_by=job["sending_by"])
 
@@ -100,36 +100,12 @@ class Outcomes:
         """The worker died before talking to the SMTP server: nothing went out, try again now."""
         now, attempt = self.clock.now(), job["attempts"] + 1
         detail = f"attempt by {job['sending_by']} interrupted before the SMTP conversation"
-        await repo.log_attempt(
+        await job_queue.log_attempt(
             conn, job["id"], attempt=attempt, at=now, outcome="retry", stage="interrupted", detail=detail
         )
-        await repo.reschedule_job(conn, job["id"], attempts=attempt, due_at=now, error=detail)
+        await job_queue.reschedule_job(conn, job["id"], attempts=attempt, due_at=now, error=detail)
         self.metrics.emails.labels(job["kind"], "retry").inc()
         log.warning("email_attempt_interrupted", **log_fields(job), attempt=attempt)
-
-    async def _episode_email_went_out(
-        self, conn: asyncpg.Connection, job: dict[str, Any], episode: Any, now: datetime
-    ) -> None:
-        """Note the alert or reminder on its episode and schedule the next reminder, if any is due."""
-        if job["kind"] not in compose.EPISODE_KINDS or episode is None:
-            return
-        sequence = job["sequence"]
-        await repo.record_episode_email(conn, episode["id"], sequence, now)
-        alert_sent_at = now if sequence == 0 else episode["alert_sent_at"]
-        due = domain.reminder_due(alert_sent_at, sequence, self.config.reminder_offsets)
-        if due is None or episode["ended_at"] is not None or episode["reminders_stopped_at"] is not None:
-            return
-        await repo.add_job(
-            conn,
-            dedupe_key=f"episode:{episode['id']}:reminder:{sequence + 1}",
-            kind="reminder",
-            user_id=job["user_id"],
-            episode_id=episode["id"],
-            reason=job["reason"],
-            sequence=sequence + 1,
-            due_at=due,
-            now=now,
-        )
 
     async def retry(
         self,
@@ -142,11 +118,8 @@ class Outcomes:
     ) -> None:
         """A temporary failure: back to ``pending`` with backoff, or given up after the last attempt."""
         now, attempt = self.clock.now(), job["attempts"] + 1
-        decision = domain.after_temporary_failure(
-            attempts=attempt,
-            max_attempts=self.config.delivery_max_attempts,
-            delays=self.config.delivery_retry_delays,
-            now=now,
+        decision = after_temporary_failure(
+            attempts=attempt, max_attempts=self.policy.max_attempts, delays=self.policy.retry_delays, now=now
         )
         if decision.give_up or decision.due_at is None:
             await self.failed(conn, job, stage=stage, result=result, recipient=recipient, permanent=False)
@@ -154,7 +127,7 @@ class Outcomes:
         await _log_unsent(
             conn, job, "retry", attempt=attempt, at=now, stage=stage, result=result, to=recipient
         )
-        await repo.reschedule_job(
+        await job_queue.reschedule_job(
             conn, job["id"], attempts=attempt, due_at=decision.due_at, error=result.detail
         )
         self.metrics.emails.labels(job["kind"], "retry").inc()
@@ -181,9 +154,13 @@ class Outcomes:
         await _log_unsent(
             conn, job, "failed", attempt=attempt, at=now, stage=stage, result=result, to=recipient
         )
-        await repo.finish_job(conn, job["id"], state="failed", attempts=attempt, at=now, error=result.detail)
+        await job_queue.finish_job(
+            conn, job["id"], state="failed", attempts=attempt, at=now, error=result.detail
+        )
         error = f"{stage}: {result.detail}"
-        await outbox.add(conn, m.NotificationFailed(**event_fields(job), error=error, permanent=permanent))
+        await self.outbox.add(
+            conn, m.NotificationFailed(**event_fields(job), error=error, permanent=permanent)
+        )
         self.metrics.emails.labels(job["kind"], "failed").inc()
         log.warning("email_failed", **log_fields(job), stage=stage, error=result.detail, permanent=permanent)
 
@@ -200,7 +177,7 @@ async def _log_unsent(
     to: str | None,
 ) -> None:
     """Record in ``delivery_log`` an attempt that did not deliver (``retry`` or ``failed``)."""
-    await repo.log_attempt(
+    await job_queue.log_attempt(
         conn,
         job["id"],
         attempt=attempt,

@@ -10,21 +10,16 @@ a report that began before the subject was last known to be fine is stale and op
 Per episode: one alert, then reminders on a cadence measured from when the alert was sent (default
 day 1, 3 and 7), until the episode ends or the user follows the stop link in any of its emails.
 
-No I/O and no clock reads here: time comes in as arguments.
+Pure: no I/O and no clock reads; time comes in as arguments.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
 
 from shared import messages as m
 
-Language = Literal["de", "en"]
 GRANT_REASONS = ("revoked", "account_deleted", "admin_policy", "security_block", "access_expired")
 CALENDAR_REASONS = ("calendar_unavailable", "needs_consent")
 EPISODE_REASONS = GRANT_REASONS + CALENDAR_REASONS
@@ -108,22 +103,6 @@ def is_stale(began_at: datetime, settled_at: datetime | None) -> bool:
     return settled_at is not None and began_at < settled_at
 
 
-def language(locale: str | None) -> Language:
-    """German for any German locale (de, de-AT, de_CH, ...), English otherwise."""
-    return "de" if (locale or "").lower().replace("_", "-").split("-")[0] == "de" else "en"
-
-
-def choose_recipient(
-    *, contact_email: str | None, google_email: str | None, hijack_reported: bool
-) -> tuple[str, str] | None:
-    """Where to send: the platform address; else the Google address, never for a hijacked account."""
-    if contact_email:
-        return contact_email, "platform"
-    if google_email and not hijack_reported:
-        return google_email, "google"
-    return None
-
-
 def reminder_due(
     alert_sent_at: datetime, reminders_sent: int, offsets: tuple[timedelta, ...]
 ) -> datetime | None:
@@ -131,76 +110,3 @@ def reminder_due(
     if reminders_sent >= len(offsets):
         return None
     return alert_sent_at + offsets[reminders_sent]
-
-
-@dataclass(frozen=True)
-class RetryDecision:
-    give_up: bool
-    due_at: datetime | None
-
-
-def after_temporary_failure(
-    *, attempts: int, max_attempts: int, delays: tuple[float, ...], now: datetime
-) -> RetryDecision:
-    """Back off (growing delays, then the last one again) until ``max_attempts`` were made."""
-    if attempts >= max_attempts:
-        return RetryDecision(True, None)
-    delay = delays[min(attempts, len(delays)) - 1] if delays else 0.0
-    return RetryDecision(False, now + timedelta(seconds=delay))
-
-
-# --------------------------------------------------------------------------- signed stop links
-
-
-def _mac(secret: str, episode_id: str) -> str:
-    digest = hmac.new(secret.encode(), f"stop-reminders:{episode_id}".encode(), hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(digest[:18]).decode().rstrip("=")
-
-
-def stop_signature(secret: str, episode_id: str) -> str:
-    """The signature that lets a stop link end the reminders of ``episode_id`` (and nothing else)."""
-    return _mac(secret, episode_id)
-
-
-def stop_signature_valid(secret: str, episode_id: str, signature: str) -> bool:
-    return hmac.compare_digest(_mac(secret, episode_id).encode(), signature.encode())
-
-
-# --------------------------------------------------------------------------- dates in emails
-
-_MONTHS = {
-    "de": (
-        "Januar",
-        "Februar",
-        "März",
-        "April",
-        "Mai",
-        "Juni",
-        "Juli",
-        "August",
-        "September",
-        "Oktober",
-        "November",
-        "Dezember",
-    ),
-    "en": (
-        "January",
-        "February",
-        "March",
-        "April",
-        "May",
-        "June",
-        "July",
-        "August",
-        "September",
-        "October",
-        "November",
-        "December",
-    ),
-}
-
-
-def format_date(when: datetime, lang: Language) -> str:
-    """'5. Januar 2026' or '5 January 2026' (UTC date)."""
-    month = _MONTHS[lang][when.month - 1]
-    return f"{when.day}. {month} {when.year}" if lang == "de" else f"{when.day} {month} {when.year}"

@@ -11,16 +11,13 @@ import uuid
 
 from aiohttp import web
 
-from services.notifier import domain, service
-from services.notifier.config import NotifierConfig
-from services.notifier.rendering import Templates
-from shared.clock import Clock
+from services.notifier.domain.language import language
+from services.notifier.domain.stop_links import stop_signature_valid
+from services.notifier.keys import CLOCK, CONFIG, TEMPLATES
+from services.notifier.usecases import stop_reminders
 from shared.runtime import POOL
 
-CONFIG = web.AppKey("notifier_config", NotifierConfig)
-CLOCK = web.AppKey("clock", Clock)
-TEMPLATES = web.AppKey("templates", Templates)
-
+STOP_PATH = "/reminders/stop"
 PAGE_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY"}
 
 
@@ -31,13 +28,13 @@ def _verified_episode(request: web.Request) -> uuid.UUID | None:
         episode_id = uuid.UUID(episode)
     except ValueError:
         return None
-    if not domain.stop_signature_valid(config.link_secret, str(episode_id), signature):
+    if not stop_signature_valid(config.link_secret, str(episode_id), signature):
         return None
     return episode_id
 
 
 def _page(request: web.Request, state: str, status: int = 200) -> web.Response:
-    lang = domain.language(request.query.get("l"))
+    lang = language(request.query.get("l"))
     html = request.app[TEMPLATES].render_page(
         lang, state=state, product=request.app[CONFIG].product_name, action=str(request.rel_url)
     )
@@ -50,14 +47,14 @@ async def stop_reminders_page(request: web.Request) -> web.Response:
     return _page(request, "confirm")
 
 
-async def stop_reminders(request: web.Request) -> web.Response:
+async def stop_reminders_post(request: web.Request) -> web.Response:
     episode_id = _verified_episode(request)
     if episode_id is None:
         return _page(request, "invalid", 400)
-    await service.stop_reminders(request.app[POOL], episode_id, clock=request.app[CLOCK])
+    await stop_reminders.stop_reminders(request.app[POOL], episode_id, clock=request.app[CLOCK])
     return _page(request, "done")
 
 
 def add_routes(app: web.Application) -> None:
-    app.router.add_get("/reminders/stop", stop_reminders_page)
-    app.router.add_post("/reminders/stop", stop_reminders)
+    app.router.add_get(STOP_PATH, stop_reminders_page)
+    app.router.add_post(STOP_PATH, stop_reminders_post)
