@@ -9,13 +9,13 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from shared.amqp import Broker
 from shared.config import CommonConfig, GoogleConfig
 from tests.service.sync.support import TokenStandIn, running_sync, token_stand_in
+from tests.support.bus import PublishingBroker
 
 
 @pytest_asyncio.fixture
-async def tokens(broker: Broker, emulator: Any) -> AsyncIterator[TokenStandIn]:
+async def tokens(broker: PublishingBroker, emulator: Any) -> AsyncIterator[TokenStandIn]:
     async with token_stand_in(broker, emulator) as stand_in:
         yield stand_in
 

@@ -20,10 +20,10 @@ from services.sync.app import create_app
 from services.sync.config import SyncConfig, WriterConfig
 from services.sync.domain.failures import Backoff
 from shared import messages as m
-from shared.amqp import Broker
 from shared.clock import Clock
 from shared.config import CommonConfig, GoogleConfig
 from shared.rpc import serve as serve_rpc
+from tests.support.bus import PublishingBroker
 from tests.support.helpers import eventually, serve
 
 SCOPES = [
@@ -66,10 +66,11 @@ class TokenStandIn:
 
 
 @asynccontextmanager
-async def token_stand_in(broker: Broker, emulator: Any) -> AsyncIterator[TokenStandIn]:
+async def token_stand_in(broker: PublishingBroker, emulator: Any) -> AsyncIterator[TokenStandIn]:
     stand_in = TokenStandIn(emulator)
     await broker.declare(["auth.token_requests"])
-    await serve_rpc(broker, "auth.token_requests", stand_in.answer)
+    as_auth = await broker.as_publisher("auth")  # sync trusts token replies from auth's broker user only
+    await serve_rpc(as_auth, "auth.token_requests", stand_in.answer)
     yield stand_in
 
 
