@@ -74,14 +74,14 @@ HANDLING: dict[str, dict[str, str]] = {
         "appointment.updated": "As `appointment.created`; the message carries the whole new state.",
         "appointment.cancelled": "sync removes the Google event (or never writes it).",
         "user.contact_changed": "notifier keeps the address, name and language for alerts.",
-        "user.deleted": "auth revokes and deletes the grant, sync drops the user's appointments and mappings, notifier forgets the contact and cancels every pending email.",
+        "user.deleted": "auth revokes and deletes the grant, sync stops writing for the user and drops what it keeps about them after `PENDING_RETENTION_DAYS`, notifier forgets the contact and cancels every pending email.",
     },
     "auth": {
-        "grant.connected": "notifier ends an open episode (and may send a short confirmation); sync resumes writing and replays waiting appointments.",
+        "grant.connected": "notifier ends an open episode (and may send a short confirmation); sync resolves the primary calendar if none is chosen, resumes writing and replays waiting appointments (upcoming first), and on a first connection or a new Google account asks the platform for a backfill.",
         "grant.disconnected": "notifier emails the user once per episode with a reconnect link and bounded reminders; sync pauses writes and keeps them.",
         "grant.suspended": "As `grant.disconnected`; for `hijacking` the Google mailbox is never used.",
         "grant.expiring": "notifier sends a heads-up with a reconnect link.",
-        "grant.deleted": "notifier ends any episode without emailing; sync stops writing for the user.",
+        "grant.deleted": "notifier ends any episode without emailing; sync stops writing for the user and drops their pending appointments after `PENDING_RETENTION_DAYS`.",
         "operator.alert": "notifier emails the operator address once per incident; users are never emailed for these.",
         "token.reply": "The caller uses the token or acts on the status.",
     },
@@ -89,6 +89,7 @@ HANDLING: dict[str, dict[str, str]] = {
         "token.requested": "auth answers on `reply_to` with `token.reply` (same `correlation_id`). Refresh tokens never leave auth.",
         "calendar.problem": "notifier emails the user once per episode (the calendar is gone, read-only, or a permission was withdrawn).",
         "calendar.selected": "notifier ends a calendar-problem episode.",
+        "appointments.backfill_requested": "The platform publishes `appointment.created` again for the user's appointments starting at or after `since` (current versions); no calsync service consumes it, and it is dropped if the platform has bound no queue.",
     },
     "notifier": {
         "notification.sent": "For the platform, e.g. to show an in-app banner.",
@@ -168,6 +169,7 @@ EXAMPLES: dict[type[m.Message], dict[str, Any]] = {
         "since": WHEN,
     },
     m.CalendarSelected: {"user_id": "user-42", "calendar_id": "anna@gmail.com"},
+    m.AppointmentsBackfillRequested: {"user_id": "user-42", "since": WHEN},
     m.NotificationSent: {
         "notification_id": "n-1",
         "user_id": "user-42",

@@ -208,7 +208,7 @@ class Broker:
             await target.publish(
                 msg,
                 routing_key=routing_key,
-                mandatory=exchange not in t.OPTIONAL_ROUTING,
+                mandatory=t.routing_required(exchange, routing_key),
                 timeout=self.publish_timeout,
             )
         self.metrics.published.labels(exchange or "default").inc()

@@ -392,6 +392,23 @@ class CalendarSelected(Message):
     calendar_id: str
 
 
+class AppointmentsBackfillRequested(Message):
+    """sync asks the platform to publish again the user's appointments starting at or after ``since``.
+
+    Sent on a user's first connection and after they switched to another Google account, so that
+    appointments booked before calsync knew them reach the calendar. The platform answers by
+    publishing ``appointment.created`` (with each appointment's current ``version``) again; sync
+    ignores versions it already holds, so a repeated request duplicates nothing.
+    """
+
+    TYPE: ClassVar[str] = "appointments.backfill_requested"
+    EXCHANGE: ClassVar[str] = SYNC_EVENTS
+    ROUTING_KEY: ClassVar[str] = "sync.appointments.backfill_requested"
+
+    user_id: str = Field(min_length=1, max_length=200)
+    since: AwareDatetime
+
+
 # --------------------------------------------------------------------------- notifier
 
 
@@ -438,6 +455,7 @@ ALL_MESSAGES: tuple[type[Message], ...] = (
     TokenReply,
     CalendarProblem,
     CalendarSelected,
+    AppointmentsBackfillRequested,
     NotificationSent,
     NotificationFailed,
 )

@@ -8,6 +8,7 @@
     auth.events (topic) -----auth.grant.*-------------> sync.grant_events
                             --auth.#------------------> notifier.auth_events
     sync.events (topic) -----sync.calendar.*----------> notifier.calendar_events
+                            --sync.appointments.backfill_requested--> (the platform's own queue)
     auth.rpc (direct) -------auth.token.requested-----> auth.token_requests --reply_to--> caller
     notifier.events (topic)  (published for the platform; nobody in calsync consumes it)
 
@@ -42,6 +43,14 @@ EXCHANGES: dict[str, str] = {
 # Exchanges whose consumers live outside calsync: a message nobody has bound a queue for is dropped
 # by design there. Everywhere else an unroutable message is an error (the publisher sees it).
 OPTIONAL_ROUTING = frozenset({m.NOTIFIER_EVENTS})
+# Single routing keys whose consumer lives outside calsync (the platform binds its own queue).
+OPTIONAL_ROUTING_KEYS = frozenset({m.AppointmentsBackfillRequested.ROUTING_KEY})
+
+
+def routing_required(exchange: str, routing_key: str) -> bool:
+    """Whether an unroutable publish to ``exchange`` with ``routing_key`` is an error."""
+    return exchange not in OPTIONAL_ROUTING and routing_key not in OPTIONAL_ROUTING_KEYS
+
 
 # What each service publishes to; it declares the queues bound there too, so its events are routable
 # whatever order the services start in.

@@ -1,34 +1,73 @@
-"""sync's composition root: shared runtime plus its consumers.
+"""sync's composition root: every dependency and every loop of the outbound path.
 
-Writing to Google Calendar, watch channels and incremental sync build on this skeleton; today sync
-records every appointment change durably (newest version wins) and tracks each user's grant state.
+bus → entrypoints/consumers (record the newest version as pending) → entrypoints/jobs (writer
+workers claim due rows) → usecases/writer (token, Google, outcome) → adapters (SQL, Calendar, auth).
 """
 
 from __future__ import annotations
 
+import asyncio
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
-from services.sync import consumers
+from services.sync import keys
+from services.sync.adapters.auth_tokens import AuthTokens
+from services.sync.adapters.google_calendar import EventWriter
+from services.sync.adapters.metrics import SyncMetrics
 from services.sync.config import SyncConfig
-from shared.runtime import BROKER, POOL, base_app
+from services.sync.entrypoints import consumers, http_handlers
+from services.sync.entrypoints.jobs import Writer
+from services.sync.usecases.calendars import ChoiceDeps, ResolveDeps
+from services.sync.usecases.writer import WriterDeps
+from shared.clock import Clock, SystemClock
+from shared.google.calendar import GoogleCalendar
+from shared.outbox import Outbox
+from shared.rpc import RpcClient
+from shared.runtime import BROKER, HTTP, POOL, base_app
+from shared.web import REGISTRY
 
-CONFIG = web.AppKey("sync_config", SyncConfig)
+CONFIG = keys.CONFIG  # kept for callers of the skeleton
 
 
 def create_app(config: SyncConfig, *, overrides: dict[str, Any] | None = None) -> web.Application:
-    app = base_app(config.common, migrations=Path(__file__).parent / "migrations")
-    app[CONFIG] = config
-    app.cleanup_ctx.append(_consumers)
+    """``overrides``: ``clock`` (a ``shared.clock.Clock``) for tests."""
+    clock: Clock = (overrides or {}).get("clock") or SystemClock()
+    outbox = Outbox(clock)
+    app = base_app(config.common, migrations=Path(__file__).parent / "migrations", outbox=outbox)
+    app[keys.CONFIG] = config
+    app[keys.CLOCK] = clock
+    app[keys.OUTBOX] = outbox
+    app.router.add_routes(http_handlers.routes(POOL, keys.CHOICE))
+    app.cleanup_ctx.append(_outbound)
     return app
 
 
-async def _consumers(app: web.Application) -> AsyncIterator[None]:
-    broker, pool = app[BROKER], app[POOL]
-    await broker.consume("sync.appointments", consumers.on_appointment, pool=pool)
-    await broker.consume("sync.grant_events", consumers.on_grant_event, pool=pool)
-    await broker.consume("sync.user_events", consumers.on_user_event, pool=pool)
+async def _outbound(app: web.Application) -> AsyncIterator[None]:
+    config, clock, outbox = app[keys.CONFIG], app[keys.CLOCK], app[keys.OUTBOX]
+    pool, broker = app[POOL], app[BROKER]
+    rpc = RpcClient(broker)
+    await rpc.start()
+    tokens = AuthTokens(rpc, clock, timeout=config.writer.token_timeout)
+    calendar = GoogleCalendar(
+        app[HTTP], config.google.calendar_base_url, timeout=config.writer.google_timeout
+    )
+    google = EventWriter(calendar, send_updates=config.writer.send_updates)
+    owner = f"{config.common.service}-{uuid.uuid4().hex[:12]}"
+    metrics = SyncMetrics(app[REGISTRY])
+    deps = WriterDeps(pool, tokens, google, clock, config.writer, config.mapping, outbox, metrics, owner)
+    resolve = ResolveDeps(pool, tokens, google, clock, retry_in=config.writer.lease)
+    writer = Writer(deps, resolve, workers=config.writer.workers)
+    app[keys.WRITER] = writer
+    app[keys.CHOICE] = ChoiceDeps(pool, tokens, google, clock, outbox, writer.wake)
+    tasks = [asyncio.create_task(coro, name=name) for name, coro in writer.loops()]
+    tables = consumers.routes(consumers.ConsumerDeps(clock, outbox, writer.wake, tokens.forget))
+    for queue, table in tables.items():
+        await broker.consume(queue, table, pool=pool)
     yield
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)

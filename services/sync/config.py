@@ -1,17 +1,38 @@
-"""sync's settings, read once from the environment in ``__main__``."""
+"""sync's settings, read once from the environment in ``__main__`` (documented in deploy/env.example)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import timedelta
 
-from shared.config import CommonConfig, Env, GoogleConfig
+from services.sync.domain.failures import Backoff
+from services.sync.domain.mapping import SEND_UPDATES, MappingRules
+from shared.config import CommonConfig, ConfigError, Env, GoogleConfig
+
+
+@dataclass(frozen=True)
+class WriterConfig:
+    """How the writer claims and writes pending appointments."""
+
+    workers: int = 4  # concurrent writes per replica
+    per_user_in_flight: int = 2  # at most this many writes of one user at once, across replicas
+    poll_interval: float = 1.0  # seconds between looks for due work when nothing woke the writer
+    lease: timedelta = timedelta(seconds=120)  # a claim not settled by then is taken over
+    send_updates: str = "none"
+    replay_past: timedelta = timedelta(days=7)
+    pending_retention: timedelta = timedelta(days=30)
+    google_timeout: float = 10.0
+    token_timeout: float = 10.0
+    backoff: Backoff = field(default_factory=Backoff)
 
 
 @dataclass(frozen=True)
 class SyncConfig:
     common: CommonConfig
     google: GoogleConfig
+    writer: WriterConfig = field(default_factory=WriterConfig)
+    mapping: MappingRules = field(default_factory=MappingRules)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> SyncConfig:
@@ -19,4 +40,37 @@ class SyncConfig:
         return cls(
             common=CommonConfig.from_env(env, service="sync", default_port=8082),
             google=GoogleConfig.from_env(env),
+            writer=_writer(env),
+            mapping=_mapping(env),
         )
+
+
+def _writer(env: Env) -> WriterConfig:
+    return WriterConfig(
+        workers=env.integer("SYNC_WORKERS", 4, minimum=1),
+        per_user_in_flight=env.integer("SYNC_PER_USER_IN_FLIGHT", 2, minimum=1),
+        poll_interval=env.number("SYNC_POLL_INTERVAL", 1.0, minimum=0.01),
+        lease=timedelta(seconds=env.number("SYNC_LEASE_SECONDS", 120, minimum=1)),
+        send_updates=env.choice("SYNC_SEND_UPDATES", SEND_UPDATES, "none"),
+        replay_past=timedelta(days=env.integer("REPLAY_PAST_DAYS", 7, minimum=0)),
+        pending_retention=timedelta(days=env.integer("PENDING_RETENTION_DAYS", 30, minimum=1)),
+        google_timeout=env.number("GOOGLE_HTTP_TIMEOUT_SECONDS", 10.0, minimum=0.1),
+        token_timeout=env.number("SYNC_TOKEN_TIMEOUT_SECONDS", 10.0, minimum=0.1),
+        backoff=Backoff(
+            base=env.number("SYNC_BACKOFF_BASE_SECONDS", 1.0, minimum=0.01),
+            cap=env.number("SYNC_BACKOFF_CAP_SECONDS", 64.0, minimum=0.01),
+        ),
+    )
+
+
+def _mapping(env: Env) -> MappingRules:
+    template = env.url("APPOINTMENT_URL_TEMPLATE", "https://app.example.com/appointments/{appointment_id}")
+    if "{appointment_id}" not in template or template.replace("{appointment_id}", "").count("{"):
+        raise ConfigError(
+            f"APPOINTMENT_URL_TEMPLATE must contain {{appointment_id}} and no other field, got {template!r}"
+        )
+    return MappingRules(
+        url_template=template,
+        source_title=env.text("APPOINTMENT_SOURCE_TITLE", "calsync"),
+        source_tag=env.text("SYNC_SOURCE_TAG", "calsync"),
+    )

@@ -27,11 +27,15 @@ __all__ = [
 
 
 class GoogleApiError(Exception):
-    """Google answered with an HTTP error; `reason` is `errors[0].reason` when present."""
+    """Google answered with an HTTP error; `reason` is `errors[0].reason` when present and
+    `retry_after` the seconds of a `Retry-After` header when Google sent one."""
 
-    def __init__(self, status: int, reason: str | None, body: object) -> None:
+    def __init__(
+        self, status: int, reason: str | None, body: object, retry_after: float | None = None
+    ) -> None:
         super().__init__(f"google {status} {reason}")
         self.status, self.reason, self.body = status, reason, body
+        self.retry_after = retry_after
 
 
 class GoogleTransportError(Exception):
@@ -95,6 +99,15 @@ def _decode(raw: bytes) -> Any:
         return {"raw": raw[:300].decode(errors="replace")}  # proxy HTML, truncated
 
 
+def _retry_after(value: str | None) -> float | None:
+    """Seconds from a `Retry-After` header given as a number (an HTTP date is ignored)."""
+    try:
+        seconds = float(value) if value else None
+    except ValueError:
+        return None
+    return seconds if seconds is not None and 0 <= seconds < 86400 else None
+
+
 def _reason(data: Any) -> str | None:
     err = data.get("error") if isinstance(data, dict) else None
     errs = err.get("errors") if isinstance(err, dict) else None
@@ -123,11 +136,12 @@ class GoogleCalendar:
             ) as resp:
                 raw = await resp.read()
                 status = resp.status
+                retry_after = _retry_after(resp.headers.get("Retry-After"))
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise GoogleTransportError(f"{type(exc).__name__}: {exc}") from exc
         data = _decode(raw)
         if status >= 400:
-            raise GoogleApiError(status, _reason(data), data)
+            raise GoogleApiError(status, _reason(data), data, retry_after)
         return status, data
 
     async def _call(self, request: Any, access_token: str, headers: dict[str, str] | None = None) -> Any:
@@ -149,11 +163,11 @@ class GoogleCalendar:
         return data
 
     async def events_insert(
-        self, access_token: str, calendar_id: str, body: dict[str, Any]
+        self, access_token: str, calendar_id: str, body: dict[str, Any], send_updates: str | None = None
     ) -> dict[str, Any]:
-        data: dict[str, Any] = await self._call(
-            self._api.events.insert(calendarId=calendar_id, json=body), access_token
-        )
+        """Create the event (with a client-chosen `id` in `body`, a retry cannot duplicate it)."""
+        req = self._api.events.insert(calendarId=calendar_id, sendUpdates=send_updates, json=body)
+        data: dict[str, Any] = await self._call(req, access_token)
         return data
 
     async def events_get(
@@ -172,9 +186,12 @@ class GoogleCalendar:
         event_id: str,
         body: dict[str, Any],
         if_match: str | None = None,
+        send_updates: str | None = None,
     ) -> dict[str, Any]:
         """Change only the given fields (null deletes a key); 412 if `if_match` is stale."""
-        req = self._api.events.patch(calendarId=calendar_id, eventId=event_id, json=body)
+        req = self._api.events.patch(
+            calendarId=calendar_id, eventId=event_id, sendUpdates=send_updates, json=body
+        )
         return await self._write(req, access_token, if_match)
 
     async def events_update(
@@ -197,9 +214,14 @@ class GoogleCalendar:
         return data
 
     async def events_delete(
-        self, access_token: str, calendar_id: str, event_id: str, if_match: str | None = None
+        self,
+        access_token: str,
+        calendar_id: str,
+        event_id: str,
+        if_match: str | None = None,
+        send_updates: str | None = None,
     ) -> None:
-        req = self._api.events.delete(calendarId=calendar_id, eventId=event_id)
+        req = self._api.events.delete(calendarId=calendar_id, eventId=event_id, sendUpdates=send_updates)
         await self._call(req, access_token, {"If-Match": if_match} if if_match else None)
 
     async def events_list(

@@ -1,0 +1,35 @@
+"""The Calendar v3 calls the writer makes, on one user's token, with sync's ``sendUpdates`` choice."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared.google.calendar import GoogleCalendar
+
+
+class EventWriter:
+    """Insert, get, patch and delete events and resolve calendars for the writer."""
+
+    def __init__(self, calendar: GoogleCalendar, *, send_updates: str) -> None:
+        self._calendar, self._send_updates = calendar, send_updates
+
+    async def resolve(self, token: str, calendar_id: str) -> dict[str, Any]:
+        return await self._calendar.calendar_get(token, calendar_id)
+
+    async def insert(self, token: str, calendar_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        return await self._calendar.events_insert(token, calendar_id, body, self._send_updates)
+
+    async def get(self, token: str, calendar_id: str, event_id: str) -> dict[str, Any]:
+        event = await self._calendar.events_get(token, calendar_id, event_id)
+        assert event is not None  # only None on 304, and we send no If-None-Match
+        return event
+
+    async def patch(
+        self, token: str, calendar_id: str, event_id: str, body: dict[str, Any], etag: str | None
+    ) -> dict[str, Any]:
+        return await self._calendar.events_patch(
+            token, calendar_id, event_id, body, if_match=etag, send_updates=self._send_updates
+        )
+
+    async def delete(self, token: str, calendar_id: str, event_id: str) -> None:
+        await self._calendar.events_delete(token, calendar_id, event_id, send_updates=self._send_updates)

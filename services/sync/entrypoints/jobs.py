@@ -1,0 +1,79 @@
+"""sync's background loops: writer workers claiming due appointments (woken after a consumer
+commit, otherwise polling), the destination-calendar resolver, and the retention purge."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Coroutine
+from datetime import timedelta
+from typing import Any
+
+import asyncpg
+import structlog
+
+from services.sync.adapters import repository
+from services.sync.usecases import calendars, users, writer
+
+log = structlog.get_logger(__name__)
+
+PURGE_EVERY = timedelta(hours=1)
+TRANSIENT = (asyncpg.PostgresError, OSError, TimeoutError)
+
+
+class Writer:
+    """N workers share this replica's claims; ``wake()`` makes idle workers look at once."""
+
+    def __init__(self, deps: writer.WriterDeps, resolve: calendars.ResolveDeps, *, workers: int) -> None:
+        self._deps, self._resolve, self._workers = deps, resolve, workers
+        self._wake = asyncio.Event()
+        self._last_purge = deps.clock.now() - PURGE_EVERY
+
+    def wake(self) -> None:
+        """Have idle workers look for due work now (consumers call it after their commit)."""
+        self._wake.set()
+
+    def loops(self) -> list[tuple[str, Coroutine[Any, Any, None]]]:
+        named = [(f"sync-writer-{i}", self._forever(self._write_once)) for i in range(self._workers)]
+        return [*named, ("sync-calendar-resolver", self._forever(self._housekeeping))]
+
+    async def _forever(self, step: Callable[[], Awaitable[bool]]) -> None:
+        while True:
+            try:
+                busy = await step()
+            except TRANSIENT as exc:
+                log.warning("sync_loop_failed", error=f"{type(exc).__name__}: {exc}")
+                busy = False
+            except Exception:
+                log.exception("sync_loop_failed")
+                busy = False
+            if not busy:
+                await self._idle()
+
+    async def _idle(self) -> None:
+        """Wait for ``wake()`` or the poll interval (never swallowing a cancellation)."""
+        waiter = asyncio.ensure_future(self._wake.wait())
+        try:
+            await asyncio.wait({waiter}, timeout=self._deps.config.poll_interval)
+        finally:
+            waiter.cancel()
+        self._wake.clear()
+
+    async def _write_once(self) -> bool:
+        deps = self._deps
+        now = deps.clock.now()
+        rows = await repository.claim(
+            deps.pool, deps.owner, now, now + deps.config.lease, deps.config.per_user_in_flight, 1
+        )
+        for row in rows:
+            await writer.write(deps, row)
+        return bool(rows)
+
+    async def _housekeeping(self) -> bool:
+        resolved = await calendars.resolve_due(self._resolve)
+        if resolved:
+            self._wake.set()
+        now = self._deps.clock.now()
+        if now - self._last_purge >= PURGE_EVERY:
+            self._last_purge = now
+            await users.purge(self._deps.pool, self._deps.clock, self._deps.config.pending_retention)
+        return False

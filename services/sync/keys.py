@@ -1,0 +1,17 @@
+"""Every ``web.AppKey`` of the sync service."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from services.sync.config import SyncConfig
+from services.sync.entrypoints.jobs import Writer
+from services.sync.usecases.calendars import ChoiceDeps
+from shared.clock import Clock
+from shared.outbox import Outbox
+
+CONFIG = web.AppKey("sync_config", SyncConfig)
+CLOCK = web.AppKey("sync_clock", Clock)
+WRITER = web.AppKey("sync_writer", Writer)
+OUTBOX = web.AppKey("sync_outbox", Outbox)
+CHOICE = web.AppKey("sync_calendar_choice", ChoiceDeps)

@@ -1,0 +1,145 @@
+"""Running sync in-process for tests, with a stand-in for auth's token answers.
+
+``TokenStandIn`` replaces the auth service on the real bus (exactly ``token.requested`` on
+``auth.token_requests`` → ``token.reply``): it hands out real emulator access tokens for the Google
+accounts it was told about, or answers ``disconnected`` for a user marked so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+from aiohttp import web
+
+from services.sync.app import create_app
+from services.sync.config import SyncConfig, WriterConfig
+from services.sync.domain.failures import Backoff
+from shared import messages as m
+from shared.clock import Clock
+from shared.config import CommonConfig, GoogleConfig
+from shared.rpc import serve as serve_rpc
+from tests.support.bus import PublishingBroker
+from tests.support.helpers import eventually, serve
+
+SCOPES = [
+    "https://www.googleapis.com/auth/calendar.events",
+    "https://www.googleapis.com/auth/calendar.calendarlist.readonly",
+]
+FAST = WriterConfig(
+    workers=4,
+    per_user_in_flight=2,
+    poll_interval=0.05,
+    lease=timedelta(seconds=30),
+    token_timeout=5.0,
+    backoff=Backoff(base=0.05, cap=0.4),
+)
+START = datetime(2030, 3, 4, 9, 0, tzinfo=UTC)  # appointments are upcoming for every test clock
+
+
+@dataclass
+class TokenStandIn:
+    """auth's token answers: ``accounts[user_id]`` is the Google email; ``disconnected`` users get
+    ``disconnected``; ``requests`` lists ``(user_id, force_refresh)``."""
+
+    emulator: Any
+    accounts: dict[str, str] = field(default_factory=dict)
+    disconnected: set[str] = field(default_factory=set)
+    requests: list[tuple[str, bool]] = field(default_factory=list)
+
+    async def answer(self, message: m.Message) -> m.Message:
+        assert isinstance(message, m.TokenRequested)
+        user_id = message.user_id
+        self.requests.append((user_id, message.force_refresh))
+        if user_id in self.disconnected:
+            return m.TokenReply(user_id=user_id, status="disconnected", reason="revoked")
+        email = self.accounts.get(user_id)
+        if email is None:
+            return m.TokenReply(user_id=user_id, status="no_grant")
+        token = self.emulator.grant_token(email, SCOPES)
+        expires = datetime.now(UTC) + timedelta(hours=1)
+        return m.TokenReply(user_id=user_id, status="token", access_token=token, expires_at=expires)
+
+
+@asynccontextmanager
+async def token_stand_in(broker: PublishingBroker, emulator: Any) -> AsyncIterator[TokenStandIn]:
+    stand_in = TokenStandIn(emulator)
+    await broker.declare(["auth.token_requests"])
+    as_auth = await broker.as_publisher("auth")  # sync trusts token replies from auth's broker user only
+    await serve_rpc(as_auth, "auth.token_requests", stand_in.answer)
+    yield stand_in
+
+
+@dataclass
+class Sync:
+    app: web.Application
+    url: str
+
+
+@asynccontextmanager
+async def running_sync(
+    common: CommonConfig, google: GoogleConfig, *, clock: Clock | None = None, **writer: Any
+) -> AsyncIterator[Sync]:
+    config = SyncConfig(common=common, google=google, writer=replace(FAST, **writer))
+    app = create_app(config, overrides={"clock": clock} if clock else None)
+    async with serve(app) as url:
+        yield Sync(app, url)
+
+
+def connected(user_id: str, email: str, *, cause: str = "connected", **changes: Any) -> m.GrantConnected:
+    """auth's grant.connected for ``email`` (``cause``: connected, reconnected, ...)."""
+    fields = {"user_id": user_id, "grant_id": f"g-{user_id}", "cause": cause, "google_sub": f"sub-{email}"}
+    return m.GrantConnected.model_validate({**fields, "google_email": email, **changes})
+
+
+def booked(
+    appointment_id: str,
+    user_id: str,
+    version: int = 1,
+    *,
+    title: str | None = None,
+    day: int = 0,
+    **changes: Any,
+) -> m.AppointmentCreated | m.AppointmentUpdated:
+    start = START + timedelta(days=day)
+    kind = m.AppointmentCreated if version == 1 else m.AppointmentUpdated
+    return kind(
+        appointment_id=appointment_id,
+        version=version,
+        owner_user_id=user_id,
+        account_id="acc-1",
+        title=title or f"{appointment_id} v{version}",
+        start=m.EventTime(date_time=start, time_zone="Europe/Berlin"),
+        end=m.EventTime(date_time=start + timedelta(hours=1), time_zone="Europe/Berlin"),
+        **changes,
+    )
+
+
+def ours(emulator: Any, calendar_id: str) -> dict[str, list[dict[str, Any]]]:
+    """Live (not cancelled) events in the calendar, by the appointment id of our private tag."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    for event in emulator.events(calendar_id):
+        private = (event.get("extendedProperties") or {}).get("private") or {}
+        if event.get("status") != "cancelled" and "calsyncAppointmentId" in private:
+            found.setdefault(private["calsyncAppointmentId"], []).append(event)
+    return found
+
+
+async def calendar_of(db: asyncpg.Pool, user_id: str) -> str:
+    async def check() -> str:
+        calendar_id = await db.fetchval(
+            "SELECT calendar_id FROM sync.grant_states WHERE user_id = $1", user_id
+        )
+        assert calendar_id is not None
+        return str(calendar_id)
+
+    return await eventually(check)
+
+
+async def all_synced(db: asyncpg.Pool, count: int) -> None:
+    rows = await db.fetch("SELECT state, version, synced_version FROM sync.appointments")
+    assert len(rows) == count and all(r["state"] == "synced" for r in rows), [dict(r) for r in rows]
