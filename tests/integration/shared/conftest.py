@@ -1,6 +1,5 @@
 """Fixtures for the shared-code tests: a schema holding only the messaging tables, a consumer-side
-broker, a wait for dead letters, and throwaway RabbitMQ users (made with ``rabbitmqctl``, removed
-afterwards)."""
+broker, and throwaway RabbitMQ users (made with ``rabbitmqctl``, removed afterwards)."""
 
 from __future__ import annotations
 
@@ -11,7 +10,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-import aio_pika
 import asyncpg
 import pytest
 import pytest_asyncio
@@ -21,7 +19,6 @@ from shared import messages as m
 from shared.amqp import Broker
 from shared.config import BrokerUsers
 from tests.conftest import TEST_RETRY_DELAYS_MS
-from tests.support.helpers import eventually
 
 SCHEMA = "messaging_test"
 QUEUE = "notifier.user_events"  # bound to platform.events, platform.user.*
@@ -65,25 +62,6 @@ async def queue_broker(amqp_url: str, amqp_prefix: str) -> AsyncIterator[QueueBr
 def contact(user_id: str) -> m.UserContactChanged:
     """A contact change of ``user_id``: a message QUEUE receives."""
     return m.UserContactChanged(user_id=user_id, email=f"{user_id}@example.com", locale="de")
-
-
-Parked = Callable[..., Awaitable[list[aio_pika.abc.AbstractIncomingMessage]]]
-
-
-@pytest.fixture
-def parked(dead_letters: Callable[..., Any]) -> Parked:
-    """``await parked(queue=QUEUE, timeout=10)`` -> the messages in that queue's dead-letter queue, as
-    soon as there is one."""
-
-    async def wait(queue: str = QUEUE, timeout: float = 10.0) -> list[aio_pika.abc.AbstractIncomingMessage]:
-        async def some() -> list[aio_pika.abc.AbstractIncomingMessage]:
-            found: list[aio_pika.abc.AbstractIncomingMessage] = await dead_letters(queue)
-            assert found
-            return found
-
-        return await eventually(some, timeout=timeout)
-
-    return wait
 
 
 async def _rabbitmqctl(*args: str) -> None:

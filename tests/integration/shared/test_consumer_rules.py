@@ -13,7 +13,7 @@ from services.sync.config import SyncConfig
 from shared import messages as m
 from shared.amqp import Broker
 from shared.config import GoogleConfig
-from tests.integration.shared.conftest import Parked
+from tests.conftest import Parked
 from tests.support.helpers import eventually, serve
 
 GOOGLE = GoogleConfig(client_id="c", client_secret="s")

@@ -11,8 +11,8 @@ from shared import messages as m
 from shared.amqp import Broker
 from shared.config import BrokerUsers
 from shared.consumer import Delivery, Route, Routes
-from tests.conftest import TEST_RETRY_DELAYS_MS
-from tests.integration.shared.conftest import QUEUE, Parked, QueueBroker, contact
+from tests.conftest import TEST_RETRY_DELAYS_MS, Parked
+from tests.integration.shared.conftest import QUEUE, QueueBroker, contact
 from tests.support.helpers import eventually
 
 # The test broker connects as guest: here guest plays the platform, the publisher of platform.events.
@@ -50,7 +50,7 @@ async def test_message_from_another_broker_user_is_dead_lettered_without_reply_t
         assert handled == ["u-real"]
 
     await eventually(real_handled)
-    dead = await parked()
+    dead = await parked(QUEUE)
     assert dead[0].message_id == forged.message_id
     assert (
         dead[0].headers["x-calsync-reason"]
@@ -79,7 +79,7 @@ async def test_message_without_user_id_is_dead_lettered(
         aio_pika.Message(anonymous.to_json(), message_id=anonymous.message_id),
         routing_key=anonymous.ROUTING_KEY,
     )
-    dead = await parked()
+    dead = await parked(QUEUE)
     assert dead[0].headers["x-calsync-reason"] == "untrusted publisher '' for user.contact_changed"
 
 

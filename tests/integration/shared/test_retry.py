@@ -10,7 +10,8 @@ import pytest_asyncio
 from shared import messages as m
 from shared.amqp import Broker
 from shared.consumer import Delivery
-from tests.integration.shared.conftest import QUEUE, Parked, QueueBroker, contact
+from tests.conftest import Parked
+from tests.integration.shared.conftest import QUEUE, QueueBroker, contact
 from tests.support.helpers import eventually
 
 
@@ -50,7 +51,7 @@ async def test_persistent_failure_is_dead_lettered_with_reason(
     await consumer_broker.consume(QUEUE, broken)
     sent = contact("u-broken")
     await consumer_broker.publish(sent)
-    dead = await parked()
+    dead = await parked(QUEUE)
     assert dead[0].message_id == sent.message_id
     assert seen == [1, 2, 3]
     assert "gave up after 3 attempts: RuntimeError: database is on fire" in str(
@@ -80,6 +81,6 @@ async def test_message_that_cannot_be_parked_is_returned_and_the_consumer_carrie
 
     await eventually(good_handled)
     await b.declare([QUEUE])  # the dead-letter queue is back
-    dead = await parked(timeout=15)
+    dead = await parked(QUEUE)
     assert dead[0].message_id == "poison"
     assert str(dead[0].headers["x-calsync-reason"]).startswith("invalid message: body is not valid JSON")

@@ -10,7 +10,8 @@ from shared import messages as m
 from shared.clock import ManualClock
 from shared.consumer import Delivery, Routes
 from shared.outbox import Outbox
-from tests.integration.shared.conftest import QUEUE, Parked, QueueBroker, contact
+from tests.conftest import Parked
+from tests.integration.shared.conftest import QUEUE, QueueBroker, contact
 from tests.support.helpers import eventually
 
 
@@ -33,7 +34,7 @@ async def test_unrouted_type_is_dead_lettered_and_next_is_processed(
         assert handled == ["u-next"]
 
     await eventually(next_handled)
-    dead = await parked()
+    dead = await parked(QUEUE)
     assert dead[0].message_id == unrouted.message_id
     assert dead[0].headers["x-calsync-reason"] == f"no route for message type 'user.deleted' on {QUEUE}"
 
