@@ -148,3 +148,16 @@ async def test_link_api_checks_its_input_and_the_service_token(auth: Auth, clean
             assert r.status == 401
         async with anonymous.get(f"{auth.url}/api/v1/users/user-c/connection") as r:
             assert r.status == 401
+
+
+@pytest.mark.parametrize("depth", [30_000, 100_000])
+async def test_link_api_refuses_a_deeply_nested_body(auth: Auth, clean_db: asyncpg.Pool, depth: int) -> None:
+    """A link request nested far beyond any real body is refused with 400, and the API keeps answering."""
+    url = f"{auth.url}/api/v1/users/user-c/link"
+    async with aiohttp.ClientSession(headers=auth.api_headers) as api:
+        nested = "[" * depth + "]" * depth
+        async with api.post(url, data=nested, headers={"Content-Type": "application/json"}) as r:
+            assert r.status == 400
+            assert (await r.json())["error"] in {"invalid_json", "body_too_large"}
+        async with api.post(url, json={"locale": "en"}) as r:
+            assert r.status == 201
