@@ -85,7 +85,6 @@ async def breaker_status(request: web.Request) -> web.Response:
 
 async def breaker_reset(request: web.Request) -> web.Response:
     """An operator closes the disconnect circuit breaker -> ``{"closed_incident", ...status}``."""
-    async with request.app[CONNECTION].pool.acquire() as conn:
-        result = await breaker.reset_and_report(conn, request.app[CONNECTION].clock.now())
-    request.app[CONNECTION].outbox.wake()  # the reset's operator.alert, committed by reset_and_report
+    deps = request.app[CONNECTION]
+    result = await breaker.reset_and_report(deps.pool, deps.outbox, deps.clock.now())
     return web.json_response(result)

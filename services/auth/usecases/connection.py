@@ -16,9 +16,9 @@ from services.auth.config import AuthConfig
 from services.auth.domain import grant_events
 from services.auth.domain.model import Grant
 from services.auth.usecases.deps import ConnectionDeps
-from shared import outbox
 from shared.clock import Clock
 from shared.db import transaction
+from shared.outbox import Outbox
 
 log = structlog.get_logger(__name__)
 
@@ -78,14 +78,14 @@ async def delete_connection(deps: ConnectionDeps, user_id: str) -> str | None:
     return grant.grant_id
 
 
-async def forget_user(conn: asyncpg.Connection, user_id: str, *, clock: Clock) -> None:
+async def forget_user(conn: asyncpg.Connection, user_id: str, *, outbox: Outbox, clock: Clock) -> None:
     """The platform deleted the user: every row about them goes; a live token is still revoked.
 
-    Called by the ``platform.user.deleted`` consumer inside its transaction."""
+    Called by the ``platform.user.deleted`` consumer inside its transaction (``shared.db.transaction``)."""
     grant = await _drop_grant(conn, user_id, reason="user_deleted", keep_user=False, clock=clock)
     await connection_repository.forget_user(conn, user_id)
     if grant is not None:
-        await outbox.add(conn, grant_events.deleted(grant, cause="user_deleted"), occurred_at=clock.now())
+        await outbox.add(conn, grant_events.deleted(grant, cause="user_deleted"))
     log.info("user_forgotten", user_id=user_id, had_grant=grant is not None)
 
 

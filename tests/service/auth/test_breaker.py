@@ -13,6 +13,7 @@ import asyncpg
 from services.auth.adapters import refresh_repository
 from services.auth.usecases import breaker
 from shared.clock import ManualClock
+from shared.outbox import Outbox
 from tests.support.helpers import eventually
 
 from .refresh_support import add_grant, grant_row, refresh_config, running
@@ -99,7 +100,7 @@ async def test_reset_during_a_dead_grant_decision_does_not_deadlock(
 
             async def operator_reset() -> str | None:
                 async with operator.transaction():
-                    return await breaker.reset(operator, clock.now())
+                    return await breaker.reset(operator, Outbox(clock), clock.now())
 
             reset = asyncio.create_task(operator_reset())
             pid = operator.get_server_pid()
