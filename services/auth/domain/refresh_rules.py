@@ -47,6 +47,14 @@ def next_refresh_at(
     return now + timedelta(seconds=s.max_silence * (1.0 - 0.1 * u))
 
 
+def schedule_lags_use(
+    next_refresh_at: datetime | None, access_expires_at: datetime, s: RefreshSettings
+) -> bool:
+    """Whether a grant in use is due later than ``lead`` before its token expires (e.g. scheduled as
+    idle when it was connected): its use must be noted now to move the refresh ahead."""
+    return next_refresh_at is None or next_refresh_at > access_expires_at - timedelta(seconds=s.lead)
+
+
 def due_after_skip(
     *,
     now: datetime,

@@ -62,11 +62,15 @@ async def answer_token_request(
 
 
 async def _note_use(deps: RefreshDeps, conn: asyncpg.Connection, grant: RefreshGrant, now: datetime) -> None:
+    expires_at = grant.grant.access_expires_at
+    if expires_at is None:
+        return
     stale = grant.last_used_at is None or now - grant.last_used_at > USE_NOTE_INTERVAL
-    if stale and grant.grant.access_expires_at is not None:
-        refresh_by = refresh_rules.proactive_refresh_at(
-            grant.grant.access_expires_at, deps.settings, deps.jitter()
-        )
+    lags = grant.grant.refresh_failures == 0 and refresh_rules.schedule_lags_use(
+        grant.grant.next_refresh_at, expires_at, deps.settings
+    )  # a back-off keeps its due time
+    if stale or lags:
+        refresh_by = refresh_rules.proactive_refresh_at(expires_at, deps.settings, deps.jitter())
         await refresh_repository.mark_used(conn, grant.grant.grant_id, now, refresh_by)
 
 

@@ -11,6 +11,7 @@ from services.auth.domain.refresh_rules import (
     needs_refresh,
     next_refresh_at,
     retry_delay,
+    schedule_lags_use,
     usable,
 )
 
@@ -93,3 +94,11 @@ def test_expiry_is_announced_once_a_few_days_ahead() -> None:
     assert not expiring_due(
         now=NOW, refresh_token_expires_at=NOW + timedelta(days=5), announced_for=None, s=S
     )
+
+
+def test_a_grant_in_use_scheduled_as_idle_is_noticed() -> None:
+    """A token handed out for a grant due only after its token expires moves the refresh ahead of expiry."""
+    expires = NOW + timedelta(hours=1)
+    assert schedule_lags_use(NOW + timedelta(hours=6), expires, S)
+    assert schedule_lags_use(None, expires, S)
+    assert not schedule_lags_use(expires - timedelta(minutes=12), expires, S)
