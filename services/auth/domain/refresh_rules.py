@@ -93,6 +93,11 @@ def usable(access_expires_at: datetime | None, now: datetime, s: RefreshSettings
     return access_expires_at is not None and access_expires_at - now >= timedelta(seconds=s.min_validity)
 
 
+def refreshed_recently(last_refreshed_at: datetime | None, now: datetime, s: RefreshSettings) -> bool:
+    """Whether a forced refresh is answered with the token of a working refresh this recent."""
+    return last_refreshed_at is not None and now - last_refreshed_at < timedelta(seconds=s.force_min_interval)
+
+
 def retry_delay(failures: int, s: RefreshSettings, u: float) -> float:
     """Exponential backoff with jitter for transient failures: base·2^(n-1), capped, ±20 %."""
     delay: float = min(s.retry_max, s.retry_base * 2.0 ** max(0, failures - 1))

@@ -81,6 +81,7 @@ async def test_forced_refresh_works_as_soon_as_a_short_outage_ends(
         client = RpcClient(broker)
         await client.start()
         forced = m.TokenRequested(user_id=grant["user_id"], force_refresh=True)
+        clock.advance(timedelta(seconds=11))  # past FORCE_REFRESH_MIN_INTERVAL_SECONDS since the connect
         emulator.fail_for("/token", 503)
         for _ in range(30):  # 5 minutes of forced requests, each step past the 5 s backoff
             reply = await client.call(forced, timeout=10)
