@@ -29,8 +29,8 @@ class AuthConfig:
     google: GoogleConfig
     token_keys: tuple[tuple[str, bytes], ...]
     link_secret: bytes
-    link_ttl: int = 7 * 24 * 3600  # seconds a settings link stays valid unless the caller asks otherwise
-    link_max_ttl: int = 30 * 24 * 3600
+    link_ttl: int = 48 * 3600  # seconds a settings link stays valid unless the caller asks otherwise
+    link_max_ttl: int = 72 * 3600
     state_ttl: int = 600  # seconds between Connect and Google's callback
     session_ttl: int = 3600  # seconds a settings page session (cookie set from a link) lasts
     revoke_retry_interval: float = 30.0  # seconds between passes over pending revocations
@@ -58,8 +58,8 @@ class AuthConfig:
             google=GoogleConfig.from_env(env),
             token_keys=parse_token_keys(env.text("TOKEN_KEYS")),
             link_secret=parse_link_secret(env.text("LINK_SECRET")),
-            link_ttl=env.integer("LINK_TTL_SECONDS", 7 * 24 * 3600, minimum=60),
-            link_max_ttl=env.integer("LINK_MAX_TTL_SECONDS", 30 * 24 * 3600, minimum=60),
+            link_ttl=env.integer("LINK_TTL_SECONDS", 48 * 3600, minimum=60),
+            link_max_ttl=env.integer("LINK_MAX_TTL_SECONDS", 72 * 3600, minimum=60),
             state_ttl=env.integer("OAUTH_STATE_TTL_SECONDS", 600, minimum=60),
             session_ttl=env.integer("SETTINGS_SESSION_TTL_SECONDS", 3600, minimum=60),
             revoke_retry_interval=env.number("REVOKE_RETRY_INTERVAL", 30.0, minimum=0.01),

@@ -25,6 +25,18 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/api/v1/breaker/reset", breaker_reset)
 
 
+MAX_DISPLAY_NAME = 100
+
+
+def _plain_name(value: object) -> bool:
+    """A display name the pages can show: text, not blank, not too long, no control characters."""
+    return (
+        isinstance(value, str)
+        and 0 < len(value.strip()) <= MAX_DISPLAY_NAME
+        and all(char.isprintable() for char in value)
+    )
+
+
 def _bad_request(detail: str) -> web.HTTPBadRequest:
     return web.HTTPBadRequest(text=f'{{"error": "{detail}"}}', content_type="application/json")
 
@@ -40,13 +52,16 @@ async def _json_body(request: web.Request) -> dict[str, Any]:
 
 
 async def create_link(request: web.Request) -> web.Response:
-    """``{"locale": "de"|"en", "ttl_seconds"?: int}`` -> 201 ``{"url", "expires_at"}``."""
+    """``{"locale": "de"|"en", "ttl_seconds"?: int, "display_name"?: str}`` -> 201 ``{"url", "expires_at"}``."""
     config = request.app[CONNECTION].config
     body = await _json_body(request)
     locale = body.get("locale", "en")
     ttl = body.get("ttl_seconds")
+    display_name = body.get("display_name")
     if locale not in links.LOCALES:
         raise _bad_request("locale must be 'de' or 'en'")
+    if display_name is not None and not _plain_name(display_name):
+        raise _bad_request(f"display_name must be text of 1 to {MAX_DISPLAY_NAME} printable characters")
     if ttl is not None and (
         not isinstance(ttl, int) or isinstance(ttl, bool) or not 60 <= ttl <= config.link_max_ttl
     ):
@@ -57,6 +72,7 @@ async def create_link(request: web.Request) -> web.Response:
         locale=locale,
         ttl=ttl,
         now=request.app[CONNECTION].clock.now(),
+        display_name=display_name.strip() if display_name is not None else None,
     )
     return web.json_response({"url": link.url, "expires_at": link.expires_at.isoformat()}, status=201)
 

@@ -29,12 +29,25 @@ class Link:
     expires_at: datetime
 
 
-def settings_link(config: AuthConfig, *, user_id: str, locale: str, ttl: int | None, now: datetime) -> Link:
-    """A fresh signed link to the user's settings page."""
+def settings_link(
+    config: AuthConfig,
+    *,
+    user_id: str,
+    locale: str,
+    ttl: int | None,
+    now: datetime,
+    display_name: str | None = None,
+) -> Link:
+    """A fresh signed link to the user's settings page (naming the platform account it acts for)."""
     seconds = config.link_ttl if ttl is None else ttl
     expires_at = now + timedelta(seconds=seconds)
     token = links.mint(
-        config.link_secret, links.SETTINGS, user_id=user_id, locale=locale, expires_at=expires_at
+        config.link_secret,
+        links.SETTINGS,
+        user_id=user_id,
+        locale=locale,
+        expires_at=expires_at,
+        display_name=display_name,
     )
     log.info("settings_link_minted", user_id=user_id, locale=locale, ttl_seconds=seconds)
     return Link(url=config.common.public_url("/settings?token=" + token), expires_at=expires_at)
