@@ -13,7 +13,7 @@ from tests.support.helpers import eventually
 
 from .refresh_support import add_grant, grant_row, metrics_of, refresh_config, running
 
-SLOW_GOOGLE = 1.5  # seconds the emulator's token endpoint takes
+SLOW_GOOGLE = 3.0  # seconds the emulator's token endpoint takes
 TOKEN_ANSWERS = 'calsync_auth_token_answers_total{status="token"}'
 
 
