@@ -13,7 +13,10 @@ from tests.support.helpers import eventually
 
 from .refresh_support import add_grant, grant_row, metrics_of, refresh_config, running
 
-SLOW_GOOGLE = 3.0  # seconds the emulator's token endpoint takes
+SLOW_GOOGLE = 5.0  # seconds the emulator's token endpoint takes
+# The test's own publishes (with broker confirms) run in the event loop that also runs the auth
+# instances under test: on a loaded machine a burst of them takes longer than the 10 s default.
+PATIENT_PUBLISH = 60.0
 TOKEN_ANSWERS = 'calsync_auth_token_answers_total{status="token"}'
 
 
@@ -26,6 +29,7 @@ async def test_thousand_concurrent_requests_on_two_instances_make_one_google_cal
     clock = ManualClock()
     config = refresh_config(common_config("auth"), google_config)
     emulator.set_latency("/token", 0.2)  # a slow Google widens the race
+    broker.publish_timeout = PATIENT_PUBLISH  # 1,000 confirmed publishes share the loop with both instances
     async with running(config, clock) as first, running(config, clock) as second:
         g = await add_grant(clean_db, emulator, clock, expires_in=-60)
         client = RpcClient(broker)
@@ -113,9 +117,11 @@ async def test_a_burst_of_forced_refreshes_does_not_delay_other_users(
     common_config: Any, google_config: Any, emulator: Any, clean_db: Any, broker: Any
 ) -> None:
     """150 forced refreshes for one grant while Google is slow share one call to Google, and another
-    user's cached token is answered within about one such call, not after a queue of them."""
+    user's cached token is answered within about one such call (plus the load's overhead), not after a
+    queue of them."""
     clock = ManualClock()
     emulator.set_latency("/token", SLOW_GOOGLE)
+    broker.publish_timeout = PATIENT_PUBLISH
     config = refresh_config(common_config("auth"), google_config, http_timeout=SLOW_GOOGLE + 1)
     async with running(config, clock):
         busy = await add_grant(clean_db, emulator, clock, expires_in=3600)
@@ -132,7 +138,7 @@ async def test_a_burst_of_forced_refreshes_does_not_delay_other_users(
         waited = loop.time() - started
         replies = await asyncio.gather(*burst)
     assert isinstance(cached, m.TokenReply) and cached.access_token == other["access_token"]
-    assert waited < 2 * SLOW_GOOGLE, waited
+    assert waited < 3 * SLOW_GOOGLE, waited  # the old behaviour: over 4 calls
     assert all(isinstance(r, m.TokenReply) and r.status == "token" for r in replies)
     assert emulator.token_calls_by_grant["refresh_token"] == 1
 
