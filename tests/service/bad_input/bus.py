@@ -12,6 +12,7 @@ import asyncpg
 
 from shared import topology
 from shared.amqp import Broker
+from tests.service.notifier.support import Notifier, contact, finished
 from tests.support.helpers import eventually
 
 USER_EVENTS = "notifier.user_events"
@@ -62,7 +63,8 @@ class DeadLetters:
             self.reasons[str(message.message_id)] = str(headers.get(REASON, ""))
 
     async def wait_for(self, expected: dict[str, str]) -> dict[str, str]:
-        """Wait until every message id of ``expected`` (id -> queue) is dead-lettered; their reasons."""
+        """The reasons of the dead-lettered messages of ``expected`` (id -> queue); call it once the
+        notifier has finished with them (``consumed``): a missing one fails in a few seconds."""
 
         async def all_there() -> dict[str, str]:
             for queue in set(expected.values()):
@@ -71,7 +73,16 @@ class DeadLetters:
             assert not missing, f"{len(missing)} of {len(expected)} not dead-lettered"
             return {message_id: self.reasons[message_id] for message_id in expected}
 
-        return await eventually(all_there, timeout=20)
+        return await eventually(all_there, timeout=3)
+
+
+async def consumed(notifier: Notifier, count: int) -> None:
+    """Wait until the notifier has finished ``count`` deliveries in all (handled or dead-lettered)."""
+
+    async def done() -> None:
+        assert finished(notifier) >= count
+
+    await eventually(done, timeout=20)
 
 
 async def contact_stored(db: asyncpg.Pool, user_id: str) -> None:
@@ -86,7 +97,5 @@ async def contact_stored(db: asyncpg.Pool, user_id: str) -> None:
 
 async def publish_good_contact(bus: Broker, db: asyncpg.Pool, user_id: str) -> None:
     """A good contact event after a batch; returns once the notifier has stored it."""
-    from tests.service.notifier.support import contact
-
     await bus.publish(contact(user_id))
     await contact_stored(db, user_id)

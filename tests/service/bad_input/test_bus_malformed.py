@@ -16,11 +16,11 @@ from hypothesis import strategies as st
 
 from shared import messages as m
 from shared.amqp import Broker
-from tests.service.notifier.support import Notifier, contact
+from tests.service.notifier.support import Notifier, contact, finished
 
-from .bus import DeadLetters, Raw, publish_good_contact, publish_to_queue
+from .bus import DeadLetters, Raw, consumed, publish_good_contact, publish_to_queue
 from .strategies import JSON_VALUES, NOT_TEXT, PLAIN, badly_encoded, huge_text, nested, not_json
-from .support import BATCH, OnLoop, run_property
+from .support import BUS_BATCH, OnLoop, run_property
 
 QUEUES = ("notifier.user_events", "notifier.auth_events", "notifier.calendar_events")
 UNSTORABLE = st.sampled_from(["\x00", "\ud800", "\udfff"])
@@ -137,12 +137,14 @@ async def test_malformed_messages_are_dead_lettered_with_a_reason(
     reason, and the good contact event published after the batch is stored."""
     on_loop, dead = OnLoop(), DeadLetters(module_channel, module_prefix)
 
-    @BATCH
+    @BUS_BATCH
     @given(batch=st.lists(BAD_DELIVERIES, min_size=1, max_size=4))
     def batch_is_refused(batch: list[Raw]) -> None:
+        before = finished(notifier_service)
         sent = {on_loop(publish_to_queue(module_channel, module_prefix, raw)): raw.queue for raw in batch}
         user_id = "u-good-" + uuid.uuid4().hex[:8]
         on_loop(publish_good_contact(module_bus, module_db, user_id))
+        on_loop(consumed(notifier_service, before + len(sent) + 1))
         reasons = on_loop(dead.wait_for(sent))
         assert all(reasons.values()), reasons
 
