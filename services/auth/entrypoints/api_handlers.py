@@ -12,6 +12,7 @@ from aiohttp import web
 from services.auth.adapters import links
 from services.auth.keys import CONNECTION, REVOKE_WAKE
 from services.auth.usecases import breaker, connection
+from shared.web import read_json
 
 log = structlog.get_logger(__name__)
 
@@ -31,10 +32,7 @@ def _bad_request(detail: str) -> web.HTTPBadRequest:
 async def _json_body(request: web.Request) -> dict[str, Any]:
     if not request.can_read_body:
         return {}
-    try:
-        body = await request.json()
-    except ValueError:
-        raise _bad_request("body must be JSON") from None
+    body = await read_json(request)  # bounded: size, depth (no RecursionError), UTF-8, no NUL
     if not isinstance(body, dict):
         raise _bad_request("body must be a JSON object")
     return body

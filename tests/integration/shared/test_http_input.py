@@ -166,3 +166,18 @@ async def test_authorization_that_is_not_utf8_gives_401(served: ServedUrl) -> No
     for value in (b"Bearer " + TOKEN.encode() + b"\xff", b"Bearer \xc3", b"\xff\xfe"):
         answer = await raw_http.send(served, "GET", b"/api/v1/echo", [(b"Authorization", value)])
         assert answer.status == 401 and json.loads(answer.body)["error"] == "service token required", value
+
+
+async def test_auth_link_body_nested_beyond_the_recursion_limit_gives_400(
+    common_config: Callable[..., Any], emulator: Any, service_token: str
+) -> None:
+    """A link request body nested 20,000 levels deep (40 kB) gets a 400 naming the problem, not a
+    500 from the JSON parser's recursion limit; a good request still works."""
+    async with serve(build_app("auth", common_config("auth"), emulator)) as url:
+        headers = {"Authorization": f"Bearer {service_token}", "Content-Type": "application/json"}
+        deep = "[" * 20_000 + "]" * 20_000
+        status, body = await _answer("POST", url + "/api/v1/users/u-1/link", data=deep, headers=headers)
+        assert status == 400 and body["error"] == "invalid_json", body
+        good = {"json": {"locale": "de"}, "headers": {"Authorization": f"Bearer {service_token}"}}
+        status, body = await _answer("POST", url + "/api/v1/users/u-1/link", **good)
+        assert status == 201, body
