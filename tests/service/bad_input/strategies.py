@@ -28,11 +28,13 @@ NOT_TEXT = (
 
 
 @st.composite
-def with_bad_character(draw: st.DrawFn, base: str = "") -> str:
+def with_bad_character(
+    draw: st.DrawFn, base: str = "", bad: st.SearchStrategy[str] = CONTROL | SURROGATE
+) -> str:
     """``base`` (or generated text) with a control character or a lone surrogate inserted."""
     text = base or draw(PLAIN)
     at = draw(st.integers(0, len(text)))
-    return text[:at] + draw(CONTROL | SURROGATE) + text[at:]
+    return text[:at] + draw(bad) + text[at:]
 
 
 @st.composite
