@@ -29,6 +29,7 @@ class Raw:
     headers: dict[str, Any] = field(default_factory=dict)
     content_type: str | None = None
     content_encoding: str | None = None
+    reply_to: str | None = None
 
     def message(self, message_id: str) -> aio_pika.Message:
         return aio_pika.Message(
@@ -38,6 +39,7 @@ class Raw:
             headers=self.headers or None,
             content_type=self.content_type,
             content_encoding=self.content_encoding,
+            reply_to=self.reply_to,
             delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
         )
 
@@ -55,14 +57,17 @@ class DeadLetters:
     def __init__(self, channel: aio_pika.abc.AbstractChannel, prefix: str) -> None:
         self.channel, self.prefix = channel, prefix
         self.reasons: dict[str, str] = {}
+        self.reply_to: dict[str, str] = {}  # dead copies that kept a reply_to (there must be none)
 
     async def drain(self, queue: str) -> None:
         dead = await self.channel.get_queue(self.prefix + topology.dead_queue(queue), ensure=False)
         while (message := await dead.get(no_ack=True, fail=False, timeout=5)) is not None:
             headers = message.headers or {}
             self.reasons[str(message.message_id)] = str(headers.get(REASON, ""))
+            if message.reply_to:
+                self.reply_to[str(message.message_id)] = message.reply_to
 
-    async def wait_for(self, expected: dict[str, str]) -> dict[str, str]:
+    async def wait_for(self, expected: dict[str, str], timeout: float = 3) -> dict[str, str]:
         """The reasons of the dead-lettered messages of ``expected`` (id -> queue); call it once the
         notifier has finished with them (``consumed``): a missing one fails in a few seconds."""
 
@@ -73,7 +78,7 @@ class DeadLetters:
             assert not missing, f"{len(missing)} of {len(expected)} not dead-lettered"
             return {message_id: self.reasons[message_id] for message_id in expected}
 
-        return await eventually(all_there, timeout=3)
+        return await eventually(all_there, timeout=timeout)
 
 
 async def consumed(notifier: Notifier, count: int) -> None:
