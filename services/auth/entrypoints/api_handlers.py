@@ -45,7 +45,7 @@ async def _json_body(request: web.Request) -> dict[str, Any]:
     """The body as a JSON object (``{}`` when there is none); 400 if too large, too deep or not JSON."""
     if not request.can_read_body:
         return {}
-    body = await read_json(request)
+    body = await read_json(request)  # bounded: size, depth (no RecursionError), UTF-8, no NUL
     if not isinstance(body, dict):
         raise _bad_request("body must be a JSON object")
     return body
