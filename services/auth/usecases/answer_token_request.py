@@ -5,7 +5,9 @@ Single-flight: one refresh in flight per grant in this process, shared by every 
 while it runs (a waiter never starts its own, so a burst for one grant costs one call to Google and
 ends when that call ends); then ``SELECT … FOR UPDATE`` on the grant row (across replicas), then the
 expiry is read again; only a caller that still finds it stale calls Google. A forced refresh within
-``force_min_interval`` of a working one gets that fresh token without a call.
+``force_min_interval`` of a working *forced* refresh in this process gets that fresh token without a
+call. (Only a forced one counts: a token from the connect or a scheduled refresh may be exactly the
+one Google has just rejected, e.g. right after the user removed our access.)
 """
 
 from __future__ import annotations
@@ -37,6 +39,15 @@ class GrantLocks:
 
     def __init__(self) -> None:
         self._flights: dict[str, asyncio.Future[TokenAnswer]] = {}
+        self._forced: dict[str, datetime] = {}  # grant -> when its last forced refresh worked
+
+    def note_forced(self, grant_id: str, refreshed_at: datetime) -> None:
+        """A forced refresh of the grant got a new token from Google at ``refreshed_at``."""
+        self._forced[grant_id] = refreshed_at
+
+    def forced_token(self, grant_id: str, last_refreshed_at: datetime | None) -> bool:
+        """Whether the grant's stored token is the one this process's last forced refresh got."""
+        return last_refreshed_at is not None and self._forced.get(grant_id) == last_refreshed_at
 
     async def share(
         self, grant_id: str, refresh: Callable[[], Awaitable[TokenAnswer]], *, timeout: float
@@ -77,7 +88,10 @@ async def answer_token_request(
             if not force_refresh:
                 await _note_use(deps, conn, grant, now)
                 return _stored_token(deps, grant, "cached")
-            if refresh_rules.refreshed_recently(grant.grant.last_refreshed_at, now, deps.settings):
+            last = grant.grant.last_refreshed_at
+            if locks.forced_token(grant.grant.grant_id, last) and refresh_rules.refreshed_recently(
+                last, now, deps.settings
+            ):
                 return _stored_token(deps, grant, "recent")
     seen = grant.grant.last_refreshed_at if force_refresh else None
     return await _refresh_on_demand(deps, locks, grant.grant.grant_id, refreshed_before=seen)
@@ -115,7 +129,7 @@ async def _refresh_on_demand(
     async def refresh() -> TokenAnswer:
         try:
             async with transaction(deps.pool) as conn:
-                return await _refresh_locked(deps, conn, grant_id, refreshed_before)
+                return await _refresh_locked(deps, locks, conn, grant_id, refreshed_before)
         except asyncpg.LockNotAvailableError:
             return _busy(grant_id, settings)
 
@@ -129,7 +143,11 @@ def _busy(grant_id: str, settings: refresh_rules.RefreshSettings) -> TokenAnswer
 
 
 async def _refresh_locked(
-    deps: RefreshDeps, conn: asyncpg.Connection, grant_id: str, refreshed_before: datetime | None
+    deps: RefreshDeps,
+    locks: GrantLocks,
+    conn: asyncpg.Connection,
+    grant_id: str,
+    refreshed_before: datetime | None,
 ) -> TokenAnswer:
     await refresh_repository.lock_wait(conn, deps.settings.lock_wait)
     grant = await refresh_repository.load(conn, grant_id=grant_id, lock=True)
@@ -142,7 +160,10 @@ async def _refresh_locked(
         return early
     if grant.grant.state != "connected":
         return TokenAnswer("disconnected", "not_connected", reason=grant.grant.reason)
-    if token_answers.serve_stored(grant, now, deps.settings, refreshed_before=refreshed_before):
+    forced_token = locks.forced_token(grant_id, grant.grant.last_refreshed_at)
+    if token_answers.serve_stored(
+        grant, now, deps.settings, refreshed_before=refreshed_before, forced_token=forced_token
+    ):
         return _stored_token(deps, grant, "coalesced")
     if grant.grant.refresh_token_enc is None:
         return TokenAnswer("disconnected", "no_refresh_token", reason="revoked")
@@ -150,5 +171,7 @@ async def _refresh_locked(
     result = await fetch(deps, grant)
     decision = await record(deps, conn, grant, result, now)
     if isinstance(result, TokenResponse):
+        if refreshed_before is not None:
+            locks.note_forced(grant_id, now)
         return replace(decision.answer, access_token=result.access_token)
     return decision.answer
