@@ -1,12 +1,16 @@
 """The bare floor of the sync benchmark, in its own process (``python -m devtools.bench._sync_floor``):
 the irreducible work per appointment and nothing else: consume it from RabbitMQ, one events.insert
-call to the emulator, one database commit, ack. Settings come from ``FLOOR_*`` variables."""
+call to the emulator, one database commit, ack. Settings come from ``FLOOR_*`` variables; the
+calendar URL and the accounts' tokens from the ``FLOOR_SETUP`` file, read at the first message
+(the process starts before the emulator is seeded)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import os
+from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import aio_pika
@@ -23,21 +27,29 @@ TABLE = "bench_floor"
 
 async def serve() -> None:
     prefetch = int(os.environ["FLOOR_PREFETCH"])
-    base = os.environ["FLOOR_CALENDAR_BASE"]
-    accounts: dict[str, list[str]] = json.loads(os.environ["FLOOR_ACCOUNTS"])
+    setup: dict[str, Any] = {}
     pool = await asyncpg.create_pool(os.environ["FLOOR_DSN"], min_size=1, max_size=prefetch)
+    await pool.execute(
+        f"CREATE TABLE IF NOT EXISTS {TABLE} (appointment_id text PRIMARY KEY, version integer NOT NULL,"
+        " event_id text NOT NULL, etag text NOT NULL)"
+    )
     connection = await aio_pika.connect(os.environ["FLOOR_AMQP_URL"])
     http = aiohttp.ClientSession()
     channel = await connection.channel()
     await channel.set_qos(prefetch_count=prefetch)
-    queue = await channel.get_queue(os.environ["FLOOR_QUEUE"], ensure=False)
+    queue = await channel.declare_queue(
+        os.environ["FLOOR_QUEUE"], durable=True, arguments={"x-queue-type": "quorum"}
+    )
 
     async def on_message(incoming: AbstractIncomingMessage) -> None:
+        if not setup:
+            setup.update(json.loads(Path(os.environ["FLOOR_SETUP"]).read_text()))  # noqa: ASYNC240 - once
         appointment = m.AppointmentCreated.model_validate_json(incoming.body)
-        email, token = accounts[appointment.owner_user_id]
-        event_id = event_ids.event_id(appointment.appointment_id, email, 0)
-        body = mapping.insert_body(appointment, RULES, event_id)
-        url = f"{base}calendars/{quote(email, safe='')}/events"
+        email, token = setup["accounts"][appointment.owner_user_id]
+        body = mapping.insert_body(
+            appointment, RULES, event_ids.event_id(appointment.appointment_id, email, 0)
+        )
+        url = f"{setup['calendar_base']}calendars/{quote(email, safe='')}/events"
         headers = {"Authorization": f"Bearer {token}"}
         async with http.post(url, json=body, params={"sendUpdates": "none"}, headers=headers) as resp:
             event = await resp.json()

@@ -49,6 +49,7 @@ SCOPES = [
 CLIENT = ("calsync-test-client.apps.googleusercontent.com", "calsync-test-secret")
 PUBLISH_TASKS = 16  # publishes awaiting the broker's confirm at once
 FLOOR_QUEUE = "bench.sync_floor"
+FLOOR_TABLE = "bench_floor"
 DELAYS = CommonConfig(service="sync").retry_delays_ms
 
 
@@ -83,6 +84,16 @@ class Bench:
     users: BrokerUsers
     accounts: dict[str, list[str]] = field(default_factory=dict)  # user id -> [email, access token]
     children: list[Child] = field(default_factory=list)
+    stages: dict[str, float] = field(default_factory=dict)  # seconds since the start, per stage
+    began: float = field(default_factory=time.perf_counter)
+
+    def start(self, name: str, module: str, *args: str, **env: str) -> Child:
+        child = _procs.start(name, module, list(args), env, self.logs)
+        self.children.append(child)
+        return child
+
+    def reached(self, stage: str) -> None:
+        self.stages[stage] = round(time.perf_counter() - self.began, 2)
 
 
 async def measure(settings: Settings) -> dict[str, Any]:
@@ -126,15 +137,23 @@ async def _delete_topology(bench: Bench) -> None:
 
 
 async def _run(bench: Bench) -> dict[str, Any]:
+    """The three processes start side by side (the floor idles until its turn), then the two runs."""
     load_before = os.getloadavg()
-    emulator = _procs.start("emulator", "devtools.google_emulator",
-                            ["--port", "0", "--latency-ms", bench.settings.latency_ms], {}, bench.logs)  # fmt: skip
-    bench.children.append(emulator)
+    port = _procs.free_port()  # known in advance, so that sync can start alongside the emulator
+    emulator = bench.start("emulator", "devtools.google_emulator", "--port", str(port),
+                           "--latency-ms", bench.settings.latency_ms)  # fmt: skip
+    floor = bench.start("floor", "devtools.bench._sync_floor", **_floor_env(bench))
+    calendar_base = f"http://127.0.0.1:{port}/calendar/v3/"
+    sync_env = _sync_env(bench, calendar_base)
+    sync = bench.start("sync", "services.sync", **sync_env)
     started = await _procs.wait_for_line(emulator, "emulator_started")
-    verified = bench.users.verify
+    if started["calendar_base_url"] != calendar_base:
+        raise RuntimeError(
+            f"the emulator serves Calendar at {started['calendar_base_url']}, not {calendar_base}"
+        )
     broker: Broker = (
         PublishingBroker(bench.admin_url, users=bench.users, prefix=bench.prefix, retry_delays_ms=DELAYS)
-        if verified
+        if bench.users.verify
         else Broker(bench.admin_url, prefix=bench.prefix, retry_delays_ms=DELAYS, users=bench.users)
     )
     await broker.connect()
@@ -142,16 +161,24 @@ async def _run(bench: Bench) -> dict[str, Any]:
         try:
             emu = EmulatorAdmin(http, started["base_url"])
             await _seed_accounts(bench, emu)
+            setup = {"calendar_base": calendar_base, "accounts": bench.accounts}
+            (bench.logs / "floor-setup.json").write_text(json.dumps(setup))
             await broker.declare(["auth.token_requests"])
             auth = await broker.as_publisher("auth") if isinstance(broker, PublishingBroker) else broker
             await serve_rpc(auth, "auth.token_requests", _token_stand_in(bench.accounts))
-            ours = await _ours(bench, broker, started["calendar_base_url"])
-            floor = await _floor(bench, broker, started["calendar_base_url"])
+            await _procs.wait_ready(sync, f"http://127.0.0.1:{sync_env['INTERNAL_PORT']}/readyz")
+            bench.reached("sync ready")
+            ours = await _ours(bench, broker, sync)
+            await _procs.wait_for_line(floor, "floor_ready")
+            bench.reached("floor ready")
+            bare = await _floor(bench, broker, floor)
             created = await _created(bench, emu)
             emulator_cpu = emulator.cpu_seconds()
         finally:
             await broker.close()
-    figures = _figures(bench, ours, floor, created)
+    bench.reached("events read")
+    figures = _figures(bench, ours, bare, created)
+    figures["stages"] = bench.stages
     figures["machine"] = {
         "cpus": os.cpu_count(),
         "load_before": [round(v, 2) for v in load_before],
@@ -205,11 +232,7 @@ def _sync_env(bench: Bench, calendar_base: str) -> dict[str, str]:
     }
 
 
-async def _ours(bench: Bench, broker: Broker, calendar_base: str) -> Phase:
-    env = _sync_env(bench, calendar_base)
-    sync = _procs.start("sync", "services.sync", [], env, bench.logs)
-    bench.children.append(sync)
-    await _procs.wait_ready(sync, f"http://127.0.0.1:{env['INTERNAL_PORT']}/readyz")
+async def _ours(bench: Bench, broker: Broker, sync: Child) -> Phase:
     pool = await asyncpg.create_pool(bench.dsn, min_size=1, max_size=2)
     try:
         for user_id, (email, _) in bench.accounts.items():
@@ -225,6 +248,7 @@ async def _ours(bench: Bench, broker: Broker, calendar_base: str) -> Phase:
             assert resolved == len(bench.accounts), resolved
 
         await eventually(calendars_resolved, timeout=60, interval=0.1)
+        bench.reached("calendars resolved")
 
         async def publish(message: m.AppointmentCreated) -> None:
             await broker.publish(message)
@@ -233,42 +257,37 @@ async def _ours(bench: Bench, broker: Broker, calendar_base: str) -> Phase:
             return int(await pool.fetchval("SELECT count(*) FROM sync.appointments WHERE state = 'synced'"))
 
         phase = await _phase(bench, sync, "s", publish, synced)
+        bench.reached("sync run done")
     finally:
         await pool.close()
     sync.stop()
     return phase
 
 
-async def _floor(bench: Bench, broker: Broker, calendar_base: str) -> Phase:
+def _floor_env(bench: Bench) -> dict[str, str]:
+    return {
+        "FLOOR_AMQP_URL": bench.admin_url,
+        "FLOOR_QUEUE": bench.prefix + FLOOR_QUEUE,
+        "FLOOR_DSN": bench.dsn,
+        "FLOOR_SETUP": str(bench.logs / "floor-setup.json"),
+        "FLOOR_PREFETCH": str(bench.settings.workers),
+    }
+
+
+async def _floor(bench: Bench, broker: Broker, floor: Child) -> Phase:
     queue = bench.prefix + FLOOR_QUEUE
-    channel = await broker.channel(1)
-    await channel.declare_queue(queue, durable=True, arguments={"x-queue-type": "quorum"})
     conn = await asyncpg.connect(bench.dsn)
     try:
-        await conn.execute(
-            "CREATE TABLE bench_floor (appointment_id text PRIMARY KEY, version integer NOT NULL,"
-            " event_id text NOT NULL, etag text NOT NULL, stored_at timestamptz NOT NULL DEFAULT now())"
-        )
-        env = {
-            "FLOOR_AMQP_URL": bench.admin_url,
-            "FLOOR_QUEUE": queue,
-            "FLOOR_DSN": bench.dsn,
-            "FLOOR_CALENDAR_BASE": calendar_base,
-            "FLOOR_ACCOUNTS": json.dumps(bench.accounts),
-            "FLOOR_PREFETCH": str(bench.settings.workers),
-        }
-        floor = _procs.start("floor", "devtools.bench._sync_floor", [], env, bench.logs)
-        bench.children.append(floor)
-        await _procs.wait_for_line(floor, "floor_ready")
 
         async def publish(message: m.AppointmentCreated) -> None:
             await broker.publish_raw("", queue, message.to_json(), message_id=message.message_id,
                                      message_type=message.TYPE)  # fmt: skip
 
         async def stored() -> int:
-            return int(await conn.fetchval("SELECT count(*) FROM bench_floor"))
+            return int(await conn.fetchval(f"SELECT count(*) FROM {FLOOR_TABLE}"))
 
         phase = await _phase(bench, floor, "f", publish, stored)
+        bench.reached("floor run done")
     finally:
         await conn.close()
     floor.stop()
