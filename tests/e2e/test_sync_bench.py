@@ -5,6 +5,7 @@ asserted, only that every appointment arrived."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import pytest
 
@@ -13,7 +14,7 @@ from devtools.bench.sync_outbound import Settings, measure, table
 
 @pytest.mark.timeout(120)
 async def test_a_short_sync_benchmark_delivers_every_appointment_once_each_way(
-    record_property: pytest.RecordProperty,
+    record_property: Callable[[str, object], None],
 ) -> None:
     """Through sync and through the floor, every one of 100 appointments for 5 users reaches Google
     exactly once, and the table reports both sides."""
