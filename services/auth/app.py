@@ -107,7 +107,9 @@ async def _background(app: web.Application) -> AsyncIterator[None]:
     refresh, broker = app[REFRESH], app[BROKER]
     answer = functools.partial(consumers.on_token_request, refresh, app[GRANT_LOCKS])
     await rpc.serve(broker, TOKEN_REQUESTS, answer)
-    await broker.consume(USER_EVENTS, consumers.user_event_routes(refresh.clock), pool=refresh.pool)
+    await broker.consume(
+        USER_EVENTS, consumers.user_event_routes(refresh.outbox, refresh.clock), pool=refresh.pool
+    )
     loops = [
         asyncio.create_task(jobs.refresh_scheduler(refresh), name="refresh-scheduler"),
         asyncio.create_task(

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from services.auth.domain.model import RefreshGrant
-from services.auth.domain.refresh_rules import RefreshSettings, usable
+from services.auth.domain.refresh_rules import RefreshSettings, refreshed_recently, usable
 
 
 @dataclass(frozen=True)
@@ -46,9 +46,13 @@ def serve_stored(
     grant: RefreshGrant, now: datetime, settings: RefreshSettings, *, refreshed_before: datetime | None
 ) -> bool:
     """Whether the stored access token may be handed out instead of refreshing. A forced refresh
-    (``refreshed_before``: the refresh the caller saw) is satisfied once someone refreshed since."""
-    forced = refreshed_before is not None and grant.grant.last_refreshed_at == refreshed_before
-    return not forced and usable(grant.grant.access_expires_at, now, settings)
+    (``refreshed_before``: the refresh the caller saw) is satisfied once someone refreshed since, or
+    when that refresh is more recent than ``force_min_interval``."""
+    last = grant.grant.last_refreshed_at
+    forced = refreshed_before is not None and last == refreshed_before
+    return (not forced or refreshed_recently(last, now, settings)) and usable(
+        grant.grant.access_expires_at, now, settings
+    )
 
 
 def busy(settings: RefreshSettings) -> TokenAnswer:
