@@ -106,7 +106,7 @@ async def _background(app: web.Application) -> AsyncIterator[None]:
     """The consumers and the loops, stopped in reverse on shutdown."""
     refresh, broker = app[REFRESH], app[BROKER]
     answer = functools.partial(consumers.on_token_request, refresh, app[GRANT_LOCKS])
-    await rpc.serve(broker, TOKEN_REQUESTS, answer)
+    token_server = await rpc.serve(broker, TOKEN_REQUESTS, answer)
     await broker.consume(
         USER_EVENTS, consumers.user_event_routes(refresh.outbox, refresh.clock), pool=refresh.pool
     )
@@ -120,3 +120,4 @@ async def _background(app: web.Application) -> AsyncIterator[None]:
     for loop in loops:
         loop.cancel()
     await asyncio.gather(*loops, return_exceptions=True)
+    await token_server.close()

@@ -117,8 +117,8 @@ async def test_a_burst_of_forced_refreshes_does_not_delay_other_users(
     common_config: Any, google_config: Any, emulator: Any, clean_db: Any, broker: Any
 ) -> None:
     """150 forced refreshes for one grant while Google is slow share one call to Google, and another
-    user's cached token is answered within about one such call (plus the load's overhead), not after a
-    queue of them."""
+    user's cached token is answered while that call is still running: requests waiting on one grant
+    hold none of the token consumer's capacity."""
     clock = ManualClock()
     emulator.set_latency("/token", SLOW_GOOGLE)
     broker.publish_timeout = PATIENT_PUBLISH
@@ -138,7 +138,9 @@ async def test_a_burst_of_forced_refreshes_does_not_delay_other_users(
         waited = loop.time() - started
         replies = await asyncio.gather(*burst)
     assert isinstance(cached, m.TokenReply) and cached.access_token == other["access_token"]
-    assert waited < 3 * SLOW_GOOGLE, waited  # the old behaviour: over 4 calls
+    assert waited < SLOW_GOOGLE, (
+        waited
+    )  # waiting requests hold no consumer slot (the old behaviour: over 4 calls)
     assert all(isinstance(r, m.TokenReply) and r.status == "token" for r in replies)
     assert emulator.token_calls_by_grant["refresh_token"] == 1
 
