@@ -63,8 +63,8 @@ fmt: sync ## fix imports and format the code
 	$(RUN) ruff check --fix --select I $(LINT_DIRS)
 	$(RUN) ruff format $(LINT_DIRS)
 
-bench: up sync ## run the benchmarks (devtools/bench)
-	$(RUN) python -m devtools.bench
+bench: up sync ## run the benchmarks (devtools/bench); one alone: make bench BENCH_ARGS="--only sync_outbound"
+	$(RUN) python -m devtools.bench $(BENCH_ARGS)
 
 screenshots: up browser sync ## render the user-facing pages and emails to PNG
 	$(RUN) python -m devtools.screenshots
