@@ -165,7 +165,7 @@ async def _run(bench: Bench) -> dict[str, Any]:
             (bench.logs / "floor-setup.json").write_text(json.dumps(setup))
             await broker.declare(["auth.token_requests"])
             auth = await broker.as_publisher("auth") if isinstance(broker, PublishingBroker) else broker
-            await serve_rpc(auth, "auth.token_requests", _token_stand_in(bench.accounts))
+            await serve_rpc(auth, "auth.token_requests", m.TokenRequested, _token_stand_in(bench.accounts))
             await _procs.wait_ready(sync, f"http://127.0.0.1:{sync_env['INTERNAL_PORT']}/readyz")
             bench.reached("sync ready")
             ours = await _ours(bench, broker, sync)
