@@ -7,6 +7,7 @@
 #   scripts/cluster.sh start N   start node N again; it rejoins the cluster with its data
 #   scripts/cluster.sh status    each node and whether it answers
 #   scripts/cluster.sh url       the AMQP_URL for the cluster (three comma-separated URLs)
+#   scripts/cluster.sh ctl N ... rabbitmqctl against node N, e.g. `ctl 1 list_queues name members`
 #
 # Runs the installed RabbitMQ (Debian package) as extra nodes calsync-a/b/c@localhost next to the
 # system broker, which it never touches: AMQP 5681-5683 and distribution 25681-25683 on loopback,
@@ -117,10 +118,19 @@ start_node() { # index; returns at once, `await_node` waits for it
 }
 
 await_node() { # index: the node has booted completely (not merely opened a port)
-    local i="$1"
-    if ! ctl "$i" -q await_startup --timeout "$WAIT_SECONDS" >/dev/null 2>&1; then
+    local i="$1" start=$SECONDS pid
+    # await_startup gives up at once while the node is not registered yet: first wait for a reply.
+    until answers "$i"; do
+        pid="$(cat "$BASE/$(letter "$i")/pid" 2>/dev/null || true)"
+        if ((SECONDS - start > 5)) && [[ -n "$pid" ]] && ! kill -0 "$pid" 2>/dev/null; then
+            die "$(node_name "$i") exited while booting; see $BASE/$(letter "$i")/log/"
+        fi
+        ((SECONDS - start < WAIT_SECONDS)) ||
+            die "$(node_name "$i") did not answer within ${WAIT_SECONDS} s; see $BASE/$(letter "$i")/log/"
+        sleep 0.5
+    done
+    ctl "$i" -q await_startup --timeout "$WAIT_SECONDS" >/dev/null 2>&1 ||
         die "$(node_name "$i") did not finish booting within ${WAIT_SECONDS} s; see $BASE/$(letter "$i")/log/"
-    fi
 }
 
 running_nodes() { # index -> the running cluster members that node sees, one per line
@@ -132,11 +142,10 @@ join_node() { # index: join node 1's cluster unless already a member
     local i="$1" first
     first="$(node_name 1)"
     running_nodes "$i" | grep -qxF -- "$first" && return 0
+    local log="$BASE/$(letter "$i")/log/join.log"
     say "joining $(node_name "$i") to $first"
-    ctl "$i" -q stop_app >/dev/null
-    ctl "$i" -q reset >/dev/null
-    ctl "$i" -q join_cluster "$first" >/dev/null || die "$(node_name "$i") could not join $first"
-    ctl "$i" -q start_app >/dev/null
+    { ctl "$i" -q stop_app && ctl "$i" -q reset && ctl "$i" -q join_cluster "$first" &&
+        ctl "$i" -q start_app; } >>"$log" 2>&1 || die "$(node_name "$i") could not join $first; see $log"
     await_node "$i"
 }
 
@@ -219,6 +228,11 @@ main() {
     down) cmd_down ;;
     status) cmd_status ;;
     url) cluster_url ;;
+    ctl)
+        i="$(index_of "${2:?usage: $0 ctl N rabbitmqctl-arguments...}")"
+        shift 2
+        ctl "$i" "$@"
+        ;;
     stop | kill)
         i="$(index_of "${2:?usage: $0 $verb N}")"
         stop_node "$i" "$verb"
@@ -231,7 +245,7 @@ main() {
         await_node "$i"
         say "$(node_name "$i") running again in $((SECONDS - start)) s; it sees: $(running_nodes "$i" | tr '\n' ' ')"
         ;;
-    *) die "usage: $0 up|down|status|url|stop N|kill N|start N" ;;
+    *) die "usage: $0 up|down|status|url|stop N|kill N|start N|ctl N ..." ;;
     esac
 }
 
