@@ -12,12 +12,12 @@
 # Runs the installed RabbitMQ (Debian package) as extra nodes calsync-a/b/c@localhost next to the
 # system broker, which it never touches: AMQP 5681-5683 and distribution 25681-25683 on loopback,
 # no plugins, one shared Erlang cookie, config, data and logs under .cluster/ (gitignored).
-# Tunables: CLUSTER_WAIT_SECONDS (default 120), RABBITMQ_BIN_DIR (default /usr/lib/rabbitmq/bin).
+# Tunables: CLUSTER_WAIT_SECONDS (default 180, per step), RABBITMQ_BIN_DIR (default /usr/lib/rabbitmq/bin).
 set -euo pipefail
 
 ROOT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BASE="$ROOT_DIR/.cluster"
-WAIT_SECONDS="${CLUSTER_WAIT_SECONDS:-120}"
+WAIT_SECONDS="${CLUSTER_WAIT_SECONDS:-180}"
 NODES=(a b c)
 AMQP_PORT_BASE=5680
 DIST_PORT_BASE=25680
@@ -75,7 +75,7 @@ node_env() { # index -> runs the rest of the arguments in the node's environment
 ctl() { # index rabbitmqctl-arguments...
     local i="$1"
     shift
-    (cd "$BASE" && node_env "$i" timeout "$WAIT_SECONDS" "$(bin_dir)/rabbitmqctl" -n "$(node_name "$i")" "$@" </dev/null)
+    (cd "$BASE" && node_env "$i" timeout "$WAIT_SECONDS" "$(bin_dir)/rabbitmqctl" -n "$(node_name "$i")" "$@" </dev/null 9>&-)
 }
 
 answers() { ctl "$1" -q ping >/dev/null 2>&1; }
@@ -113,7 +113,7 @@ start_node() { # index; returns at once, `await_node` waits for it
     done
     say "starting $(node_name "$i") on 127.0.0.1:$(amqp_port "$i")"
     (cd "$BASE" && node_env "$i" "$(bin_dir)/rabbitmq-server" -detached \
-        >>"$BASE/$(letter "$i")/log/startup.log" 2>&1 </dev/null) ||
+        >>"$BASE/$(letter "$i")/log/startup.log" 2>&1 </dev/null 9>&-) ||
         die "rabbitmq-server did not start $(node_name "$i"); see $BASE/$(letter "$i")/log/"
 }
 
@@ -144,68 +144,82 @@ join_node() { # index: join node 1's cluster unless already a member
     running_nodes "$i" | grep -qxF -- "$first" && return 0
     local log="$BASE/$(letter "$i")/log/join.log"
     say "joining $(node_name "$i") to $first"
-    { ctl "$i" -q stop_app && ctl "$i" -q reset && ctl "$i" -q join_cluster "$first" &&
-        ctl "$i" -q start_app; } >>"$log" 2>&1 || die "$(node_name "$i") could not join $first; see $log"
-    await_node "$i"
+    # A fresh node (nothing to reset) joins directly; start_app returns once it is running again.
+    { ctl "$i" -q stop_app && ctl "$i" -q join_cluster "$first" && ctl "$i" -q start_app; } >>"$log" 2>&1 ||
+        die "$(node_name "$i") could not join $first; see $log"
 }
 
-ensure_users() { # the per-publisher broker users of docs/security.md, cluster-wide (so on node 1)
-    local publisher configure write read name
-    while IFS=$'\t' read -r publisher configure write read; do
-        [[ -z "$publisher" || "$publisher" == \#* ]] && continue
-        name="calsync-$publisher"
-        ctl 1 -q list_users | awk '{print $1}' | grep -qxF -- "$name" ||
-            ctl 1 -q add_user "$name" "$name" >/dev/null || die "cannot create broker user '$name'"
-        ctl 1 -q set_permissions -p / "$name" "$configure" "$write" "$read" >/dev/null ||
-            die "cannot set the permissions of broker user '$name'"
-    done <"$USERS_TSV"
+ensure_users() { # the per-publisher broker users of docs/security.md, cluster-wide: one import
+    python3 - "$USERS_TSV" >"$BASE/users.json" <<'PY' || die "cannot read $USERS_TSV"
+import json, sys
+users, permissions = [], []
+for line in open(sys.argv[1], encoding="utf-8"):
+    if not line.strip() or line.startswith("#"):
+        continue
+    publisher, configure, write, read = line.rstrip("\n").split("\t")
+    name = f"calsync-{publisher}"  # password: its name, as scripts/ensure-infra.sh does locally
+    users.append({"name": name, "password": name, "tags": ""})
+    permissions.append({"user": name, "vhost": "/", "configure": configure, "write": write, "read": read})
+json.dump({"users": users, "permissions": permissions}, sys.stdout)
+PY
+    ctl 1 -q import_definitions "$BASE/users.json" >/dev/null || die "cannot create the broker users on $(node_name 1)"
 }
 
 cmd_up() {
     local start=$SECONDS i members
     prepare
-    for i in 1 2 3; do start_node "$i"; done
-    for i in 1 2 3; do await_node "$i"; done
-    for i in 2 3; do join_node "$i"; done
     members="$(running_nodes 1 | wc -l)"
-    ((members == 3)) || die "the cluster has $members running nodes instead of 3 (scripts/cluster.sh status)"
+    if ((members < 3)); then
+        for i in 1 2 3; do start_node "$i"; done
+        for i in 1 2 3; do await_node "$i"; done
+        say "3 nodes booted after $((SECONDS - start)) s"
+        for i in 2 3; do join_node "$i"; done
+        say "joined after $((SECONDS - start)) s"
+        members="$(running_nodes 1 | wc -l)"
+        ((members == 3)) || die "the cluster has $members running nodes instead of 3 (scripts/cluster.sh status)"
+    fi
     ensure_users
     say "3 nodes running and joined in $((SECONDS - start)) s; AMQP_URL=$(cluster_url)"
 }
 
-stop_node() { # index [kill]: the node's process is gone when this returns
-    local i="$1" how="${2:-stop}" pid_file pid
-    pid_file="$BASE/$(letter "$i")/pid"
-    pid="$(cat "$pid_file" 2>/dev/null || true)"
-    if [[ "$how" == kill ]]; then
-        [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null && kill -9 "$pid"
-    elif answers "$i"; then
-        ctl "$i" -q stop "$pid_file" >/dev/null 2>&1 || true
-    fi
-    if [[ -n "$pid" ]]; then
-        local start=$SECONDS
-        while kill -0 "$pid" 2>/dev/null; do
-            if ((SECONDS - start >= WAIT_SECONDS)); then
-                say "$(node_name "$i") did not stop within ${WAIT_SECONDS} s; killing it"
-                kill -9 "$pid" 2>/dev/null || true
-            fi
-            sleep 0.2
-        done
-    fi
+node_pid() { # index -> the pid of that node's Erlang VM, only if the pid file still names it
+    local i="$1" pid
+    pid="$(cat "$BASE/$(letter "$i")/pid" 2>/dev/null || true)"
+    [[ -n "$pid" ]] && tr '\0' '\n' 2>/dev/null <"/proc/$pid/environ" |
+        grep -qxF -- "RABBITMQ_NODENAME=$(node_name "$i")" && printf '%s' "$pid"
 }
 
-cmd_down() {
-    local start=$SECONDS i pids=()
+stop_node() { # index [stop|kill]: the node's process is gone when this returns
+    local i="$1" how="${2:-stop}" pid start=$SECONDS
+    pid="$(node_pid "$i" || true)"
+    if [[ "$how" == kill ]]; then
+        [[ -n "$pid" ]] && kill -9 "$pid" 2>/dev/null
+    elif answers "$i"; then
+        ctl "$i" -q stop "$BASE/$(letter "$i")/pid" >/dev/null 2>&1 || true
+    fi
+    [[ -n "$pid" ]] || return 0
+    while kill -0 "$pid" 2>/dev/null; do
+        if ((SECONDS - start >= WAIT_SECONDS)); then
+            say "$(node_name "$i") did not stop within ${WAIT_SECONDS} s; killing it"
+            kill -9 "$pid" 2>/dev/null || true
+        fi
+        sleep 0.2
+    done
+}
+
+cmd_down() { # the data is deleted anyway, so the nodes are killed rather than shut down in turn
+    local start=$SECONDS i
     [[ -d "$BASE" ]] || {
         say "no cluster here"
         return 0
     }
     for i in 1 2 3; do
-        stop_node "$i" &
-        pids+=($!)
+        if [[ -n "$(node_pid "$i" || true)" ]]; then
+            stop_node "$i" kill
+        elif answers "$i"; then # running, but its pid file is gone: ask it to stop
+            ctl "$i" -q stop >/dev/null 2>&1 || die "cannot stop $(node_name "$i")"
+        fi
     done
-    for i in "${pids[@]}"; do wait "$i" || true; done
-    for i in 1 2 3; do answers "$i" && die "$(node_name "$i") still answers after stop"; done
     rm -rf "$BASE"
     say "stopped and removed in $((SECONDS - start)) s"
 }
@@ -223,6 +237,11 @@ cmd_status() {
 
 main() {
     local verb="${1:-}" i start=$SECONDS
+    # One invocation at a time (node control from tests and a make target may overlap).
+    if [[ "$verb" != url && "$verb" != ctl ]]; then
+        exec 9>"$BASE.lock"
+        flock -w "$WAIT_SECONDS" 9 || die "another scripts/cluster.sh still runs (lock $BASE.lock)"
+    fi
     case "$verb" in
     up) cmd_up ;;
     down) cmd_down ;;
