@@ -89,7 +89,7 @@ cluster-node-start: ## start that node again (it rejoins): make cluster-node-sta
 	@scripts/cluster.sh start $(N)
 
 cluster-test: up sync ## bring the local cluster up, run tests/integration/cluster (failover), bring it down
-	@scripts/cluster.sh up
+	@scripts/cluster.sh up || { scripts/cluster.sh down; exit 1; }
 	@rc=0; CLUSTER_AMQP_URL="$$(scripts/cluster.sh url)" TZ=$(TEST_TZ) $(RUN) pytest tests/integration/cluster \
 		$(PYTEST_ARGS) || rc=$$?; scripts/cluster.sh down; exit $$rc
 

@@ -26,6 +26,7 @@ USERS_TSV="$ROOT_DIR/deploy/broker-permissions.tsv"
 say() { printf 'cluster: %s\n' "$*" >&2; }
 die() {
     printf 'cluster: ERROR: %s\n' "$*" >&2
+    [[ "${VERB:-}" != up ]] || printf 'cluster: to start afresh: make cluster-down && make cluster-up\n' >&2
     exit 1
 }
 
@@ -237,6 +238,7 @@ cmd_status() {
 
 main() {
     local verb="${1:-}" i start=$SECONDS
+    VERB="$verb"
     # One invocation at a time (node control from tests and a make target may overlap).
     if [[ "$verb" != url && "$verb" != ctl ]]; then
         exec 9>"$BASE.lock"
