@@ -8,9 +8,7 @@ outcome; it is then killed with SIGKILL. Another notifier finds the job stale in
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import replace
@@ -18,7 +16,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import asyncpg
 import pytest
 
@@ -33,10 +30,10 @@ from tests.service.notifier.support import (
     MAIL_FROM,
     AuthLinksStandIn,
     disconnect_known_user,
-    free_port,
     nothing_due,
 )
 from tests.support.helpers import eventually
+from tests.support.service_process import service_process
 
 
 @asynccontextmanager
@@ -44,46 +41,15 @@ async def notifier_process(
     common: CommonConfig, *, smtp_port: int, auth_url: str, log: Path
 ) -> AsyncIterator[asyncio.subprocess.Process]:
     """The notifier as its own OS process (SystemClock) on the test's database, broker and catcher."""
-    port, internal_port = free_port(), free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": common.database_url,
-        "AMQP_URL": common.amqp_url,
-        "AMQP_PREFIX": common.amqp_prefix,
-        "AMQP_RETRY_DELAYS_MS": ",".join(str(d) for d in common.retry_delays_ms),
-        "HTTP_PORT": str(port),
-        "INTERNAL_HOST": "127.0.0.1",
-        "INTERNAL_PORT": str(internal_port),
-        "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
-        "SERVICE_TOKEN": common.service_token,
+    settings = {
         "NOTIFIER_LINK_SECRET": LINK_SECRET,
         "AUTH_API_URL": auth_url,
         "SMTP_PORT": str(smtp_port),
         "MAIL_FROM": MAIL_FROM,
         "DELIVERY_POLL_INTERVAL": "0.05",
-        "OUTBOX_POLL_INTERVAL": "0.05",
-        "LOG_LEVEL": "INFO",
     }
-    with log.open("wb") as out:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "services.notifier", env=env, stdout=out, stderr=out
-        )
-        try:
-            await eventually(lambda: _ready(f"http://127.0.0.1:{internal_port}"), timeout=30)
-            yield proc
-        finally:
-            if proc.returncode is None:
-                proc.kill()
-            await proc.wait()
-
-
-async def _ready(url: str) -> None:
-    """The process is ready (internal /readyz) only once its consumers and delivery worker run."""
-    try:
-        async with aiohttp.ClientSession() as http, http.get(url + "/readyz") as resp:
-            assert resp.status == 200
-    except aiohttp.ClientConnectionError:
-        raise AssertionError("not listening yet") from None
+    async with service_process("notifier", common, settings, log=log) as proc:
+        yield proc
 
 
 @asynccontextmanager

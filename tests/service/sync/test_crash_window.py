@@ -10,22 +10,19 @@ takes over the expired claim.
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import asyncpg
 
 from shared.amqp import Broker
 from shared.config import CommonConfig, GoogleConfig
-from tests.service.notifier.support import free_port
 from tests.service.sync.support import TokenStandIn, all_synced, booked, calendar_of, connected, ours
 from tests.support.helpers import eventually
+from tests.support.service_process import service_process
 
 EMAIL = "alice@example.com"
 
@@ -35,18 +32,7 @@ async def sync_process(
     common: CommonConfig, google: GoogleConfig, *, log: Path
 ) -> AsyncIterator[asyncio.subprocess.Process]:
     """sync as its own OS process (SystemClock) on the test's database, broker and emulator."""
-    port, internal_port = free_port(), free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": common.database_url,
-        "AMQP_URL": common.amqp_url,
-        "AMQP_PREFIX": common.amqp_prefix,
-        "AMQP_RETRY_DELAYS_MS": ",".join(str(d) for d in common.retry_delays_ms),
-        "HTTP_PORT": str(port),
-        "INTERNAL_HOST": "127.0.0.1",
-        "INTERNAL_PORT": str(internal_port),
-        "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
-        "SERVICE_TOKEN": common.service_token,
+    settings = {
         "GOOGLE_CLIENT_ID": google.client_id,
         "GOOGLE_CLIENT_SECRET": google.client_secret,
         "GOOGLE_AUTH_URL": google.auth_url,
@@ -57,28 +43,9 @@ async def sync_process(
         "GOOGLE_CALENDAR_BASE_URL": google.calendar_base_url,
         "SYNC_POLL_INTERVAL": "0.05",
         "SYNC_LEASE_SECONDS": "2",
-        "OUTBOX_POLL_INTERVAL": "0.05",
-        "LOG_LEVEL": "INFO",
     }
-    with log.open("wb") as out:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "services.sync", env=env, stdout=out, stderr=out
-        )
-        try:
-            await eventually(lambda: _ready(f"http://127.0.0.1:{internal_port}"), timeout=30)
-            yield proc
-        finally:
-            if proc.returncode is None:
-                proc.kill()
-            await proc.wait()
-
-
-async def _ready(url: str) -> None:
-    try:
-        async with aiohttp.ClientSession() as http, http.get(url + "/readyz") as resp:
-            assert resp.status == 200
-    except aiohttp.ClientConnectionError:
-        raise AssertionError("not listening yet") from None
+    async with service_process("sync", common, settings, log=log) as proc:
+        yield proc
 
 
 async def _event_id_stored(db: asyncpg.Pool) -> None:
