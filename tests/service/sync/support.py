@@ -7,7 +7,7 @@ accounts it was told about, or answers ``disconnected`` for a user marked so.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -20,6 +20,7 @@ from services.sync.app import create_app
 from services.sync.config import SyncConfig, WriterConfig
 from services.sync.domain.failures import Backoff
 from shared import messages as m
+from shared.amqp import Broker
 from shared.clock import Clock
 from shared.config import CommonConfig, GoogleConfig
 from shared.rpc import serve as serve_rpc
@@ -143,3 +144,41 @@ async def calendar_of(db: asyncpg.Pool, user_id: str) -> str:
 async def all_synced(db: asyncpg.Pool, count: int) -> None:
     rows = await db.fetch("SELECT state, version, synced_version FROM sync.appointments")
     assert len(rows) == count and all(r["state"] == "synced" for r in rows), [dict(r) for r in rows]
+
+
+@dataclass(frozen=True)
+class SyncWorld:
+    """What a sync service test drives: ``async with world.start(clock=..., **writer_changes)`` runs
+    sync; around it auth's token answers, Google (the emulator), the bus and the database."""
+
+    start: Callable[..., Any]
+    tokens: TokenStandIn
+    emulator: Any
+    broker: Broker
+    db: asyncpg.Pool
+
+    def add_account(self, user_id: str, email: str) -> None:
+        """``email`` is a Google account, and auth hands out its tokens for ``user_id``."""
+        self.emulator.add_user(email)
+        self.tokens.accounts[user_id] = email
+
+    async def connect(self, user_id: str, email: str) -> str:
+        """auth announces the grant; the destination calendar, once sync has resolved it."""
+        await self.broker.publish(connected(user_id, email))
+        return await calendar_of(self.db, user_id)
+
+    async def book(self, user_id: str, count: int, *, prefix: str = "a") -> None:
+        """``count`` appointments ``<prefix>0``, ``<prefix>1``, ... one a day from START."""
+        for number in range(count):
+            await self.broker.publish(booked(f"{prefix}{number}", user_id, day=number))
+
+
+async def pending_count(db: asyncpg.Pool, count: int) -> None:
+    assert await db.fetchval("SELECT count(*) FROM sync.appointments WHERE state = 'pending'") == count
+
+
+async def synced_of(db: asyncpg.Pool, user_id: str, count: int) -> None:
+    synced = await db.fetchval(
+        "SELECT count(*) FROM sync.appointments WHERE owner_user_id = $1 AND state = 'synced'", user_id
+    )
+    assert synced == count

@@ -10,8 +10,7 @@ import aiohttp
 import asyncpg
 
 from shared import messages as m
-from shared.amqp import Broker
-from tests.service.sync.support import TokenStandIn, all_synced, booked, calendar_of, connected, ours
+from tests.service.sync.support import SyncWorld, all_synced, booked, calendar_of, ours
 from tests.support.helpers import eventually
 
 EMAIL, TEAM, SHARED = "alice@example.com", "team@group.calendar.google.com", "board@group.calendar.google.com"
@@ -29,60 +28,47 @@ async def choose(
 
 
 async def test_choosing_another_calendar_moves_upcoming_appointments(
-    start_sync: Callable[..., Any],
-    tokens: TokenStandIn,
-    emulator: Any,
-    broker: Broker,
-    clean_db: asyncpg.Pool,
+    world: SyncWorld,
     probe: Callable[..., Any],
     service_token: str,
 ) -> None:
     """After the choice the appointments are in the chosen calendar, once, and no longer in the
     primary one; the notifier hears calendar.selected."""
-    emulator.add_user(EMAIL)
-    emulator.add_calendar(EMAIL, TEAM, "Team", access_role="writer")
-    tokens.accounts["u1"] = EMAIL
+    world.add_account("u1", EMAIL)
+    world.emulator.add_calendar(EMAIL, TEAM, "Team", access_role="writer")
     selected = await probe(m.SYNC_EVENTS, "sync.calendar.selected")
-    async with start_sync() as sync:
-        await broker.publish(connected("u1", EMAIL))
-        await calendar_of(clean_db, "u1")
-        for number in range(3):
-            await broker.publish(booked(f"a{number}", "u1", day=number))
-        await eventually(lambda: all_synced(clean_db, 3))
+    async with world.start() as sync:
+        await world.connect("u1", EMAIL)
+        await world.book("u1", 3)
+        await eventually(lambda: all_synced(world.db, 3))
         assert await choose(sync.url, service_token, "u1", TEAM) == (
             200,
             {"user_id": "u1", "calendar_id": TEAM},
         )
         assert (await selected.next_json())["calendar_id"] == TEAM
-        await eventually(lambda: _in(clean_db, TEAM, 3))
-    assert sorted(ours(emulator, TEAM)) == ["a0", "a1", "a2"]
-    assert all(len(copies) == 1 for copies in ours(emulator, TEAM).values())
-    assert ours(emulator, EMAIL) == {}
+        await eventually(lambda: _in(world.db, TEAM, 3))
+    assert sorted(ours(world.emulator, TEAM)) == ["a0", "a1", "a2"]
+    assert all(len(copies) == 1 for copies in ours(world.emulator, TEAM).values())
+    assert ours(world.emulator, EMAIL) == {}
 
 
 async def test_a_calendar_the_user_cannot_write_to_is_refused(
-    start_sync: Callable[..., Any],
-    tokens: TokenStandIn,
-    emulator: Any,
-    broker: Broker,
-    clean_db: asyncpg.Pool,
+    world: SyncWorld,
     service_token: str,
 ) -> None:
     """Read-only, unknown, or malformed choices are refused with a reason; the destination stays."""
-    emulator.add_user(EMAIL)
-    emulator.add_calendar(EMAIL, SHARED, "Board", access_role="reader")
-    tokens.accounts["u1"] = EMAIL
-    async with start_sync() as sync:
+    world.add_account("u1", EMAIL)
+    world.emulator.add_calendar(EMAIL, SHARED, "Board", access_role="reader")
+    async with world.start() as sync:
         assert (await choose(sync.url, service_token, "u1", SHARED))[1]["error"] == "not_connected"
-        await broker.publish(connected("u1", EMAIL))
-        await calendar_of(clean_db, "u1")
+        await world.connect("u1", EMAIL)
         status, body = await choose(sync.url, service_token, "u1", SHARED)
         assert (status, body["error"]) == (422, "not_writable")
         status, body = await choose(sync.url, service_token, "u1", "nobody@group.calendar.google.com")
         assert (status, body["error"]) == (404, "unknown_calendar")
         status, body = await choose(sync.url, service_token, "u1", 42)
         assert (status, body["error"]) == (400, "invalid_calendar_id")
-    assert await calendar_of(clean_db, "u1") == EMAIL
+    assert await calendar_of(world.db, "u1") == EMAIL
 
 
 async def _in(db: asyncpg.Pool, calendar_id: str, count: int) -> None:
@@ -91,31 +77,25 @@ async def _in(db: asyncpg.Pool, calendar_id: str, count: int) -> None:
 
 
 async def test_a_chosen_calendar_that_disappears_is_reported_and_a_new_choice_resumes(
-    start_sync: Callable[..., Any],
-    tokens: TokenStandIn,
-    emulator: Any,
-    broker: Broker,
-    clean_db: asyncpg.Pool,
+    world: SyncWorld,
     probe: Callable[..., Any],
     service_token: str,
 ) -> None:
     """Google answering 404 for the chosen calendar gives calendar_unavailable once; choosing the
     primary calendar again writes the waiting appointment."""
-    emulator.add_user(EMAIL)
-    emulator.add_calendar(EMAIL, TEAM, "Team", access_role="owner")
-    tokens.accounts["u1"] = EMAIL
+    world.add_account("u1", EMAIL)
+    world.emulator.add_calendar(EMAIL, TEAM, "Team", access_role="owner")
     problems = await probe(m.SYNC_EVENTS, "sync.calendar.problem")
-    async with start_sync() as sync:
-        await broker.publish(connected("u1", EMAIL))
-        await calendar_of(clean_db, "u1")
+    async with world.start() as sync:
+        await world.connect("u1", EMAIL)
         assert (await choose(sync.url, service_token, "u1", TEAM))[0] == 200
-        emulator.remove_calendar(EMAIL, TEAM)
-        await broker.publish(booked("a1", "u1"))
+        world.emulator.remove_calendar(EMAIL, TEAM)
+        await world.broker.publish(booked("a1", "u1"))
         problem = await problems.next_json()
         assert (problem["problem"], problem["calendar_id"]) == ("calendar_unavailable", TEAM)
         assert await choose(sync.url, service_token, "u1", "primary") == (
             200,
             {"user_id": "u1", "calendar_id": EMAIL},
         )
-        await eventually(lambda: _in(clean_db, EMAIL, 1))
-    assert sorted(ours(emulator, EMAIL)) == ["a1"] and problems.pending() == 0
+        await eventually(lambda: _in(world.db, EMAIL, 1))
+    assert sorted(ours(world.emulator, EMAIL)) == ["a1"] and problems.pending() == 0

@@ -14,65 +14,51 @@ import asyncpg
 from shared import messages as m
 from shared.amqp import Broker
 from shared.clock import ManualClock
-from tests.service.sync.support import TokenStandIn, all_synced, booked, calendar_of, connected, ours
+from tests.service.sync.support import SyncWorld, all_synced, booked, connected, ours, synced_of
 from tests.support.helpers import eventually
 
 ALICE, BOB, WORK = "alice@example.com", "bob@example.com", "alice@work.example"
 
 
 async def test_switching_to_another_google_account_moves_upcoming_appointments(
-    start_sync: Callable[..., Any],
-    tokens: TokenStandIn,
-    emulator: Any,
-    broker: Broker,
-    clean_db: asyncpg.Pool,
+    world: SyncWorld,
     probe: Callable[..., Any],
 ) -> None:
     """After reconnecting with another account the upcoming appointments appear in the new
     account's primary calendar, once, and the platform is asked for a backfill."""
-    emulator.add_user(ALICE)
-    emulator.add_user(WORK)
-    tokens.accounts["u1"] = ALICE
+    world.add_account("u1", ALICE)
+    world.emulator.add_user(WORK)
     backfill = await probe(m.SYNC_EVENTS, "sync.appointments.backfill_requested")
-    async with start_sync():
-        await broker.publish(connected("u1", ALICE))
-        await calendar_of(clean_db, "u1")
+    async with world.start():
+        await world.connect("u1", ALICE)
         await backfill.next_json()
-        for number in range(2):
-            await broker.publish(booked(f"a{number}", "u1", day=number))
-        await eventually(lambda: all_synced(clean_db, 2))
-        tokens.accounts["u1"] = WORK
-        await broker.publish(
+        await world.book("u1", 2)
+        await eventually(lambda: all_synced(world.db, 2))
+        world.tokens.accounts["u1"] = WORK
+        await world.broker.publish(
             connected("u1", WORK, cause="reconnected", account_changed=True, previous_google_email=ALICE)
         )
         assert (await backfill.next_json())["user_id"] == "u1"
-        await eventually(lambda: _in_calendar(clean_db, WORK, 2))
-        await eventually(lambda: all_synced(clean_db, 2))
-    assert sorted(ours(emulator, WORK)) == ["a0", "a1"]
-    assert all(len(copies) == 1 for copies in ours(emulator, WORK).values())
+        await eventually(lambda: _in_calendar(world.db, WORK, 2))
+        await eventually(lambda: all_synced(world.db, 2))
+    assert sorted(ours(world.emulator, WORK)) == ["a0", "a1"]
+    assert all(len(copies) == 1 for copies in ours(world.emulator, WORK).values())
 
 
 async def test_a_withdrawn_calendar_permission_asks_for_consent_once(
-    start_sync: Callable[..., Any],
-    tokens: TokenStandIn,
-    emulator: Any,
-    broker: Broker,
-    clean_db: asyncpg.Pool,
+    world: SyncWorld,
     probe: Callable[..., Any],
     service_token: str,
 ) -> None:
     """403 insufficientPermissions publishes one needs_consent problem; the appointments wait, the
     health view shows the problem, and reconnecting writes them and ends the episode."""
-    emulator.add_user(ALICE)
-    tokens.accounts["u1"] = ALICE
+    world.add_account("u1", ALICE)
     problems = await probe(m.SYNC_EVENTS, "sync.calendar.problem")
     selected = await probe(m.SYNC_EVENTS, "sync.calendar.selected")
-    async with start_sync() as sync:
-        await broker.publish(connected("u1", ALICE))
-        await calendar_of(clean_db, "u1")
-        emulator.fail_for(f"/calendar/v3/calendars/{ALICE}/", 403, reason="insufficientPermissions")
-        for number in range(3):
-            await broker.publish(booked(f"a{number}", "u1", day=number))
+    async with world.start() as sync:
+        await world.connect("u1", ALICE)
+        world.emulator.fail_for(f"/calendar/v3/calendars/{ALICE}/", 403, reason="insufficientPermissions")
+        await world.book("u1", 3)
         assert (await problems.next_json())["problem"] == "needs_consent"
         async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {service_token}"}) as http:
             health = await eventually(lambda: _health(http, sync.url, "u1", pending=3))
@@ -80,45 +66,38 @@ async def test_a_withdrawn_calendar_permission_asks_for_consent_once(
                 state = await resp.json()
         assert health["calendar_problem"]["problem"] == "needs_consent"
         assert state["state"] == "pending" and "needs_consent" in state["why"]
-        emulator.clear_faults()
-        await broker.publish(connected("u1", ALICE, cause="reconnected"))
-        await eventually(lambda: all_synced(clean_db, 3))
+        world.emulator.clear_faults()
+        await world.broker.publish(connected("u1", ALICE, cause="reconnected"))
+        await eventually(lambda: all_synced(world.db, 3))
         ended = await selected.next_json()
     assert ended["calendar_id"] == ALICE and selected.pending() == 0
     assert problems.pending() == 0
-    assert sorted(ours(emulator, ALICE)) == ["a0", "a1", "a2"]
+    assert sorted(ours(world.emulator, ALICE)) == ["a0", "a1", "a2"]
 
 
 async def test_one_users_backlog_leaves_room_for_another(
-    start_sync: Callable[..., Any],
-    tokens: TokenStandIn,
-    emulator: Any,
-    broker: Broker,
-    clean_db: asyncpg.Pool,
+    world: SyncWorld,
 ) -> None:
     """With one write in flight per user, Bob's appointment is written while Alice's slow backlog
     is still being worked through."""
     for email, user in ((ALICE, "alice"), (BOB, "bob")):
-        emulator.add_user(email)
-        tokens.accounts[user] = email
-    async with start_sync(per_user_in_flight=1):
+        world.add_account(user, email)
+    async with world.start(per_user_in_flight=1):
         for email, user in ((ALICE, "alice"), (BOB, "bob")):
-            await broker.publish(connected(user, email))
-            await calendar_of(clean_db, user)
-        emulator.set_latency(f"/calendar/v3/calendars/{ALICE}/events", 1.0)
-        for number in range(8):
-            await broker.publish(booked(f"al{number}", "alice", day=number))
-        await broker.publish(booked("bo", "bob"))
-        await eventually(lambda: _user_synced(clean_db, "bob", 1))
-        alice = await clean_db.fetchrow(
+            await world.connect(user, email)
+        world.emulator.set_latency(f"/calendar/v3/calendars/{ALICE}/events", 1.0)
+        await world.book("alice", 8, prefix="al")
+        await world.broker.publish(booked("bo", "bob"))
+        await eventually(lambda: synced_of(world.db, "bob", 1))
+        alice = await world.db.fetchrow(
             "SELECT count(*) FILTER (WHERE state = 'pending') AS pending,"
             " count(*) FILTER (WHERE lease_owner IS NOT NULL) AS in_flight"
             " FROM sync.appointments WHERE owner_user_id = 'alice'"
         )
         assert alice["pending"] >= 4 and alice["in_flight"] <= 1
-        emulator.clear_faults()
-        await eventually(lambda: all_synced(clean_db, 9), timeout=20)
-    assert len(ours(emulator, ALICE)) == 8
+        world.emulator.clear_faults()
+        await eventually(lambda: all_synced(world.db, 9), timeout=20)
+    assert len(ours(world.emulator, ALICE)) == 8
 
 
 async def test_pending_work_of_a_deleted_connection_is_dropped_after_the_retention(
@@ -152,13 +131,6 @@ async def _count(db: asyncpg.Pool, count: int) -> None:
 async def _in_calendar(db: asyncpg.Pool, calendar_id: str, count: int) -> None:
     found = await db.fetchval(
         "SELECT count(*) FROM sync.appointments WHERE calendar_id = $1 AND state = 'synced'", calendar_id
-    )
-    assert found == count
-
-
-async def _user_synced(db: asyncpg.Pool, user_id: str, count: int) -> None:
-    found = await db.fetchval(
-        "SELECT count(*) FROM sync.appointments WHERE owner_user_id = $1 AND state = 'synced'", user_id
     )
     assert found == count
 

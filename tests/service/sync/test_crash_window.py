@@ -18,9 +18,8 @@ from typing import Any
 
 import asyncpg
 
-from shared.amqp import Broker
 from shared.config import CommonConfig, GoogleConfig
-from tests.service.sync.support import TokenStandIn, all_synced, booked, calendar_of, connected, ours
+from tests.service.sync.support import SyncWorld, all_synced, booked, ours
 from tests.support.helpers import eventually
 from tests.support.service_process import service_process
 
@@ -63,39 +62,33 @@ async def _stuck_recording(db: asyncpg.Pool, emulator: Any) -> None:
 async def test_a_sync_killed_after_google_accepted_the_insert_leaves_one_event(
     common_config: Callable[..., CommonConfig],
     google_config: GoogleConfig,
-    start_sync: Callable[..., Any],
-    tokens: TokenStandIn,
-    emulator: Any,
-    broker: Broker,
-    clean_db: asyncpg.Pool,
+    world: SyncWorld,
     database_url: str,
     tmp_path: Path,
 ) -> None:
     """The restarted writer inserts under the stored id, gets 409, recognises its own event by the
     private tag and records it as synced: the user sees one event, never two."""
-    emulator.add_user(EMAIL)
-    tokens.accounts["u1"] = EMAIL
+    world.add_account("u1", EMAIL)
     async with sync_process(common_config("sync"), google_config, log=tmp_path / "sync.log") as proc:
-        await broker.publish(connected("u1", EMAIL))
-        await calendar_of(clean_db, "u1")
-        emulator.set_latency(f"/calendar/v3/calendars/{EMAIL}/events", 3.0)  # time to lock the row
-        await broker.publish(booked("a1", "u1"))
-        await eventually(lambda: _event_id_stored(clean_db))
+        await world.connect("u1", EMAIL)
+        world.emulator.set_latency(f"/calendar/v3/calendars/{EMAIL}/events", 3.0)  # time to lock the row
+        await world.broker.publish(booked("a1", "u1"))
+        await eventually(lambda: _event_id_stored(world.db))
         holder = await asyncpg.connect(database_url)
         try:
             async with holder.transaction():
                 await holder.execute("SELECT 1 FROM sync.appointments WHERE appointment_id = 'a1' FOR UPDATE")
-                await eventually(lambda: _stuck_recording(clean_db, emulator))
+                await eventually(lambda: _stuck_recording(world.db, world.emulator))
                 proc.send_signal(signal.SIGKILL)
                 assert await proc.wait() == -signal.SIGKILL
         finally:
             await holder.close()
-    emulator.clear_faults()
-    row = await clean_db.fetchrow("SELECT state, etag, lease_until FROM sync.appointments")
+    world.emulator.clear_faults()
+    row = await world.db.fetchrow("SELECT state, etag, lease_until FROM sync.appointments")
     assert row["state"] == "pending" and row["etag"] is None and row["lease_until"] is not None
 
-    async with start_sync():
-        await eventually(lambda: all_synced(clean_db, 1), timeout=15)
-    inserts = [r for r in emulator.requests if r.method == "POST" and r.path.endswith("/events")]
+    async with world.start():
+        await eventually(lambda: all_synced(world.db, 1), timeout=15)
+    inserts = [r for r in world.emulator.requests if r.method == "POST" and r.path.endswith("/events")]
     assert [r.status for r in inserts] == [200, 409]
-    assert len(ours(emulator, EMAIL)["a1"]) == 1
+    assert len(ours(world.emulator, EMAIL)["a1"]) == 1

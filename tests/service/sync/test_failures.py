@@ -4,15 +4,21 @@ quota) and end up in the calendar exactly once, at their latest version."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from typing import Any
 
 import asyncpg
 
 from shared import messages as m
-from shared.amqp import Broker
 from shared.web import REGISTRY
-from tests.service.sync.support import TokenStandIn, all_synced, booked, calendar_of, connected, ours
+from tests.service.sync.support import (
+    SyncWorld,
+    all_synced,
+    booked,
+    connected,
+    ours,
+    pending_count,
+    synced_of,
+)
 from tests.support.helpers import eventually
 
 ALICE, BOB = "alice@example.com", "bob@example.com"
@@ -23,41 +29,34 @@ def calendar_calls(emulator: Any, calendar_id: str) -> int:
 
 
 async def test_a_grant_revoked_mid_stream_then_reconnected_loses_nothing(
-    start_sync: Callable[..., Any],
-    tokens: TokenStandIn,
-    emulator: Any,
-    broker: Broker,
-    clean_db: asyncpg.Pool,
+    world: SyncWorld,
 ) -> None:
     """Appointments and updates published while the grant is dead wait; after reconnecting, every
     appointment is in the calendar once, at its latest version."""
-    emulator.add_user(ALICE)
-    tokens.accounts["u1"] = ALICE
-    async with start_sync():
-        await broker.publish(connected("u1", ALICE))
-        await calendar_of(clean_db, "u1")
-        for number in range(4):
-            await broker.publish(booked(f"a{number}", "u1", day=number))
-        await eventually(lambda: all_synced(clean_db, 4))
-        emulator.revoke_user(ALICE)
-        tokens.disconnected.add("u1")
-        await broker.publish(booked("a0", "u1", 2))  # sync discovers the dead grant itself
-        await eventually(lambda: _waiting(clean_db, "a0", "disconnected"))
-        await broker.publish(
+    world.add_account("u1", ALICE)
+    async with world.start():
+        await world.connect("u1", ALICE)
+        await world.book("u1", 4)
+        await eventually(lambda: all_synced(world.db, 4))
+        world.emulator.revoke_user(ALICE)
+        world.tokens.disconnected.add("u1")
+        await world.broker.publish(booked("a0", "u1", 2))  # sync discovers the dead grant itself
+        await eventually(lambda: _waiting(world.db, "a0", "disconnected"))
+        await world.broker.publish(
             m.GrantDisconnected(user_id="u1", grant_id="g-u1", reason="revoked", since=m._now())
         )
         for number in range(2, 6):
-            await broker.publish(booked(f"a{number}", "u1", 2 if number < 4 else 1, day=number))
-        await broker.publish(
+            await world.broker.publish(booked(f"a{number}", "u1", 2 if number < 4 else 1, day=number))
+        await world.broker.publish(
             m.AppointmentCancelled(appointment_id="a1", version=2, owner_user_id="u1", account_id="acc-1")
         )
-        await eventually(lambda: _pending_count(clean_db, 6))
-        calls_while_dead = calendar_calls(emulator, ALICE)
-        tokens.disconnected.discard("u1")
-        await broker.publish(connected("u1", ALICE, cause="reconnected"))
-        await eventually(lambda: all_synced(clean_db, 6))
+        await eventually(lambda: pending_count(world.db, 6))
+        calls_while_dead = calendar_calls(world.emulator, ALICE)
+        world.tokens.disconnected.discard("u1")
+        await world.broker.publish(connected("u1", ALICE, cause="reconnected"))
+        await eventually(lambda: all_synced(world.db, 6))
     assert calls_while_dead <= 8 + 1  # the writes before the revocation and the one that found it
-    events = ours(emulator, ALICE)
+    events = ours(world.emulator, ALICE)
     assert sorted(events) == ["a0", "a2", "a3", "a4", "a5"]
     assert all(len(copies) == 1 for copies in events.values())
     assert {k: v[0]["summary"] for k, v in events.items()} == {
@@ -66,39 +65,31 @@ async def test_a_grant_revoked_mid_stream_then_reconnected_loses_nothing(
 
 
 async def test_a_rate_limit_storm_delays_one_user_while_another_keeps_flowing(
-    start_sync: Callable[..., Any],
-    tokens: TokenStandIn,
-    emulator: Any,
-    broker: Broker,
-    clean_db: asyncpg.Pool,
+    world: SyncWorld,
 ) -> None:
     """Google answering 429 and 403 rateLimitExceeded for Alice's calendar backs her writes off
     (no hot loop); Bob's appointments are written meanwhile; after the storm Alice's arrive, once."""
     for email, user in ((ALICE, "alice"), (BOB, "bob")):
-        emulator.add_user(email)
-        tokens.accounts[user] = email
-    async with start_sync(backoff=_slow_backoff()) as sync:
+        world.add_account(user, email)
+    async with world.start(backoff=_slow_backoff()) as sync:
         for email, user in ((ALICE, "alice"), (BOB, "bob")):
-            await broker.publish(connected(user, email))
-            await calendar_of(clean_db, user)
-        emulator.fail_next(f"/calendar/v3/calendars/{ALICE}/", 403, reason="rateLimitExceeded", count=3)
-        emulator.fail_for(f"/calendar/v3/calendars/{ALICE}/", 429)
-        for number in range(12):
-            await broker.publish(booked(f"al{number}", "alice", day=number))
-        for number in range(3):
-            await broker.publish(booked(f"bo{number}", "bob", day=number))
+            await world.connect(user, email)
+        world.emulator.fail_next(f"/calendar/v3/calendars/{ALICE}/", 403, reason="rateLimitExceeded", count=3)
+        world.emulator.fail_for(f"/calendar/v3/calendars/{ALICE}/", 429)
+        await world.book("alice", 12, prefix="al")
+        await world.book("bob", 3, prefix="bo")
         storm_began = time.monotonic()
-        await eventually(lambda: _synced_of(clean_db, "bob", 3))
-        await eventually(lambda: _waiting_count(clean_db, "alice", "rate_limited", 2))
-        storm_calls, storm_seconds = calendar_calls(emulator, ALICE), time.monotonic() - storm_began
-        emulator.clear_faults()
-        await eventually(lambda: all_synced(clean_db, 15), timeout=20)
+        await eventually(lambda: synced_of(world.db, "bob", 3))
+        await eventually(lambda: _waiting_count(world.db, "alice", "rate_limited", 2))
+        storm_calls, storm_seconds = calendar_calls(world.emulator, ALICE), time.monotonic() - storm_began
+        world.emulator.clear_faults()
+        await eventually(lambda: all_synced(world.db, 15), timeout=20)
     # Backoff, not a hot loop: each of the 12 rows is tried after 0.2, 0.4, 0.8 s, then once a second.
     assert storm_calls <= 12 * (5 + storm_seconds)
     registry = sync.app[REGISTRY]
     assert registry.get_sample_value("calsync_sync_google_errors_total", {"kind": "rate_limit"}) >= 2
     assert registry.get_sample_value("calsync_sync_writes_total", {"outcome": "synced"}) == 15
-    events = ours(emulator, ALICE)
+    events = ours(world.emulator, ALICE)
     assert len(events) == 12 and all(len(copies) == 1 for copies in events.values())
 
 
@@ -113,17 +104,6 @@ async def _waiting(db: asyncpg.Pool, appointment_id: str, reason: str) -> None:
         "SELECT state, wait_reason FROM sync.appointments WHERE appointment_id = $1", appointment_id
     )
     assert (row["state"], row["wait_reason"]) == ("pending", reason), dict(row)
-
-
-async def _pending_count(db: asyncpg.Pool, count: int) -> None:
-    assert await db.fetchval("SELECT count(*) FROM sync.appointments WHERE state = 'pending'") == count
-
-
-async def _synced_of(db: asyncpg.Pool, user_id: str, count: int) -> None:
-    synced = await db.fetchval(
-        "SELECT count(*) FROM sync.appointments WHERE owner_user_id = $1 AND state = 'synced'", user_id
-    )
-    assert synced == count
 
 
 async def _waiting_count(db: asyncpg.Pool, user_id: str, reason: str, at_least: int) -> None:

@@ -10,128 +10,102 @@ from typing import Any
 import asyncpg
 
 from shared import messages as m
-from shared.amqp import Broker
-from tests.service.sync.support import TokenStandIn, all_synced, booked, calendar_of, connected, ours
+from tests.service.sync.support import SyncWorld, all_synced, booked, connected, ours
 from tests.support.helpers import eventually
 
 EMAIL = "alice@example.com"
 
 
 async def test_an_event_deleted_in_google_is_recreated_on_the_next_update(
-    start_sync: Callable[..., Any],
-    tokens: TokenStandIn,
-    emulator: Any,
-    broker: Broker,
-    clean_db: asyncpg.Pool,
+    world: SyncWorld,
 ) -> None:
     """The platform is the source of truth: an update of an event the user deleted in Google
     writes it again under a new id, and the sync state says so."""
-    emulator.add_user(EMAIL)
-    tokens.accounts["u1"] = EMAIL
-    async with start_sync():
-        await broker.publish(connected("u1", EMAIL))
-        await calendar_of(clean_db, "u1")
-        await broker.publish(booked("a1", "u1"))
-        await eventually(lambda: all_synced(clean_db, 1))
-        (first,) = ours(emulator, EMAIL)["a1"]
-        emulator.user_delete_event(EMAIL, first["id"])
-        await broker.publish(booked("a1", "u1", 2))
-        await eventually(lambda: _synced_at(clean_db, "a1", 2))
-    (again,) = ours(emulator, EMAIL)["a1"]
+    world.add_account("u1", EMAIL)
+    async with world.start():
+        await world.connect("u1", EMAIL)
+        await world.broker.publish(booked("a1", "u1"))
+        await eventually(lambda: all_synced(world.db, 1))
+        (first,) = ours(world.emulator, EMAIL)["a1"]
+        world.emulator.user_delete_event(EMAIL, first["id"])
+        await world.broker.publish(booked("a1", "u1", 2))
+        await eventually(lambda: _synced_at(world.db, "a1", 2))
+    (again,) = ours(world.emulator, EMAIL)["a1"]
     assert again["id"] != first["id"] and again["summary"] == "a1 v2"
-    row = await clean_db.fetchrow("SELECT generation, note FROM sync.appointments")
+    row = await world.db.fetchrow("SELECT generation, note FROM sync.appointments")
     assert row["generation"] == 1 and "deleted in Google" in row["note"]
 
 
 async def test_deleting_and_re_adding_the_connection_duplicates_nothing(
-    start_sync: Callable[..., Any],
-    tokens: TokenStandIn,
-    emulator: Any,
-    broker: Broker,
-    clean_db: asyncpg.Pool,
+    world: SyncWorld,
     probe: Callable[..., Any],
 ) -> None:
     """After grant.deleted nothing is written; re-adding the same Google account and the platform
     republishing everything leaves each appointment in the calendar exactly once."""
-    emulator.add_user(EMAIL)
-    tokens.accounts["u1"] = EMAIL
+    world.add_account("u1", EMAIL)
     backfill = await probe(m.SYNC_EVENTS, "sync.appointments.backfill_requested")
-    async with start_sync():
-        await broker.publish(connected("u1", EMAIL))
-        await calendar_of(clean_db, "u1")
+    async with world.start():
+        await world.connect("u1", EMAIL)
         published = [booked(f"a{n}", "u1", day=n) for n in range(3)]
         for message in published:
-            await broker.publish(message)
-        await eventually(lambda: all_synced(clean_db, 3))
-        await broker.publish(m.GrantDeleted(user_id="u1", grant_id="g-u1"))
-        del tokens.accounts["u1"]  # auth dropped the grant
-        await eventually(lambda: _grant(clean_db, "deleted"))
+            await world.broker.publish(message)
+        await eventually(lambda: all_synced(world.db, 3))
+        await world.broker.publish(m.GrantDeleted(user_id="u1", grant_id="g-u1"))
+        del world.tokens.accounts["u1"]  # auth dropped the grant
+        await eventually(lambda: _grant(world.db, "deleted"))
         late = booked("a3", "u1", day=3)
-        await broker.publish(late)
-        await eventually(lambda: _pending(clean_db, "a3"))
-        assert "a3" not in ours(emulator, EMAIL)  # nothing is written after the deletion
-        tokens.accounts["u1"] = EMAIL
-        await broker.publish(connected("u1", EMAIL))
+        await world.broker.publish(late)
+        await eventually(lambda: _pending(world.db, "a3"))
+        assert "a3" not in ours(world.emulator, EMAIL)  # nothing is written after the deletion
+        world.tokens.accounts["u1"] = EMAIL
+        await world.broker.publish(connected("u1", EMAIL))
         await backfill.next_json()
         await backfill.next_json()  # the second connection asks again
         for message in [*published, late]:
-            await broker.publish(message.model_copy(update={"message_id": m._new_id()}))
-        await eventually(lambda: all_synced(clean_db, 4))
-    events = ours(emulator, EMAIL)
+            await world.broker.publish(message.model_copy(update={"message_id": m._new_id()}))
+        await eventually(lambda: all_synced(world.db, 4))
+    events = ours(world.emulator, EMAIL)
     assert sorted(events) == ["a0", "a1", "a2", "a3"]
     assert all(len(copies) == 1 for copies in events.values())
 
 
 async def test_a_read_only_calendar_is_reported_once_and_appointments_wait(
-    start_sync: Callable[..., Any],
-    tokens: TokenStandIn,
-    emulator: Any,
-    broker: Broker,
-    clean_db: asyncpg.Pool,
+    world: SyncWorld,
     probe: Callable[..., Any],
 ) -> None:
     """Lost write access gives one calendar.problem (calendar_unavailable) for the episode; the
     appointments stay pending with that reason and nothing more is sent to Google."""
-    emulator.add_user(EMAIL)
-    tokens.accounts["u1"] = EMAIL
+    world.add_account("u1", EMAIL)
     problems = await probe(m.SYNC_EVENTS, "sync.calendar.problem")
-    async with start_sync():
-        await broker.publish(connected("u1", EMAIL))
-        await calendar_of(clean_db, "u1")
-        emulator.set_access_role(EMAIL, EMAIL, "reader")
-        for number in range(3):
-            await broker.publish(booked(f"a{number}", "u1", day=number))
+    async with world.start():
+        await world.connect("u1", EMAIL)
+        world.emulator.set_access_role(EMAIL, EMAIL, "reader")
+        await world.book("u1", 3)
         problem = await problems.next_json()
         assert problem["problem"] == "calendar_unavailable" and problem["calendar_id"] == EMAIL
-        await eventually(lambda: _problem(clean_db, "calendar_unavailable"))
-        await eventually(lambda: _nothing_in_flight(clean_db))  # writes claimed before the problem end
-        calls = len([r for r in emulator.requests if r.method == "POST"])
-        await broker.publish(booked("a9", "u1"))
-        await eventually(lambda: _pending(clean_db, "a9"))
-        assert len([r for r in emulator.requests if r.method == "POST"]) == calls
+        await eventually(lambda: _problem(world.db, "calendar_unavailable"))
+        await eventually(lambda: _nothing_in_flight(world.db))  # writes claimed before the problem end
+        calls = len([r for r in world.emulator.requests if r.method == "POST"])
+        await world.broker.publish(booked("a9", "u1"))
+        await eventually(lambda: _pending(world.db, "a9"))
+        assert len([r for r in world.emulator.requests if r.method == "POST"]) == calls
     assert problems.pending() == 0
 
 
 async def test_an_appointment_google_rejects_is_marked_failed_with_the_reason(
-    start_sync: Callable[..., Any],
-    tokens: TokenStandIn,
-    emulator: Any,
-    broker: Broker,
-    clean_db: asyncpg.Pool,
+    world: SyncWorld,
 ) -> None:
     """A 400 from Google is not retried: the appointment is failed with Google's reason, and
     the user's other appointments are written."""
-    emulator.add_user(EMAIL)
-    tokens.accounts["u1"] = EMAIL
-    async with start_sync():
-        await broker.publish(connected("u1", EMAIL))
-        await calendar_of(clean_db, "u1")
-        emulator.fail_next(f"/calendar/v3/calendars/{EMAIL}/events", 400, reason="timeRangeEmpty")
-        await broker.publish(booked("a1", "u1"))
-        await eventually(lambda: _state(clean_db, "a1", "failed"))
-        await broker.publish(booked("a2", "u1"))
-        await eventually(lambda: _state(clean_db, "a2", "synced"))
-    row = await clean_db.fetchrow("SELECT last_error FROM sync.appointments WHERE appointment_id = 'a1'")
+    world.add_account("u1", EMAIL)
+    async with world.start():
+        await world.connect("u1", EMAIL)
+        world.emulator.fail_next(f"/calendar/v3/calendars/{EMAIL}/events", 400, reason="timeRangeEmpty")
+        await world.broker.publish(booked("a1", "u1"))
+        await eventually(lambda: _state(world.db, "a1", "failed"))
+        await world.broker.publish(booked("a2", "u1"))
+        await eventually(lambda: _state(world.db, "a2", "synced"))
+    row = await world.db.fetchrow("SELECT last_error FROM sync.appointments WHERE appointment_id = 'a1'")
     assert row["last_error"] == "google 400 timeRangeEmpty"
 
 

@@ -11,16 +11,15 @@ import aiohttp
 import asyncpg
 
 from shared import messages as m
-from shared.amqp import Broker
 from shared.clock import ManualClock
 from tests.service.sync.support import (
     START,
-    TokenStandIn,
+    SyncWorld,
     all_synced,
     booked,
-    calendar_of,
     connected,
     ours,
+    pending_count,
 )
 from tests.support.helpers import eventually
 
@@ -28,26 +27,20 @@ EMAIL = "alice@example.com"
 
 
 async def test_a_booked_appointment_appears_once_in_the_primary_calendar(
-    start_sync: Callable[..., Any],
-    tokens: TokenStandIn,
-    emulator: Any,
-    broker: Broker,
-    clean_db: asyncpg.Pool,
+    world: SyncWorld,
     service_token: str,
 ) -> None:
     """A connected user's new appointment shows up in their primary calendar with its details,
     and the sync-state API says at which version and under which event id."""
-    emulator.add_user(EMAIL)
-    tokens.accounts["u1"] = EMAIL
-    async with start_sync() as sync:
-        await broker.publish(connected("u1", EMAIL))
-        assert await calendar_of(clean_db, "u1") == EMAIL
-        await broker.publish(booked("a1", "u1", location="Room 4", description="First talk"))
-        await eventually(lambda: all_synced(clean_db, 1))
-        (event,) = ours(emulator, EMAIL)["a1"]
+    world.add_account("u1", EMAIL)
+    async with world.start() as sync:
+        assert await world.connect("u1", EMAIL) == EMAIL
+        await world.broker.publish(booked("a1", "u1", location="Room 4", description="First talk"))
+        await eventually(lambda: all_synced(world.db, 1))
+        (event,) = ours(world.emulator, EMAIL)["a1"]
         assert event["summary"] == "a1 v1" and event["location"] == "Room 4"
         assert event["start"]["timeZone"] == "Europe/Berlin"
-        (insert,) = [r for r in emulator.requests if r.method == "POST" and r.path.endswith("/events")]
+        (insert,) = [r for r in world.emulator.requests if r.method == "POST" and r.path.endswith("/events")]
         assert insert.query["sendUpdates"] == "none"  # Google mails no attendee by surprise
         async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {service_token}"}) as http:
             async with http.get(f"{sync.url}/api/v1/appointments/a1/sync") as resp:
@@ -66,50 +59,40 @@ async def test_a_booked_appointment_appears_once_in_the_primary_calendar(
 
 
 async def test_versions_arriving_out_of_order_end_at_the_newest(
-    start_sync: Callable[..., Any],
-    tokens: TokenStandIn,
-    emulator: Any,
-    broker: Broker,
-    clean_db: asyncpg.Pool,
+    world: SyncWorld,
 ) -> None:
     """Version 3 published before versions 1 and 2: the calendar shows version 3, once."""
-    emulator.add_user(EMAIL)
-    tokens.accounts["u1"] = EMAIL
-    async with start_sync():
-        await broker.publish(connected("u1", EMAIL))
-        await calendar_of(clean_db, "u1")
+    world.add_account("u1", EMAIL)
+    async with world.start():
+        await world.connect("u1", EMAIL)
         for version in (3, 1, 2):
-            await broker.publish(booked("a1", "u1", version))
-        await eventually(lambda: all_synced(clean_db, 1))
-        await broker.publish(booked("a1", "u1", 2))  # a late duplicate of an old version
-        await broker.publish(booked("a2", "u1"))
-        await eventually(lambda: all_synced(clean_db, 2))
-    events = ours(emulator, EMAIL)
+            await world.broker.publish(booked("a1", "u1", version))
+        await eventually(lambda: all_synced(world.db, 1))
+        await world.broker.publish(booked("a1", "u1", 2))  # a late duplicate of an old version
+        await world.broker.publish(booked("a2", "u1"))
+        await eventually(lambda: all_synced(world.db, 2))
+    events = ours(world.emulator, EMAIL)
     assert [e["summary"] for e in events["a1"]] == ["a1 v3"]
-    assert tokens.requests == [("u1", False)]  # one token, cached for every later call
+    assert world.tokens.requests == [("u1", False)]  # one token, cached for every later call
 
 
 async def test_a_replay_skips_appointments_that_ended_long_ago(
-    start_sync: Callable[..., Any],
-    tokens: TokenStandIn,
-    emulator: Any,
-    broker: Broker,
-    clean_db: asyncpg.Pool,
+    world: SyncWorld,
 ) -> None:
     """After connecting, a recent past appointment is still written; one that ended beyond
     REPLAY_PAST_DAYS is marked skipped with the reason, and never sent to Google."""
-    emulator.add_user(EMAIL)
+    world.emulator.add_user(EMAIL)
     clock = ManualClock(START + timedelta(days=20))
-    async with start_sync(clock=clock, replay_past=timedelta(days=7)):
-        await broker.publish(booked("old", "u1", day=10))  # ended ten days before the clock
-        await broker.publish(booked("recent", "u1", day=18))
-        await broker.publish(booked("soon", "u1", day=21))
-        await eventually(lambda: _pending(clean_db, 3))
-        tokens.accounts["u1"] = EMAIL
-        await broker.publish(connected("u1", EMAIL))
-        await eventually(lambda: _states(clean_db, {"old": "skipped", "recent": "synced", "soon": "synced"}))
-    assert sorted(ours(emulator, EMAIL)) == ["recent", "soon"]
-    note = await clean_db.fetchval("SELECT note FROM sync.appointments WHERE appointment_id = 'old'")
+    async with world.start(clock=clock, replay_past=timedelta(days=7)):
+        await world.broker.publish(booked("old", "u1", day=10))  # ended ten days before the clock
+        await world.broker.publish(booked("recent", "u1", day=18))
+        await world.broker.publish(booked("soon", "u1", day=21))
+        await eventually(lambda: pending_count(world.db, 3))
+        world.tokens.accounts["u1"] = EMAIL
+        await world.broker.publish(connected("u1", EMAIL))
+        await eventually(lambda: _states(world.db, {"old": "skipped", "recent": "synced", "soon": "synced"}))
+    assert sorted(ours(world.emulator, EMAIL)) == ["recent", "soon"]
+    note = await world.db.fetchval("SELECT note FROM sync.appointments WHERE appointment_id = 'old'")
     assert note == "ended more than 7 days before it could be written"
 
 
@@ -119,53 +102,37 @@ async def _states(db: asyncpg.Pool, expected: dict[str, str]) -> None:
 
 
 async def test_appointments_wait_without_a_grant_and_replay_on_connection(
-    start_sync: Callable[..., Any],
-    tokens: TokenStandIn,
-    emulator: Any,
-    broker: Broker,
-    clean_db: asyncpg.Pool,
+    world: SyncWorld,
     probe: Callable[..., Any],
 ) -> None:
     """Before the user connects nothing is sent to Google; connecting replays every appointment
     and asks the platform to republish the user's upcoming ones."""
-    emulator.add_user(EMAIL)
+    world.emulator.add_user(EMAIL)
     backfill = await probe(m.SYNC_EVENTS, "sync.appointments.backfill_requested")
-    async with start_sync():
-        for number in range(3):
-            await broker.publish(booked(f"a{number}", "u1", day=number))
-        await eventually(lambda: _pending(clean_db, 3))
-        assert not [r for r in emulator.requests if r.path.startswith("/calendar/")]
-        tokens.accounts["u1"] = EMAIL
-        await broker.publish(connected("u1", EMAIL))
+    async with world.start():
+        await world.book("u1", 3)
+        await eventually(lambda: pending_count(world.db, 3))
+        assert not [r for r in world.emulator.requests if r.path.startswith("/calendar/")]
+        world.tokens.accounts["u1"] = EMAIL
+        await world.broker.publish(connected("u1", EMAIL))
         request = await backfill.next_json()
         assert request["user_id"] == "u1"
-        await eventually(lambda: all_synced(clean_db, 3))
-    assert sorted(ours(emulator, EMAIL)) == ["a0", "a1", "a2"]
-
-
-async def _pending(db: asyncpg.Pool, count: int) -> None:
-    assert await db.fetchval("SELECT count(*) FROM sync.appointments WHERE state = 'pending'") == count
+        await eventually(lambda: all_synced(world.db, 3))
+    assert sorted(ours(world.emulator, EMAIL)) == ["a0", "a1", "a2"]
 
 
 async def test_two_replicas_never_write_the_same_appointment_twice(
-    start_sync: Callable[..., Any],
-    tokens: TokenStandIn,
-    emulator: Any,
-    broker: Broker,
-    clean_db: asyncpg.Pool,
+    world: SyncWorld,
 ) -> None:
     """Two sync replicas sharing the work insert each appointment exactly once, with no second
     attempt: claims keep them from writing one appointment at the same time."""
-    emulator.add_user(EMAIL)
-    tokens.accounts["u1"] = EMAIL
-    emulator.set_latency(f"/calendar/v3/calendars/{EMAIL}/events", 0.05)
-    async with start_sync(per_user_in_flight=4), start_sync(per_user_in_flight=4):
-        await broker.publish(connected("u1", EMAIL))
-        await calendar_of(clean_db, "u1")
-        for number in range(16):
-            await broker.publish(booked(f"a{number}", "u1", day=number))
-        await eventually(lambda: all_synced(clean_db, 16), timeout=20)
-    inserts = [r for r in emulator.requests if r.method == "POST" and r.path.endswith("/events")]
+    world.add_account("u1", EMAIL)
+    world.emulator.set_latency(f"/calendar/v3/calendars/{EMAIL}/events", 0.05)
+    async with world.start(per_user_in_flight=4), world.start(per_user_in_flight=4):
+        await world.connect("u1", EMAIL)
+        await world.book("u1", 16)
+        await eventually(lambda: all_synced(world.db, 16), timeout=20)
+    inserts = [r for r in world.emulator.requests if r.method == "POST" and r.path.endswith("/events")]
     assert len(inserts) == 16 and all(r.status == 200 for r in inserts)
-    owners = await clean_db.fetch("SELECT DISTINCT lease_owner FROM sync.appointments")
+    owners = await world.db.fetch("SELECT DISTINCT lease_owner FROM sync.appointments")
     assert [r["lease_owner"] for r in owners] == [None]
