@@ -137,23 +137,21 @@ async def claim(
 
 async def assign_target(pool: asyncpg.Pool, appointment_id: str, owner: str, target: Target) -> None:
     """Store the event id before it is used, so every later attempt uses the same one."""
-    await pool.execute(
-        "UPDATE appointments SET calendar_id = $3, event_id = $4, generation = $5, etag = $6"
-        " WHERE appointment_id = $1 AND lease_owner = $2",
-        appointment_id,
-        owner,
-        target.calendar_id,
-        target.event_id,
-        target.generation,
-        target.etag,
-    )
+    await _store_target(pool, appointment_id, owner, target, None)
 
 
 async def record_target(
     conn: asyncpg.Connection, appointment_id: str, owner: str, target: Target, note: str | None
 ) -> None:
     """Where the written event lives now, with its etag (and a note such as "recreated")."""
-    await conn.execute(
+    await _store_target(conn, appointment_id, owner, target, note)
+
+
+async def _store_target(
+    db: asyncpg.Pool | asyncpg.Connection, appointment_id: str, owner: str, target: Target, note: str | None
+) -> None:
+    """The claimed row's calendar, event id, generation and etag; the note only when one is given."""
+    await db.execute(
         "UPDATE appointments SET calendar_id = $3, event_id = $4, generation = $5, etag = $6,"
         " note = coalesce($7, note) WHERE appointment_id = $1 AND lease_owner = $2",
         appointment_id,
