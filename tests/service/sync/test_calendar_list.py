@@ -53,7 +53,13 @@ async def test_the_writable_calendars_are_listed_with_the_choice_marked(
             "calendar_id": EMAIL,
             "calendars": [
                 {"id": EMAIL, "summary": EMAIL, "primary": True, "access_role": "owner", "chosen": True},
-                {"id": TEAM, "summary": "Our team", "primary": False, "access_role": "writer", "chosen": False},
+                {
+                    "id": TEAM,
+                    "summary": "Our team",
+                    "primary": False,
+                    "access_role": "writer",
+                    "chosen": False,
+                },
             ],
         }
         assert (await choose(sync.url, service_token, "u1", TEAM))[0] == 200
@@ -83,7 +89,9 @@ async def test_listing_is_refused_clearly_when_disconnected_or_google_is_down(
         status, body = await listed(sync.url, service_token, "u1")
         assert (status, body["error"]) == (503, "google_unavailable")
         tokens.disconnected.add("u1")
-        await broker.publish(m.GrantDisconnected(user_id="u1", grant_id="g-u1", reason="revoked", since=m._now()))
+        await broker.publish(
+            m.GrantDisconnected(user_id="u1", grant_id="g-u1", reason="revoked", since=m._now())
+        )
 
         async def refused() -> None:
             status, body = await listed(sync.url, service_token, "u1")
