@@ -168,13 +168,10 @@ class Consumer:
         return "dead"
 
     def _route(self, message: m.Message, delivery: Delivery) -> Route | None:
-        """The message's route (``None`` for a legacy handler); raises ``_Dead`` if there is none
-        or its publisher is not trusted."""
-        route = None
-        if self._routes is not None:
-            route = self._routes.get(type(message))
-            if route is None:
-                raise _Dead(f"no route for message type '{message.TYPE}' on {self.queue}")
+        """The message's route (``None`` for a legacy handler); raises ``_Dead`` if its publisher is
+        not trusted or it has no route. The publisher is judged first, so a forged message is named
+        as such even when its type does not belong on this queue."""
+        route = self._routes.get(type(message)) if self._routes is not None else None
         users = self._bus.users
         if users.verify:
             allowed = route.publishers if route is not None else None
@@ -183,6 +180,8 @@ class Consumer:
                 allowed = {users.of(documented)} if documented else set()
             if not delivery.publisher or delivery.publisher not in allowed:
                 raise _Dead(f"untrusted publisher '{delivery.publisher}' for {message.TYPE}")
+        if self._routes is not None and route is None:
+            raise _Dead(f"no route for message type '{message.TYPE}' on {self.queue}")
         return route
 
     async def _handle(self, message: m.Message, delivery: Delivery, route: Route | None) -> str:
