@@ -42,6 +42,7 @@ class CalendarView:
     tone: str = "ok"  # ok | waiting | problem
     details: list[str] = field(default_factory=list)
     current: str | None = None
+    current_gone: bool = False  # the chosen calendar is gone or read-only (a calendar problem)
     options: list[Option] = field(default_factory=list)
     picker_note: str | None = None
     notice: str | None = None
@@ -72,6 +73,7 @@ async def view(request: web.Request, user_id: str, status: Status, locale: str) 
         tone="problem" if headline.key in PROBLEMS else "waiting" if headline.key in WAITING else "ok",
         details=[say(sentence, locale) for sentence in sync_health.details(health, now)],
         current=current or _problem_calendar(health),
+        current_gone=headline.key == "health.calendar_unavailable",
         options=options,
         picker_note=note,
         notice=notice,

@@ -10,8 +10,8 @@ from services.auth.domain.sync_health import Sentence
 TEXTS: Final[dict[str, dict[str, str]]] = {
     "de": {
         "heading": "Kalender",
-        "current": "Ihre Termine werden in diesen Kalender übertragen: {name}",
-        "current.pending": "Der Kalender wird gerade eingerichtet.",
+        "current": "Kalender für Ihre Termine: {name}",
+        "current.gone": "Bisher gewählt: {name} (nicht mehr beschreibbar)",
         "picker.label": "Kalender wählen",
         "picker.save": "Speichern",
         "picker.primary": "{name} (Hauptkalender)",
@@ -74,8 +74,8 @@ TEXTS: Final[dict[str, dict[str, str]]] = {
     },
     "en": {
         "heading": "Calendar",
-        "current": "Your appointments are copied to this calendar: {name}",
-        "current.pending": "The calendar is being set up.",
+        "current": "Calendar for your appointments: {name}",
+        "current.gone": "Chosen until now: {name} (can no longer be written to)",
         "picker.label": "Choose a calendar",
         "picker.save": "Save",
         "picker.primary": "{name} (main calendar)",
