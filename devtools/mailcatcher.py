@@ -78,6 +78,7 @@ class MailCatcher:
     before_reply: Callable[[Received], Awaitable[None]] | None = None
     received: list[Received] = field(default_factory=list)
     rejected: list[tuple[int, list[str]]] = field(default_factory=list)
+    connections: int = 0  # SMTP connections accepted so far
     _faults: list[int] = field(default_factory=list)
     _server: asyncio.Server | None = None
     _arrived: asyncio.Condition | None = None
@@ -103,6 +104,7 @@ class MailCatcher:
         self.smtp_port = self._server.sockets[0].getsockname()[1]
 
     def _protocol(self) -> SMTP:
+        self.connections += 1
         return SMTP(
             _Handler(self),
             hostname="mailcatcher.local",

@@ -94,7 +94,7 @@ apt_install() {
 compose_up() {
     if ((COMPOSE_STARTED == 0)); then
         say "starting postgres and rabbitmq with docker compose ($COMPOSE_FILE)"
-        docker compose -f "$COMPOSE_FILE" up -d postgres rabbitmq >&2
+        docker compose -f "$COMPOSE_FILE" up -d postgres rabbitmq >&2 || return 1
         COMPOSE_STARTED=1
     fi
 }
@@ -126,16 +126,24 @@ pg_start_installed() { # the local cluster on PG_PORT (Debian layout); 1 when no
     pg_ctlcluster --skip-systemctl-redirect "$version" "$cluster" start >&2 || true
 }
 
+# Start a server that is installed here (`$1`); else, as root on Debian and if `$2` says it is not
+# installed, install the packages (the other arguments) and start it; else docker compose. Fails
+# when none of these is possible on this machine.
+reach_server() {
+    local start=$1 not_installed=$2
+    shift 2
+    "$start" && return 0
+    if is_root && is_debian && "$not_installed"; then
+        apt_install "$@" || die "apt-get install $* failed"
+        "$start" && return 0
+    fi
+    docker_engine && compose_up
+}
+
+pg_not_installed() { ! compgen -G "/usr/lib/postgresql/*/bin/postgres" >/dev/null; }
+
 pg_make_reachable() {
-    pg_start_installed && return 0
-    if is_root && is_debian && ! compgen -G "/usr/lib/postgresql/*/bin/postgres" >/dev/null; then
-        apt_install postgresql postgresql-client
-        pg_start_installed && return 0
-    fi
-    if docker_engine; then
-        compose_up
-        return 0
-    fi
+    reach_server pg_start_installed pg_not_installed postgresql postgresql-client && return 0
     die "PostgreSQL is not reachable at $PG_HOST:$PG_PORT and cannot be started here. Start it
   (e.g. 'sudo pg_ctlcluster <version> main start', 'sudo apt-get install postgresql', or
   'docker compose -f deploy/docker-compose.yml up -d postgres'), or point DATABASE_URL at one."
@@ -229,15 +237,7 @@ rabbit_start_installed() {
 }
 
 rabbit_make_reachable() {
-    rabbit_start_installed && return 0
-    if is_root && is_debian; then
-        apt_install rabbitmq-server
-        rabbit_start_installed && return 0
-    fi
-    if docker_engine; then
-        compose_up
-        return 0
-    fi
+    reach_server rabbit_start_installed true rabbitmq-server && return 0
     die "RabbitMQ is not reachable at $MQ_HOST:$MQ_PORT and cannot be started here. Start it
   (e.g. 'sudo rabbitmq-server -detached', 'sudo apt-get install rabbitmq-server', or
   'docker compose -f deploy/docker-compose.yml up -d rabbitmq'), or point AMQP_URL at one."

@@ -64,56 +64,39 @@ FIELD_NOTES = {
     "calendar_id": "Google calendar id.",
     "notification_id": "The notifier's id for this email.",
     "episode_id": "The episode (one disconnection or calendar problem) the email belongs to.",
-    "permanent": "True when the mail server rejected the message; it is not retried.",
+    "permanent": "True when the email can never be sent (the mail server rejected it, or there is no usable address); it is not retried.",
 }
 
-HANDLING: dict[str, tuple[str, str]] = {
-    "appointment.created": (
-        "platform",
-        "sync stores it (newest `version` wins) and writes it to the user's chosen Google Calendar; while the user is disconnected it is kept and replayed after reconnecting.",
-    ),
-    "appointment.updated": ("platform", "As `appointment.created`; the message carries the whole new state."),
-    "appointment.cancelled": ("platform", "sync removes the Google event (or never writes it)."),
-    "user.contact_changed": ("platform", "notifier keeps the address, name and language for alerts."),
-    "user.deleted": (
-        "platform",
-        "auth revokes and deletes the grant, sync stops writing for the user and drops what it keeps about them after `PENDING_RETENTION_DAYS`, notifier forgets the contact and cancels every pending email.",
-    ),
-    "grant.connected": (
-        "auth",
-        "notifier ends an open episode (and may send a short confirmation); sync resolves the primary calendar if none is chosen, resumes writing and replays waiting appointments (upcoming first), and on a first connection or a new Google account asks the platform for a backfill.",
-    ),
-    "grant.disconnected": (
-        "auth",
-        "notifier emails the user once per episode with a reconnect link and bounded reminders; sync pauses writes and keeps them.",
-    ),
-    "grant.suspended": ("auth", "As `grant.disconnected`; for `hijacking` the Google mailbox is never used."),
-    "grant.expiring": ("auth", "notifier sends a heads-up with a reconnect link."),
-    "grant.deleted": (
-        "auth",
-        "notifier ends any episode without emailing; sync stops writing for the user and drops their pending appointments after `PENDING_RETENTION_DAYS`.",
-    ),
-    "operator.alert": (
-        "auth",
-        "notifier emails the operator address once per incident; users are never emailed for these.",
-    ),
-    "token.requested": (
-        "sync",
-        "auth answers on `reply_to` with `token.reply` (same `correlation_id`). Refresh tokens never leave auth.",
-    ),
-    "token.reply": ("auth", "The caller uses the token or acts on the status."),
-    "calendar.problem": (
-        "sync",
-        "notifier emails the user once per episode (the calendar is gone, read-only, or a permission was withdrawn).",
-    ),
-    "calendar.selected": ("sync", "notifier ends a calendar-problem episode."),
-    "appointments.backfill_requested": (
-        "sync",
-        "The platform publishes `appointment.created` again for the user's appointments starting at or after `since` (current versions); no calsync service consumes it, and it is dropped if the platform has bound no queue.",
-    ),
-    "notification.sent": ("notifier", "For the platform, e.g. to show an in-app banner."),
-    "notification.failed": ("notifier", "For the platform and operators."),
+# What each message is for, by the service that publishes it.
+HANDLING: dict[str, dict[str, str]] = {
+    "platform": {
+        "appointment.created": "sync stores it (newest `version` wins) and writes it to the user's chosen Google Calendar; while the user is disconnected it is kept and replayed after reconnecting.",
+        "appointment.updated": "As `appointment.created`; the message carries the whole new state.",
+        "appointment.cancelled": "sync removes the Google event (or never writes it).",
+        "user.contact_changed": "notifier keeps the address, name and language for alerts.",
+        "user.deleted": "auth revokes and deletes the grant, sync stops writing for the user and drops what it keeps about them after `PENDING_RETENTION_DAYS`, notifier forgets the contact and cancels every pending email.",
+    },
+    "auth": {
+        "grant.connected": "notifier ends an open episode (and may send a short confirmation); sync resolves the primary calendar if none is chosen, resumes writing and replays waiting appointments (upcoming first), and on a first connection or a new Google account asks the platform for a backfill.",
+        "grant.disconnected": "notifier emails the user once per episode with a reconnect link and bounded reminders; sync pauses writes and keeps them.",
+        "grant.suspended": "As `grant.disconnected`; for `hijacking` the Google mailbox is never used.",
+        "grant.expiring": "notifier sends a heads-up with a reconnect link.",
+        "grant.deleted": "notifier ends any episode without emailing; sync stops writing for the user and drops their pending appointments after `PENDING_RETENTION_DAYS`.",
+        "operator.alert": "notifier emails the operator address once per incident; users are never emailed for these.",
+        "token.reply": "The caller uses the token or acts on the status.",
+    },
+    "sync": {
+        "token.requested": "auth answers on `reply_to` with `token.reply` (same `correlation_id`). Refresh tokens never leave auth.",
+        "calendar.problem": "notifier emails the user once per episode (the calendar is gone, read-only, or a permission was withdrawn).",
+        "calendar.selected": "notifier ends a calendar-problem episode.",
+        "appointments.backfill_requested": "The platform publishes `appointment.created` again for the user's appointments starting at or after `since` (current versions); no calsync service consumes it, and it is dropped if the platform has bound no queue.",
+    },
+    "notifier": {
+        "notification.sent": "For the platform, e.g. to show an in-app banner.",
+        "notification.failed": "For the platform and operators.",
+    },
 }
+PUBLISHER = {kind: publisher for publisher, handled in HANDLING.items() for kind in handled}
 
 TIMED = {"date_time": "2026-03-02T09:00:00+01:00", "time_zone": "Europe/Berlin"}
 TIMED_END = {"date_time": "2026-03-02T10:00:00+01:00", "time_zone": "Europe/Berlin"}
@@ -301,7 +284,8 @@ def _exchanges() -> list[str]:
 def render() -> str:
     parts = [INTRO, "\n".join(_exchanges()), "\n\n## Messages\n"]
     for cls in m.ALL_MESSAGES:
-        producer, handling = HANDLING[cls.TYPE]
+        producer = PUBLISHER[cls.TYPE]
+        handling = HANDLING[producer][cls.TYPE]
         example = cls(**{**COMMON, **EXAMPLES[cls]})
         body = json.dumps(json.loads(example.to_json()), indent=2, ensure_ascii=False)
         route = (

@@ -11,7 +11,7 @@ from aiohttp import web
 from shared.google import load_calendar_discovery
 
 from . import errors, validation
-from .errors import Denied, handles_denied
+from .errors import Denied
 from .records import ROLE_RANK, AccessToken, CalendarData
 from .state import EmulatorState
 
@@ -70,4 +70,4 @@ async def json_body(request: web.Request, method_id: str) -> dict[str, Any]:
     return body
 
 
-__all__ = ["Denied", "authenticate", "handles_denied", "json_body", "resolve_calendar"]
+__all__ = ["Denied", "authenticate", "json_body", "resolve_calendar"]

@@ -8,7 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from . import errors
-from .access import Denied, authenticate, handles_denied, resolve_calendar
+from .access import Denied, authenticate, resolve_calendar
 from .listing import gone, page_size, resumed
 from .paging import Snapshot, SyncMark
 from .records import ROLE_RANK, ListEntry
@@ -99,6 +99,6 @@ def routes(state: EmulatorState) -> list[web.RouteDef]:
         return web.json_response(list_entry(state, access.grant.email, cal.id))
 
     return [
-        web.get(PREFIX, handles_denied(list_all)),
-        web.get(PREFIX + "/{calendarId}", handles_denied(get_one)),
+        web.get(PREFIX, list_all),
+        web.get(PREFIX + "/{calendarId}", get_one),
     ]

@@ -16,7 +16,7 @@ import aiohttp
 from aiohttp import web
 
 from . import errors
-from .access import Denied, authenticate, handles_denied, json_body, resolve_calendar
+from .access import Denied, authenticate, json_body, resolve_calendar
 from .middleware import simulated_delay
 from .records import CalendarData, Channel, PushRecord
 from .state import EmulatorState
@@ -181,6 +181,6 @@ def routes(state: EmulatorState, pusher: Pusher) -> list[web.RouteDef]:
         return web.Response(status=204)
 
     return [
-        web.post("/calendar/v3/calendars/{calendarId}/events/watch", handles_denied(watch)),
-        web.post("/calendar/v3/channels/stop", handles_denied(stop)),
+        web.post("/calendar/v3/calendars/{calendarId}/events/watch", watch),
+        web.post("/calendar/v3/channels/stop", stop),
     ]

@@ -7,7 +7,8 @@ from __future__ import annotations
 import functools
 from collections import Counter
 from collections.abc import Callable
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from operator import attrgetter
+from typing import Any, Concatenate, Generic, ParamSpec, TypeVar
 
 from aiohttp import web
 
@@ -15,6 +16,7 @@ from shared.landing import Link
 from shared.web import add_landing_page
 
 from . import admin, calendar_list, channels, events, oauth, page, risc
+from .errors import denied_as_response
 from .faults import FaultPlan
 from .keys import SigningKeys
 from .middleware import fault_middleware
@@ -23,32 +25,39 @@ from .state import EmulatorState
 
 P = ParamSpec("P")
 R = TypeVar("R")
+S = TypeVar("S")
 
 
-def _on_state(
-    method: Callable[Concatenate[EmulatorState, P], R],
-) -> Callable[Concatenate[GoogleEmulator, P], R]:
-    @functools.wraps(method)
-    def call(self: GoogleEmulator, /, *args: P.args, **kwargs: P.kwargs) -> R:
-        return method(self.state, *args, **kwargs)
+class _Part(Generic[S]):
+    """Offers the methods of one part of the emulator (its state, fault plan or keys) on the facade."""
 
-    return call
+    def __init__(self, part: Callable[[GoogleEmulator], S]) -> None:
+        self._part = part
 
+    def __call__(self, method: Callable[Concatenate[S, P], R]) -> Callable[Concatenate[GoogleEmulator, P], R]:
+        part = self._part
 
-def _on_faults(method: Callable[Concatenate[FaultPlan, P], R]) -> Callable[Concatenate[GoogleEmulator, P], R]:
-    @functools.wraps(method)
-    def call(self: GoogleEmulator, /, *args: P.args, **kwargs: P.kwargs) -> R:
-        return method(self.state.faults, *args, **kwargs)
+        @functools.wraps(method)
+        def call(emulator: GoogleEmulator, /, *args: P.args, **kwargs: P.kwargs) -> R:
+            return method(part(emulator), *args, **kwargs)
 
-    return call
+        return call
 
 
-def _on_keys(method: Callable[Concatenate[SigningKeys, P], R]) -> Callable[Concatenate[GoogleEmulator, P], R]:
-    @functools.wraps(method)
-    def call(self: GoogleEmulator, /, *args: P.args, **kwargs: P.kwargs) -> R:
-        return method(self.state.keys, *args, **kwargs)
+_on_state: _Part[EmulatorState] = _Part(attrgetter("state"))
+_on_faults: _Part[FaultPlan] = _Part(attrgetter("state.faults"))
+_on_keys: _Part[SigningKeys] = _Part(attrgetter("state.keys"))
 
-    return call
+
+class _FromState(Generic[S]):
+    """A read-only attribute of the state, shown on the facade under the same name."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, emulator: GoogleEmulator, owner: type | None = None) -> S:
+        value: S = getattr(emulator.state, self.name)
+        return value
 
 
 class _Url:
@@ -82,7 +91,7 @@ class GoogleEmulator:
 
     def _build_app(self) -> web.Application:
         state = self.state
-        app = web.Application(middlewares=[fault_middleware(state)])
+        app = web.Application(middlewares=[fault_middleware(state), denied_as_response])
         for group in (oauth.routes(state), risc.routes(state), calendar_list.routes(state)):
             app.add_routes(group)
         app.add_routes(channels.routes(state, self.pusher))  # before events: /events/watch
@@ -132,17 +141,9 @@ class GoogleEmulator:
 
     # settings and URLs
 
-    @property
-    def client_id(self) -> str:
-        return self.state.client_id
-
-    @property
-    def client_secret(self) -> str:
-        return self.state.client_secret
-
-    @property
-    def base_url(self) -> str:
-        return self.state.base_url
+    client_id: _FromState[str] = _FromState()
+    client_secret: _FromState[str] = _FromState()
+    base_url: _FromState[str] = _FromState()
 
     auth_url = _Url("auth_url")
     token_url = _Url("token_url")
@@ -158,29 +159,12 @@ class GoogleEmulator:
 
     # inspection (read-only views of the request log, pushes and token counters)
 
-    @property
-    def requests(self) -> list[RecordedRequest]:
-        return self.state.requests
-
-    @property
-    def pushes(self) -> list[PushRecord]:
-        return self.state.pushes
-
-    @property
-    def revoked_tokens(self) -> list[str]:
-        return self.state.revoked_tokens
-
-    @property
-    def token_calls(self) -> int:
-        return self.state.token_calls
-
-    @property
-    def token_calls_by_grant(self) -> Counter[str]:
-        return self.state.token_calls_by_grant
-
-    @property
-    def token_inflight_peak(self) -> int:
-        return self.state.token_inflight_peak
+    requests: _FromState[list[RecordedRequest]] = _FromState()
+    pushes: _FromState[list[PushRecord]] = _FromState()
+    revoked_tokens: _FromState[list[str]] = _FromState()
+    token_calls: _FromState[int] = _FromState()
+    token_calls_by_grant: _FromState[Counter[str]] = _FromState()
+    token_inflight_peak: _FromState[int] = _FromState()
 
     @property
     def signing_kid(self) -> str:

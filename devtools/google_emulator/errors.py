@@ -3,10 +3,10 @@ Calendar `{"error": {"code", "message", "errors": [...]}}` (google.md §3, §6).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 _STATUS_TEXT = {
     400: "INVALID_ARGUMENT",
@@ -135,15 +135,10 @@ class Denied(Exception):
         self.response = response
 
 
-def handles_denied(
-    handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
-) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
-    """Turn a Denied raised by a check into its error response."""
-
-    async def run(request: web.Request) -> web.StreamResponse:
-        try:
-            return await handler(request)
-        except Denied as denied:
-            return denied.response
-
-    return run
+@web.middleware
+async def denied_as_response(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every route: a Denied raised by a check becomes its error response."""
+    try:
+        return await handler(request)
+    except Denied as denied:
+        return denied.response

@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from . import errors, event_rules
-from .access import Denied, authenticate, handles_denied, json_body, resolve_calendar
+from .access import Denied, authenticate, json_body, resolve_calendar
 from .listing import events_list
 from .records import CalendarData, EventRecord
 from .state import EmulatorState
@@ -94,10 +94,10 @@ def routes(state: EmulatorState) -> list[web.RouteDef]:
         return web.Response(status=204)
 
     return [
-        web.get(PREFIX, handles_denied(events_list(state))),
-        web.post(PREFIX, handles_denied(insert)),
-        web.get(PREFIX + "/{eventId}", handles_denied(get)),
-        web.patch(PREFIX + "/{eventId}", handles_denied(patch)),
-        web.put(PREFIX + "/{eventId}", handles_denied(update)),
-        web.delete(PREFIX + "/{eventId}", handles_denied(delete)),
+        web.get(PREFIX, events_list(state)),
+        web.post(PREFIX, insert),
+        web.get(PREFIX + "/{eventId}", get),
+        web.patch(PREFIX + "/{eventId}", patch),
+        web.put(PREFIX + "/{eventId}", update),
+        web.delete(PREFIX + "/{eventId}", delete),
     ]

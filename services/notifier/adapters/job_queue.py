@@ -18,15 +18,16 @@ async def add_job(
     *,
     dedupe_key: str,
     kind: str,
-    due_at: datetime,
     now: datetime,
+    due_at: datetime | None = None,
     user_id: str | None = None,
     episode_id: uuid.UUID | None = None,
     reason: str | None = None,
     sequence: int = 0,
     data: dict[str, Any] | None = None,
 ) -> bool:
-    """Record the intent to send one email; False if that intent (``dedupe_key``) already exists."""
+    """Record the intent to send one email, due at ``due_at`` (else at once); False if that intent
+    (``dedupe_key``) already exists."""
     result = await conn.fetchval(
         "INSERT INTO jobs (id, dedupe_key, kind, user_id, episode_id, reason, sequence, data, due_at, created_at)"
         " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (dedupe_key) DO NOTHING RETURNING true",
@@ -38,7 +39,7 @@ async def add_job(
         reason,
         sequence,
         data or {},
-        due_at,
+        due_at or now,
         now,
     )
     return bool(result)

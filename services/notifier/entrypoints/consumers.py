@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 
 import asyncpg
 
@@ -16,6 +17,8 @@ from services.notifier.usecases import alert_operator, announce_expiry, contacts
 from shared import messages as m
 from shared.clock import Clock
 from shared.consumer import Delivery, Handler, Reject
+
+T = TypeVar("T")
 
 # Which message types each notifier queue carries (its bindings, see shared.topology).
 QUEUE_TYPES: Mapping[str, tuple[type[m.Message], ...]] = {
@@ -59,18 +62,14 @@ class Handlers:
         self, message: m.Message, conn: asyncpg.Connection, _delivery: Delivery
     ) -> None:
         """A grant disconnected or suspended, or the calendar unusable: an episode starts."""
-        opening = opening_for(message)
-        if opening is None:
-            raise Reject(f"{message.TYPE!r} reports no problem")
+        opening = _required(opening_for(message), message, "reports no problem")
         await start_episode.open_episode(conn, opening, clock=self.deps.clock)
 
     async def problem_resolved(
         self, message: m.Message, conn: asyncpg.Connection, _delivery: Delivery
     ) -> None:
         """A reconnect, a deleted connection or another calendar: the subject's episode ends."""
-        ending = ending_for(message)
-        if ending is None:
-            raise Reject(f"{message.TYPE!r} resolves no problem")
+        ending = _required(ending_for(message), message, "resolves no problem")
         confirm = self.deps.reconnected_email
         await end_episode.end_episode(conn, ending, clock=self.deps.clock, confirm=confirm)
 
@@ -86,6 +85,13 @@ class Handlers:
         await alert_operator.alert_operator(
             conn, message, clock=self.deps.clock, operator_email=operator_email
         )
+
+
+def _required(found: T | None, message: m.Message, otherwise: str) -> T:
+    """What the domain read from ``message``; a message it reads nothing from is refused."""
+    if found is None:
+        raise Reject(f"{message.TYPE!r} {otherwise}")
+    return found
 
 
 def routes_for(queue: str, routes: Mapping[type[m.Message], Handler]) -> dict[type[m.Message], Handler]:

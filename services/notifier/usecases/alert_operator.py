@@ -25,14 +25,12 @@ async def alert_operator(
     if not operator_email:
         log.warning("operator_alert_without_address", incident_id=event.incident_id, kind=event.kind)
         return
-    now = clock.now()
     added = await job_queue.add_job(
         conn,
         dedupe_key=f"operator:{event.incident_id}",
         kind="operator",
         reason=event.kind,
-        due_at=now,
-        now=now,
+        now=clock.now(),
         data={"incident_id": event.incident_id, "error": event.error, "detail": event.detail},
     )
     log.info(

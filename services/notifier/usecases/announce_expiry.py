@@ -20,14 +20,12 @@ async def announce_expiry(conn: asyncpg.Connection, event: m.GrantExpiring, *, c
     subject = grant_subject(event.grant_id)
     if await repository.is_forgotten(conn, event.user_id) or await repository.open_episode_of(conn, subject):
         return
-    now = clock.now()
     await job_queue.add_job(
         conn,
         dedupe_key=f"expiring:{event.grant_id}:{event.expires_at.isoformat()}",
         kind="expiring",
         user_id=event.user_id,
-        due_at=now,
-        now=now,
+        now=clock.now(),
         data={
             "expires_at": event.expires_at.isoformat(),
             "google_email": event.google_email,

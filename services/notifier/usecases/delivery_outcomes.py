@@ -39,6 +39,27 @@ class DeliveryPolicy:
 
 
 @dataclass(frozen=True)
+class Unsent:
+    """An attempt that did not deliver: at which stage, what came back, and to which address."""
+
+    stage: str
+    result: SendResult
+    recipient: str | None = None
+
+    def log_entry(self) -> dict[str, Any]:
+        """The ``delivery_log`` columns this attempt fills."""
+        return {
+            "stage": self.stage,
+            "smtp_code": self.result.code,
+            "detail": self.result.detail,
+            "recipient": self.recipient,
+        }
+
+    def log_fields(self) -> dict[str, Any]:
+        return {"stage": self.stage, "error": self.result.detail}
+
+
+@dataclass(frozen=True)
 class Outcomes:
     clock: Clock
     policy: DeliveryPolicy
@@ -51,23 +72,13 @@ class Outcomes:
         )
 
     async def sent(self, conn: asyncpg.Connection, job: dict[str, Any], episode: Any, to: Recipient) -> None:
-        now, attempt = self.clock.now(), job["attempts"] + 1
         message_id = message_id_for(str(job["id"]), self.policy.mail_from)
-        await job_queue.log_attempt(
-            conn,
-            job["id"],
-            attempt=attempt,
-            at=now,
-            outcome="sent",
-            stage="smtp",
-            smtp_code=250,
-            recipient=to.address,
-            message_id=message_id,
+        now, attempt = await self._log(
+            conn, job, "sent", stage="smtp", smtp_code=250, recipient=to.address, message_id=message_id
         )
         await job_queue.finish_job(conn, job["id"], state="sent", attempts=attempt, at=now, error=None)
         await note_email_went_out(conn, job, episode, now, offsets=self.policy.reminder_offsets)
         await self.outbox.add(conn, m.NotificationSent(**event_fields(job)))
-        self.metrics.emails.labels(job["kind"], "sent").inc()
         log.info("email_sent", **log_fields(job), attempt=attempt, recipient_source=to.source)
 
     async def maybe_sent(self, conn: asyncpg.Connection, job: dict[str, Any], episode: Any) -> None:
@@ -77,117 +88,78 @@ class Outcomes:
         on as if it went out, so a reminder follows in any case. No ``notification.*`` event: nobody
         knows which one would be true.
         """
-        now, attempt = self.clock.now(), job["attempts"] + 1
         detail = f"attempt by {job['sending_by']} interrupted after the SMTP conversation began"
-        await job_queue.log_attempt(
-            conn,
-            job["id"],
-            attempt=attempt,
-            at=now,
-            outcome="maybe_sent",
-            stage="smtp",
-            detail=detail,
-            message_id=message_id_for(str(job["id"]), self.policy.mail_from),
+        message_id = message_id_for(str(job["id"]), self.policy.mail_from)
+        now, attempt = await self._log(
+            conn, job, "maybe_sent", stage="smtp", detail=detail, message_id=message_id
         )
         await job_queue.finish_job(
             conn, job["id"], state="maybe_sent", attempts=attempt, at=now, error=detail
         )
         await note_email_went_out(conn, job, episode, now, offsets=self.policy.reminder_offsets)
-        self.metrics.emails.labels(job["kind"], "maybe_sent").inc()
         log.warning("email_maybe_sent", **log_fields(job), attempt=attempt, sending_by=job["sending_by"])
 
     async def interrupted(self, conn: asyncpg.Connection, job: dict[str, Any]) -> None:
         """The worker died before talking to the SMTP server: nothing went out, try again now."""
-        now, attempt = self.clock.now(), job["attempts"] + 1
         detail = f"attempt by {job['sending_by']} interrupted before the SMTP conversation"
-        await job_queue.log_attempt(
-            conn, job["id"], attempt=attempt, at=now, outcome="retry", stage="interrupted", detail=detail
-        )
+        now, attempt = await self._log(conn, job, "retry", stage="interrupted", detail=detail)
         await job_queue.reschedule_job(conn, job["id"], attempts=attempt, due_at=now, error=detail)
-        self.metrics.emails.labels(job["kind"], "retry").inc()
         log.warning("email_attempt_interrupted", **log_fields(job), attempt=attempt)
 
-    async def retry(
-        self,
-        conn: asyncpg.Connection,
-        job: dict[str, Any],
-        *,
-        stage: str,
-        result: SendResult,
-        recipient: str | None = None,
-    ) -> None:
+    async def retry(self, conn: asyncpg.Connection, job: dict[str, Any], unsent: Unsent) -> None:
         """A temporary failure: back to ``pending`` with backoff, or given up after the last attempt."""
         now, attempt = self.clock.now(), job["attempts"] + 1
         decision = after_temporary_failure(
             attempts=attempt, max_attempts=self.policy.max_attempts, delays=self.policy.retry_delays, now=now
         )
         if decision.give_up or decision.due_at is None:
-            await self.failed(conn, job, stage=stage, result=result, recipient=recipient, permanent=False)
+            await self.failed(conn, job, unsent, reason="retries_exhausted")
             return
-        await _log_unsent(
-            conn, job, "retry", attempt=attempt, at=now, stage=stage, result=result, to=recipient
-        )
-        await job_queue.reschedule_job(
-            conn, job["id"], attempts=attempt, due_at=decision.due_at, error=result.detail
-        )
-        self.metrics.emails.labels(job["kind"], "retry").inc()
+        await self._log(conn, job, "retry", **unsent.log_entry(), at=now)
+        error = unsent.result.detail
+        await job_queue.reschedule_job(conn, job["id"], attempts=attempt, due_at=decision.due_at, error=error)
+        retry_at = decision.due_at.isoformat()
         log.warning(
-            "email_deferred",
-            **log_fields(job),
-            stage=stage,
-            attempt=attempt,
-            error=result.detail,
-            retry_at=decision.due_at.isoformat(),
+            "email_deferred", **log_fields(job), **unsent.log_fields(), attempt=attempt, retry_at=retry_at
         )
 
     async def failed(
+        self, conn: asyncpg.Connection, job: dict[str, Any], unsent: Unsent, *, reason: str = "smtp_rejected"
+    ) -> None:
+        """Given up: at once for a ``reason`` that can never pass, or after the last temporary failure."""
+        permanent = reason != "retries_exhausted"
+        now, attempt = await self._log(conn, job, "failed", **unsent.log_entry())
+        error = unsent.result.detail
+        await job_queue.finish_job(conn, job["id"], state="failed", attempts=attempt, at=now, error=error)
+        event = m.NotificationFailed(
+            **event_fields(job), error=f"{unsent.stage}: {error}", permanent=permanent
+        )
+        await self.outbox.add(conn, event)
+        self.metrics.failed.labels(reason).inc()
+        log.warning(
+            "email_failed", **log_fields(job), **unsent.log_fields(), failure=reason, permanent=permanent
+        )
+
+    async def _log(
         self,
         conn: asyncpg.Connection,
         job: dict[str, Any],
+        outcome: str,
         *,
         stage: str,
-        result: SendResult,
-        recipient: str | None = None,
-        permanent: bool = True,
-    ) -> None:
-        now, attempt = self.clock.now(), job["attempts"] + 1
-        await _log_unsent(
-            conn, job, "failed", attempt=attempt, at=now, stage=stage, result=result, to=recipient
-        )
-        await job_queue.finish_job(
-            conn, job["id"], state="failed", attempts=attempt, at=now, error=result.detail
-        )
-        error = f"{stage}: {result.detail}"
-        await self.outbox.add(
-            conn, m.NotificationFailed(**event_fields(job), error=error, permanent=permanent)
-        )
-        self.metrics.emails.labels(job["kind"], "failed").inc()
-        log.warning("email_failed", **log_fields(job), stage=stage, error=result.detail, permanent=permanent)
+        at: datetime | None = None,
+        **entry: Any,
+    ) -> tuple[datetime, int]:
+        """Write this attempt to ``delivery_log`` and count it by outcome; returns when, and its number.
 
-
-async def _log_unsent(
-    conn: asyncpg.Connection,
-    job: dict[str, Any],
-    outcome: str,
-    *,
-    attempt: int,
-    at: datetime,
-    stage: str,
-    result: SendResult,
-    to: str | None,
-) -> None:
-    """Record in ``delivery_log`` an attempt that did not deliver (``retry`` or ``failed``)."""
-    await job_queue.log_attempt(
-        conn,
-        job["id"],
-        attempt=attempt,
-        at=at,
-        outcome=outcome,
-        stage=stage,
-        smtp_code=result.code,
-        detail=result.detail,
-        recipient=to,
-    )
+        ``entry``: the log row's ``smtp_code``, ``detail``, ``recipient`` and ``message_id``, as known.
+        """
+        now, attempt = at or self.clock.now(), job["attempts"] + 1
+        await job_queue.log_attempt(
+            conn, job["id"], attempt=attempt, at=now, outcome=outcome, stage=stage, **entry
+        )
+        self.metrics.emails.labels(job["kind"], outcome).inc()
+        return now, attempt
 
 
 def event_fields(job: dict[str, Any]) -> dict[str, Any]:

@@ -34,7 +34,6 @@ async def end_episode(conn: asyncpg.Connection, ending: Ending, *, clock: Clock,
             user_id=ending.user_id,
             episode_id=ended["id"],
             reason=ended["reason"],
-            due_at=now,
             now=now,
             data={"google_email": ending.google_email, "subject": ending.subject},
         )

@@ -6,8 +6,9 @@ One attempt is three steps, so that no transaction is open while auth or the SMT
 2. outside any transaction: mint the link, render, mark ``smtp_started_at``, talk to the SMTP server;
 3. record the outcome (``delivery_outcomes``) in a second transaction, if the attempt is still ours.
 Temporary failures (auth unreachable, 4xx, connection errors) go back to ``pending`` with backoff
-from ``clock.now()``; permanent ones (5xx, no address) are recorded and published as
-``notification.failed``. Every attempt goes into ``delivery_log``.
+from ``clock.now()``; permanent ones (5xx; no address, an unusable address or display name, or a
+header value with line breaks, checked before any SMTP attempt by ``domain.addresses``) are recorded,
+counted by reason and published as ``notification.failed``. Every attempt goes into ``delivery_log``.
 
 A job left in ``sending`` longer than the SMTP timeout plus ``DELIVERY_STALE_MARGIN`` (measured on
 the database's clock) belonged to a worker that died or lost the database. If it never reached the
@@ -31,8 +32,8 @@ from services.notifier.adapters.auth_links import AuthLinks, LinkUnavailable
 from services.notifier.adapters.metrics import Metrics
 from services.notifier.adapters.rendering import Templates
 from services.notifier.adapters.smtp import SendResult, SmtpSender, build_message, message_id_for
-from services.notifier.domain import emails
-from services.notifier.usecases.delivery_outcomes import DeliveryPolicy, Outcomes, log_fields
+from services.notifier.domain import addresses, emails
+from services.notifier.usecases.delivery_outcomes import DeliveryPolicy, Outcomes, Unsent, log_fields
 from shared.clock import Clock
 from shared.db import transaction
 
@@ -111,13 +112,19 @@ async def _begin(
     subject = episode["subject"] if episode else (job["data"] or {}).get("subject")
     hijacked = isinstance(subject, str) and await repository.hijack_reported(conn, subject)
     to = emails.recipient(job, episode, contact, hijack_reported=hijacked, settings=deps.emails)
-    if to is None:
-        result = SendResult("failed", None, "no address")
-        await deps.outcomes.failed(conn, job, stage="recipient", result=result)
+    problem = addresses.recipient_problem(to.address, to.name) if to else "no_address"
+    if to is None or problem:
+        await _refuse(deps, conn, job, problem or "no_address")
         return None
     owner = f"{worker}/{uuid.uuid4().hex[:8]}"
     await job_queue.mark_sending(conn, job["id"], by=owner)
     return Attempt(job, dict(episode) if episode else None, to, hijacked, owner)
+
+
+async def _refuse(deps: DeliveryDeps, conn: asyncpg.Connection, job: dict[str, Any], reason: str) -> None:
+    """Fail the job at once: nobody can ever be emailed at this recipient (no SMTP attempt is made)."""
+    result = SendResult("failed", None, addresses.UNUSABLE[reason])
+    await deps.outcomes.failed(conn, job, Unsent("recipient", result), reason=reason)
 
 
 async def _attempt(deps: DeliveryDeps, attempt: Attempt) -> None:
@@ -145,10 +152,22 @@ async def _compose(deps: DeliveryDeps, attempt: Attempt) -> EmailMessage | None:
             return None
     try:
         return _render(deps, attempt, link)
+    except UnsafeHeader as exc:  # the same values every time: no retry can help
+        result = SendResult("failed", None, addresses.UNUSABLE[exc.reason])
+        await _record(deps, attempt, result, stage="render", reason=exc.reason)
+        return None
     except Exception as exc:  # a template mistake: keep the job, retry after the fix is deployed
         log.exception("email_render_failed", **log_fields(job))
         await _record(deps, attempt, SendResult("retry", None, type(exc).__name__), stage="render")
         return None
+
+
+class UnsafeHeader(Exception):
+    """A rendered header value that would break the message's headers (see ``domain.addresses``)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 def _render(deps: DeliveryDeps, attempt: Attempt, link: str | None) -> EmailMessage:
@@ -157,6 +176,8 @@ def _render(deps: DeliveryDeps, attempt: Attempt, link: str | None) -> EmailMess
         job, attempt.episode, to, link_url=link, settings=deps.emails, hijack_reported=attempt.hijacked
     )
     rendered = deps.templates.render(draft.topic, to.lang, draft.context)
+    if reason := addresses.header_problem({"Subject": rendered.subject, **draft.headers}):
+        raise UnsafeHeader(reason)
     return build_message(
         rendered,
         mail_from=deps.policy.mail_from,
@@ -169,7 +190,9 @@ def _render(deps: DeliveryDeps, attempt: Attempt, link: str | None) -> EmailMess
     )
 
 
-async def _record(deps: DeliveryDeps, attempt: Attempt, result: SendResult, *, stage: str) -> None:
+async def _record(
+    deps: DeliveryDeps, attempt: Attempt, result: SendResult, *, stage: str, reason: str = "smtp_rejected"
+) -> None:
     """Step 3: the outcome, in its own transaction, unless the attempt was taken over meanwhile."""
     job, outcomes = attempt.job, deps.outcomes
     recipient = attempt.to.address if stage == "smtp" else None
@@ -181,6 +204,6 @@ async def _record(deps: DeliveryDeps, attempt: Attempt, result: SendResult, *, s
         if result.outcome == "sent":
             await outcomes.sent(conn, job, episode, attempt.to)
         elif result.outcome == "retry":
-            await outcomes.retry(conn, job, stage=stage, result=result, recipient=recipient)
+            await outcomes.retry(conn, job, Unsent(stage, result, recipient))
         else:
-            await outcomes.failed(conn, job, stage=stage, result=result, recipient=recipient)
+            await outcomes.failed(conn, job, Unsent(stage, result, recipient), reason=reason)

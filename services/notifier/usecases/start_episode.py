@@ -50,7 +50,6 @@ async def _record_alert(
         user_id=opening.user_id,
         episode_id=episode_id,
         reason=opening.reason,
-        due_at=now,
         now=now,
     )
     if opening.subject.startswith("grant:"):

@@ -9,9 +9,11 @@ import pytest
 import pytest_asyncio
 
 from devtools.mailcatcher import MailCatcher
+from shared import messages as m
 from shared.clock import ManualClock
 from shared.config import CommonConfig
 from tests.service.notifier.support import AuthLinksStandIn, Notifier, auth_links_stand_in, running_notifier
+from tests.support.helpers import Probe
 
 
 @pytest_asyncio.fixture
@@ -25,6 +27,13 @@ async def mail() -> AsyncIterator[MailCatcher]:
 async def auth_links(service_token: str) -> AsyncIterator[AuthLinksStandIn]:
     async with auth_links_stand_in(service_token) as stand_in:
         yield stand_in
+
+
+@pytest_asyncio.fixture
+async def notifier_events(probe: Callable[..., Any]) -> Probe:
+    """What the notifier publishes for the platform (``notification.*``), from before the test acts."""
+    events: Probe = await probe(m.NOTIFIER_EVENTS)
+    return events
 
 
 @pytest.fixture

@@ -24,10 +24,10 @@ from services.notifier.config import NotifierConfig, SmtpConfig
 from services.notifier.entrypoints.jobs import DeliveryWorker
 from services.notifier.keys import WORKER
 from shared import messages as m
-from shared.clock import Clock
+from shared.clock import Clock, ManualClock
 from shared.config import CommonConfig
 from shared.web import REGISTRY
-from tests.support.helpers import eventually, serve
+from tests.support.helpers import Probe, eventually, serve
 
 LINK_SECRET = "notifier-link-secret-for-tests-0123456789"
 MAIL_FROM = "Pilotly <noreply@pilotly.example>"
@@ -133,6 +133,12 @@ async def jobs(db: asyncpg.Pool) -> list[dict[str, Any]]:
     return [dict(r) for r in rows]
 
 
+async def attempts(db: asyncpg.Pool) -> list[tuple[str, str, Any]]:
+    """The delivery log as (outcome, stage, SMTP code), oldest first."""
+    rows = await db.fetch("SELECT outcome, stage, smtp_code FROM notifier.delivery_log ORDER BY id")
+    return [(r["outcome"], r["stage"], r["smtp_code"]) for r in rows]
+
+
 async def processed(db: asyncpg.Pool, queue: str) -> int:
     return int(
         await db.fetchval("SELECT count(*) FROM notifier.processed_messages WHERE consumer = $1", queue)
@@ -174,11 +180,16 @@ async def given_contacts(broker: Any, db: asyncpg.Pool, *events: m.UserContactCh
     await eventually(stored)
 
 
+async def disconnect_known_user(broker: Any, db: asyncpg.Pool, *, locale: str = "en") -> None:
+    """User u1, a known contact (stored before this returns), loses the grant."""
+    await given_contacts(broker, db, contact("u1", locale=locale))
+    await broker.publish(disconnected("u1"))
+
+
 async def alerted(broker: Any, db: asyncpg.Pool, mail: MailCatcher, *, locale: str = "en") -> EmailMessage:
     """User u1, a known contact, loses the grant; returns the alert once it has reached their address
     and its outcome is saved (so what the test does next cannot overtake the recording)."""
-    await given_contacts(broker, db, contact("u1", locale=locale))
-    await broker.publish(disconnected("u1"))
+    await disconnect_known_user(broker, db, locale=locale)
     alert = await mail.wait_for(lambda msg: msg["To"].addresses[0].addr_spec == "u1@platform.example")
     await alert_recorded(db)
     return alert
@@ -221,6 +232,16 @@ async def alert_recorded(db: asyncpg.Pool) -> None:
         assert [r["state"] for r in states] == ["sent"]
 
     await eventually(check)
+
+
+async def failed_for_good(events: Probe, db: asyncpg.Pool, clock: ManualClock) -> dict[str, Any]:
+    """The ``notification.failed`` event, once it is announced as permanent and a month later nothing
+    is due or in flight (the email is never tried again)."""
+    failed = await events.next_of_type("notification.failed")
+    assert failed["permanent"] is True
+    clock.advance(timedelta(days=30))
+    await nothing_due(db, clock)
+    return failed
 
 
 async def nothing_due(db: asyncpg.Pool, clock: Clock) -> None:

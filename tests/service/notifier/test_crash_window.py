@@ -20,6 +20,7 @@ from typing import Any
 
 import aiohttp
 import asyncpg
+import pytest
 
 from devtools.mailcatcher import MailCatcher, Received
 from services.notifier.config import SmtpConfig
@@ -31,10 +32,8 @@ from tests.service.notifier.support import (
     LINK_SECRET,
     MAIL_FROM,
     AuthLinksStandIn,
-    contact,
-    disconnected,
+    disconnect_known_user,
     free_port,
-    given_contacts,
     nothing_due,
 )
 from tests.support.helpers import eventually
@@ -113,10 +112,31 @@ async def kill(proc: asyncio.subprocess.Process) -> None:
     assert await proc.wait() == -signal.SIGKILL
 
 
-def survivor(start_notifier: Callable[..., Any], mail: MailCatcher, clock: ManualClock) -> Any:
-    """Another notifier (in-process), on the wall clock, that settles an attempt after 1.5 s."""
-    clock.set(datetime.now(UTC))
-    return start_notifier(smtp=replace(SmtpConfig(port=mail.port), timeout=1.0), delivery_stale_margin=0.5)
+@pytest.fixture
+def spawn_notifier(
+    common_config: Callable[..., CommonConfig],
+    mail: MailCatcher,
+    auth_links: AuthLinksStandIn,
+    tmp_path: Path,
+) -> Callable[[], Any]:
+    """``async with spawn_notifier() as proc``: the notifier as its own process, to be killed."""
+    common = common_config("notifier")
+    return lambda: notifier_process(
+        common, smtp_port=mail.port, auth_url=auth_links.url, log=tmp_path / "n.log"
+    )
+
+
+@pytest.fixture
+def survivor(start_notifier: Callable[..., Any], mail: MailCatcher, clock: ManualClock) -> Callable[[], Any]:
+    """``async with survivor() as n``: another notifier (in-process), on the wall clock, that settles
+    an attempt after 1.5 s."""
+
+    def start() -> Any:
+        clock.set(datetime.now(UTC))
+        smtp = replace(SmtpConfig(port=mail.port), timeout=1.0)
+        return start_notifier(smtp=smtp, delivery_stale_margin=0.5)
+
+    return start
 
 
 async def blocked_by(db: asyncpg.Pool, holder_pid: int) -> None:
@@ -128,34 +148,25 @@ async def blocked_by(db: asyncpg.Pool, holder_pid: int) -> None:
 
 
 async def test_a_notifier_killed_after_the_smtp_reply_never_sends_the_alert_twice(
-    common_config: Callable[..., CommonConfig],
-    start_notifier: Callable[..., Any],
+    spawn_notifier: Callable[[], Any],
+    survivor: Callable[[], Any],
     broker: Broker,
     clean_db: asyncpg.Pool,
     mail: MailCatcher,
-    auth_links: AuthLinksStandIn,
     clock: ManualClock,
     database_url: str,
-    tmp_path: Path,
 ) -> None:
     """The user gets one alert even when the notifier that sent it died before noting it down; the
     job is recorded as maybe sent and the reminder cadence goes on."""
-    common = common_config("notifier")
-    async with (
-        notifier_process(
-            common, smtp_port=mail.port, auth_url=auth_links.url, log=tmp_path / "n.log"
-        ) as proc,
-        row_held_at_250(mail, database_url) as holder_pid,
-    ):
-        await given_contacts(broker, clean_db, contact("u1"))
-        await broker.publish(disconnected("u1"))
+    async with spawn_notifier() as proc, row_held_at_250(mail, database_url) as holder_pid:
+        await disconnect_known_user(broker, clean_db)
         await mail.wait_for(timeout=20)
         await eventually(lambda: blocked_by(clean_db, holder_pid))  # it got the 250 and is recording it
         await kill(proc)
     job = await clean_db.fetchrow("SELECT id, state, smtp_started_at, sending_by FROM notifier.jobs")
     assert job["state"] == "sending" and job["smtp_started_at"] is not None and job["sending_by"]
 
-    async with survivor(start_notifier, mail, clock) as other:
+    async with survivor() as other:
         await eventually(lambda: _state(clean_db, job["id"], "maybe_sent"), timeout=15)
         await nothing_due(clean_db, clock)
         labels = {"kind": "alert", "outcome": "maybe_sent"}
@@ -173,24 +184,19 @@ async def _state(db: asyncpg.Pool, job_id: Any, state: str) -> None:
 
 
 async def test_an_attempt_interrupted_before_smtp_is_simply_tried_again(
-    common_config: Callable[..., CommonConfig],
-    start_notifier: Callable[..., Any],
+    spawn_notifier: Callable[[], Any],
+    survivor: Callable[[], Any],
     broker: Broker,
     clean_db: asyncpg.Pool,
     mail: MailCatcher,
     auth_links: AuthLinksStandIn,
     clock: ManualClock,
-    tmp_path: Path,
 ) -> None:
     """An alert whose notifier died while preparing it (before any SMTP contact) still arrives, once."""
-    common = common_config("notifier")
     auth_links.gate = asyncio.Event()
     try:
-        async with notifier_process(
-            common, smtp_port=mail.port, auth_url=auth_links.url, log=tmp_path / "n.log"
-        ) as proc:
-            await given_contacts(broker, clean_db, contact("u1"))
-            await broker.publish(disconnected("u1"))
+        async with spawn_notifier() as proc:
+            await disconnect_known_user(broker, clean_db)
             await eventually(lambda: _link_requested(auth_links), timeout=20)
             await kill(proc)
     finally:
@@ -199,7 +205,7 @@ async def test_an_attempt_interrupted_before_smtp_is_simply_tried_again(
     job = await clean_db.fetchrow("SELECT id, state, smtp_started_at FROM notifier.jobs")
     assert job["state"] == "sending" and job["smtp_started_at"] is None
 
-    async with survivor(start_notifier, mail, clock):
+    async with survivor():
         await mail.wait_for(timeout=15)
         await eventually(lambda: _state(clean_db, job["id"], "sent"))
         await nothing_due(clean_db, clock)

@@ -3,7 +3,6 @@ out, every attempt logged, and notification events published for the platform.""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -12,25 +11,19 @@ import asyncpg
 import pytest
 
 from devtools.mailcatcher import MailCatcher
-from shared import messages as m
 from shared.amqp import Broker
 from shared.clock import ManualClock
 from tests.service.notifier.support import (
     AuthLinksStandIn,
     Notifier,
     alerted,
-    contact,
-    disconnected,
-    given_contacts,
+    attempts,
+    disconnect_known_user,
+    failed_for_good,
     jobs,
     nothing_due,
 )
-from tests.support.helpers import eventually, internal_url
-
-
-async def attempts(db: asyncpg.Pool) -> list[tuple[str, str, Any]]:
-    rows = await db.fetch("SELECT outcome, stage, smtp_code FROM notifier.delivery_log ORDER BY id")
-    return [(r["outcome"], r["stage"], r["smtp_code"]) for r in rows]
+from tests.support.helpers import Probe, eventually, internal_url
 
 
 @pytest.mark.usefixtures("notifier")
@@ -39,13 +32,11 @@ async def test_temporary_smtp_reply_is_retried_with_backoff_until_delivered(
     clean_db: asyncpg.Pool,
     mail: MailCatcher,
     clock: ManualClock,
-    probe: Callable[..., Any],
+    notifier_events: Probe,
 ) -> None:
     """Two 451 replies delay the alert by the backoff steps; then it arrives, once, and is announced."""
-    events = await probe(m.NOTIFIER_EVENTS)
-    await given_contacts(broker, clean_db, contact("u1"))
     mail.fail_next(2, 451)
-    await broker.publish(disconnected("u1"))
+    await disconnect_known_user(broker, clean_db)
 
     async def logged(expected: list[tuple[str, str, Any]]) -> None:
         assert await attempts(clean_db) == expected
@@ -59,7 +50,7 @@ async def test_temporary_smtp_reply_is_retried_with_backoff_until_delivered(
     clock.advance(timedelta(seconds=300))
     await mail.wait_for()
     await eventually(lambda: logged([("retry", "smtp", 451)] * 2 + [("sent", "smtp", 250)]))
-    sent = await events.next_of_type("notification.sent")
+    sent = await notifier_events.next_of_type("notification.sent")
     assert (sent["kind"], sent["reason"], sent["user_id"]) == ("alert", "revoked", "u1")
     assert len(mail.messages) == 1 and len(mail.rejected) == 2
 
@@ -70,18 +61,14 @@ async def test_permanent_smtp_rejection_is_recorded_and_not_retried(
     clean_db: asyncpg.Pool,
     mail: MailCatcher,
     clock: ManualClock,
-    probe: Callable[..., Any],
+    notifier_events: Probe,
 ) -> None:
     """A 550 reply is recorded as failed, announced as permanent, and never tried again."""
-    events = await probe(m.NOTIFIER_EVENTS)
-    await given_contacts(broker, clean_db, contact("u1"))
     mail.fail_next(1, 550)
-    await broker.publish(disconnected("u1"))
-    failed = await events.next_of_type("notification.failed")
-    assert failed["permanent"] is True and "550" in failed["error"]
+    await disconnect_known_user(broker, clean_db)
+    failed = await failed_for_good(notifier_events, clean_db, clock)
+    assert "550" in failed["error"]
     assert await attempts(clean_db) == [("failed", "smtp", 550)]
-    clock.advance(timedelta(days=30))
-    await nothing_due(clean_db, clock)
     assert len(mail.rejected) == 1 and mail.messages == []
     assert [(j["kind"], j["state"]) for j in await jobs(clean_db)] == [("alert", "failed")]
 
@@ -96,8 +83,7 @@ async def test_email_waits_for_auth_and_never_goes_out_without_its_button(
 ) -> None:
     """While auth cannot mint a link the alert waits; once it can, the alert arrives with a fresh link."""
     auth_links.fail_next(1)
-    await given_contacts(broker, clean_db, contact("u1", locale="de"))
-    await broker.publish(disconnected("u1"))
+    await disconnect_known_user(broker, clean_db, locale="de")
     await eventually(lambda: _logged_link_retry(clean_db))
     assert mail.messages == []
     clock.advance(timedelta(seconds=60))

@@ -4,9 +4,8 @@ fallback and never for a hijacked account, operators once per incident, a heads-
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from email.message import EmailMessage
-from typing import Any
 
 import asyncpg
 import pytest
@@ -20,18 +19,22 @@ from tests.service.notifier.support import (
     all_consumed,
     contact,
     disconnected,
+    failed_for_good,
     given_contacts,
     jobs,
     nothing_due,
 )
-from tests.support.helpers import eventually
+from tests.support.helpers import Probe, eventually
 
 # (subject, a phrase of the honest explanation) per reason and language.
 EXPECTED = {
     ("revoked", "en"): ("no longer connected", "after a password change or when the access was removed"),
     ("revoked", "de"): ("nicht mehr verbunden", "nach einer Änderung Ihres Google-Passworts"),
-    ("account_deleted", "en"): ("the Google account was deleted", "has been deleted"),
-    ("account_deleted", "de"): ("Das Google-Konto wurde gelöscht", "gelöscht wurde"),
+    ("account_deleted", "en"): ("the Google account was deleted or disabled", "has been deleted or disabled"),
+    ("account_deleted", "de"): (
+        "Das Google-Konto wurde gelöscht oder deaktiviert",
+        "gelöscht oder deaktiviert wurde",
+    ),
     ("admin_policy", "en"): ("blocked by an administrator's policy", "ask your administrator"),
     ("admin_policy", "de"): ("Richtlinie eines Administrators", "Bitten Sie Ihren Administrator"),
     ("security_block", "en"): ("Google blocked the account", "because of suspicious activity"),
@@ -103,10 +106,9 @@ async def test_no_email_to_the_google_mailbox_of_a_hijacked_account(
     clean_db: asyncpg.Pool,
     mail: MailCatcher,
     clock: ManualClock,
-    probe: Callable[..., Any],
+    notifier_events: Probe,
 ) -> None:
     """Once Google reports a hijack, its mailbox is never written to, not even for a known address."""
-    events = await probe(m.NOTIFIER_EVENTS)
     since = datetime.now(UTC)
     # Google's hijacking report is recorded first; then a report of the failed refresh (with the
     # Google address) arrives for the same grant.
@@ -115,11 +117,9 @@ async def test_no_email_to_the_google_mailbox_of_a_hijacked_account(
     )
     await all_consumed(notifier, count=1)
     await broker.publish(disconnected("u1", google_email="victim@gmail.example", since=since))
-    failed = await events.next_of_type("notification.failed")
+    failed = await failed_for_good(notifier_events, clean_db, clock)
     await all_consumed(notifier, count=2)
-    assert failed["permanent"] is True and "no address" in failed["error"]
-    clock.advance(timedelta(days=30))
-    await nothing_due(clean_db, clock)
+    assert "no address" in failed["error"]
     assert mail.messages == [] and mail.rejected == []
 
 

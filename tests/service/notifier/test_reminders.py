@@ -24,6 +24,15 @@ def plain(msg: EmailMessage) -> str:
     return str(body.get_content())
 
 
+async def cadence_started(
+    broker: Broker, db: asyncpg.Pool, mail: MailCatcher, *, locale: str = "en"
+) -> EmailMessage:
+    """The alert (see ``alerted``), once its first reminder is scheduled: the cadence has started."""
+    alert = await alerted(broker, db, mail, locale=locale)
+    await eventually(lambda: _pending_reminder(db))
+    return alert
+
+
 async def reminder_count(mail: MailCatcher) -> int:
     return sum(1 for msg in mail.messages if str(msg["Subject"]).startswith("Reminder:"))
 
@@ -33,9 +42,8 @@ async def test_reminders_follow_the_cadence_then_stop(
     broker: Broker, clean_db: asyncpg.Pool, mail: MailCatcher, clock: ManualClock
 ) -> None:
     """Alert now, reminders on day 1, 3 and 7 after it, and nothing after that: four emails at most."""
-    alert = await alerted(broker, clean_db, mail)
+    alert = await cadence_started(broker, clean_db, mail)
     assert "we will remind you at most 3 more times" in plain(alert)
-    await eventually(lambda: _pending_reminder(clean_db))  # the alert is recorded: the cadence starts
 
     start = clock.now()
     for day, expected in ((1, 1), (3, 2), (7, 3)):
@@ -65,8 +73,7 @@ async def test_nothing_is_sent_before_a_reminder_is_due(
     broker: Broker, clean_db: asyncpg.Pool, mail: MailCatcher, clock: ManualClock
 ) -> None:
     """One second short of a day after the alert, no reminder is due yet."""
-    await alerted(broker, clean_db, mail)
-    await eventually(lambda: _pending_reminder(clean_db))
+    await cadence_started(broker, clean_db, mail)
     clock.advance(timedelta(days=1) - timedelta(seconds=1))
     await nothing_due(clean_db, clock)
     clock.advance(timedelta(seconds=1))
@@ -81,8 +88,7 @@ async def test_stop_link_in_the_email_stops_further_reminders(
     notifier: Notifier, broker: Broker, clean_db: asyncpg.Pool, mail: MailCatcher, clock: ManualClock
 ) -> None:
     """Opening the stop link asks first; confirming it means no further reminders arrive."""
-    await alerted(broker, clean_db, mail, locale="de")
-    await eventually(lambda: _pending_reminder(clean_db))
+    await cadence_started(broker, clean_db, mail, locale="de")
     clock.advance(timedelta(days=1))
     reminder = await mail.wait_for(lambda msg: str(msg["Subject"]).startswith("Erinnerung:"))
     stop_url = re.search(r"Keine Erinnerungen mehr zu diesem Problem: (\S+)", plain(reminder)).group(1)  # type: ignore[union-attr]
@@ -126,8 +132,7 @@ async def test_reconnecting_cancels_the_pending_reminders(
     broker: Broker, clean_db: asyncpg.Pool, mail: MailCatcher, clock: ManualClock
 ) -> None:
     """A reconnect after the first reminder means the remaining reminders never arrive."""
-    await alerted(broker, clean_db, mail)
-    await eventually(lambda: _pending_reminder(clean_db))
+    await cadence_started(broker, clean_db, mail)
     clock.advance(timedelta(days=1))
     await eventually(lambda: _has_reminders(mail, 1))
     await broker.publish(m.GrantConnected(user_id="u1", grant_id="g-u1", cause="reconnected", google_sub="s"))

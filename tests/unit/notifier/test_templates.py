@@ -13,23 +13,19 @@ TEMPLATES = Templates()
 
 # A phrase each reason's email must contain (the honest explanation), per language.
 REASON_PHRASES = {
-    ("revoked", "en"): "after a password change or when the access was removed in your Google account",
-    (
-        "revoked",
-        "de",
-    ): "nach einer Änderung Ihres Google-Passworts oder wenn der Zugriff in Ihrem Google-Konto",
-    ("account_deleted", "en"): "has been deleted",
-    ("account_deleted", "de"): "gelöscht wurde",
-    ("admin_policy", "en"): "administrator",
-    ("admin_policy", "de"): "Administrator",
-    ("security_block", "en"): "suspicious activity",
-    ("security_block", "de"): "verdächtiger Aktivitäten",
-    ("access_expired", "en"): "limited time",
-    ("access_expired", "de"): "begrenzte Zeit",
-    ("calendar_unavailable", "en"): "deleted, or Pilotly may no longer write to it",
-    ("calendar_unavailable", "de"): "gelöscht, oder Pilotly darf nicht mehr in ihn schreiben",
-    ("needs_consent", "en"): "tick the box for calendar access",
-    ("needs_consent", "de"): "Haken beim Zugriff auf den Kalender",
+    "revoked": {
+        "en": "after a password change or when the access was removed in your Google account",
+        "de": "nach einer Änderung Ihres Google-Passworts oder wenn der Zugriff in Ihrem Google-Konto",
+    },
+    "account_deleted": {"en": "has been deleted or disabled", "de": "gelöscht oder deaktiviert wurde"},
+    "admin_policy": {"en": "administrator", "de": "Administrator"},
+    "security_block": {"en": "suspicious activity", "de": "verdächtiger Aktivitäten"},
+    "access_expired": {"en": "limited time", "de": "begrenzte Zeit"},
+    "calendar_unavailable": {
+        "en": "deleted, or Pilotly may no longer write to it",
+        "de": "gelöscht, oder Pilotly darf nicht mehr in ihn schreiben",
+    },
+    "needs_consent": {"en": "tick the box for calendar access", "de": "Haken beim Zugriff auf den Kalender"},
 }
 KEPT = {"en": "Your appointments are kept", "de": "Ihre Termine gehen nicht verloren"}
 
@@ -56,7 +52,7 @@ def test_alert_names_the_reason_what_still_works_and_has_one_button(reason: str,
     """Each reason's alert explains it honestly, promises the appointments are kept, links once."""
     email = TEMPLATES.render(reason, lang, episode_context())  # type: ignore[arg-type]
     for part in (email.text, email.html):
-        assert REASON_PHRASES[(reason, lang)] in part
+        assert REASON_PHRASES[reason][lang] in part
         assert KEPT[lang] in part
     assert email.html.count('href="https://auth.example/settings?t=abc"') == 1
     assert "https://auth.example/settings?t=abc" in email.text

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+from typing import Any
 
 import pytest
 import structlog
@@ -32,10 +33,11 @@ def test_secret_keys_and_values_are_redacted() -> None:
     assert "disconnected" in out
 
 
-def test_configured_logging_redacts_and_drops_traceback_locals() -> None:
-    """A logged exception with a token in a local variable and in its message leaks neither."""
+def log_failed_refresh(log_format: str, **fields: str) -> tuple[Any, io.StringIO]:
+    """Log, in ``log_format``, an exception whose local variable and message hold the refresh token,
+    then an aiohttp access line with an OAuth code; returns the logger and its output buffer."""
     stream = io.StringIO()
-    configure_logging("INFO", stream=stream)
+    configure_logging("INFO", log_format=log_format, stream=stream)
     log = structlog.get_logger("test")
 
     def refresh(refresh_token: str) -> None:
@@ -44,8 +46,14 @@ def test_configured_logging_redacts_and_drops_traceback_locals() -> None:
     try:
         refresh(REFRESH)
     except ValueError:
-        log.exception("refresh_failed", token=REFRESH)
+        log.exception("refresh_failed", token=REFRESH, **fields)
     logging.getLogger("aiohttp.access").info("GET /oauth/callback?code=4/abc&state=s1 200")
+    return log, stream
+
+
+def test_configured_logging_redacts_and_drops_traceback_locals() -> None:
+    """A logged exception with a token in a local variable and in its message leaks neither."""
+    _, stream = log_failed_refresh("json")
     output = stream.getvalue()
     assert REFRESH not in output and "4/abc" not in output
     lines = [json.loads(line) for line in output.splitlines()]
@@ -57,19 +65,8 @@ def test_configured_logging_redacts_and_drops_traceback_locals() -> None:
 def test_console_format_is_key_value_and_redacts_too() -> None:
     """With LOG_FORMAT=console a line reads as key=value, without colours off a terminal, and
     tokens in keys, values, library records and tracebacks are removed as in JSON."""
-    stream = io.StringIO()
-    configure_logging("INFO", log_format="console", stream=stream)
-    log = structlog.get_logger("test")
-
-    def refresh(refresh_token: str) -> None:
-        raise ValueError(f"refresh failed for token={refresh_token}")
-
-    try:
-        refresh(REFRESH)
-    except ValueError:
-        log.exception("refresh_failed", token=REFRESH, grant_state="disconnected")
+    log, stream = log_failed_refresh("console", grant_state="disconnected")
     log.info("calling_google", note=f"Authorization: Bearer {ACCESS}")
-    logging.getLogger("aiohttp.access").info("GET /oauth/callback?code=4/abc&state=s1 200")
     output = stream.getvalue()
     assert REFRESH not in output and ACCESS not in output and "4/abc" not in output
     assert "grant_state=disconnected" in output and "refresh_failed" in output
