@@ -24,6 +24,7 @@ PROBLEMS = ("health.calendar_unavailable", "health.needs_consent")
 WAITING = ("health.retrying", "health.reconnect", "health.suspended", "health.setting_up")
 REFUSALS = ("not_writable", "unknown_calendar", "not_connected")
 ANCHOR = "/settings?calendar={outcome}#calendar"
+_FAILED = {"google_unavailable": "unavailable"}  # any other refusal: sync itself could not help
 
 
 @dataclass(frozen=True)
@@ -129,7 +130,7 @@ async def choose(request: web.Request) -> web.StreamResponse:
     try:
         await request.app[SYNC_API].choose(claims.user_id, calendar_id)
     except SyncRefused as exc:
-        outcome = exc.code if exc.code in REFUSALS else "unavailable"
+        outcome = exc.code if exc.code in REFUSALS else _FAILED.get(exc.code, "unreachable")
         log.info("calendar_choice_refused", user_id=claims.user_id, why=exc.code)
         return see_other(ANCHOR.format(outcome=outcome))
     except SyncUnavailable as exc:

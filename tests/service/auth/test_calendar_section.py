@@ -60,7 +60,7 @@ async def test_the_section_shows_the_health_and_switching_moves_the_appointments
             http, auth.url + "/settings/calendar", {"csrf": csrf_of(page), "calendar_id": TEAM}
         )
         assert (saved.status, saved.location) == (303, "/settings?calendar=saved#calendar")
-        after = await get(http, absolute(auth, saved.location))
+        after = await get(http, absolute(auth, saved.location or ""))
         assert "Saved: your appointments now go to “Team”." in after.text
         assert f'<option value="{TEAM}" selected>Team</option>' in after.text
         await synced(clean_db, 2, TEAM)
