@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Unpack
 from urllib.parse import unquote, urlsplit
 
 import aio_pika
@@ -28,6 +28,7 @@ from shared import messages as m
 from shared import topology as t
 from shared.config import BrokerUsers
 from shared.consumer import Consumer, LegacyHandler, Routes
+from shared.forwarding import Properties
 
 log = structlog.get_logger(__name__)
 
@@ -177,29 +178,19 @@ class Broker:
         )
 
     async def publish_raw(
-        self,
-        exchange: str,
-        routing_key: str,
-        body: bytes,
-        *,
-        message_id: str,
-        message_type: str | None = None,
-        headers: dict[str, Any] | None = None,
-        reply_to: str | None = None,
-        correlation_id: str | None = None,
-        expiration: float | None = None,
+        self, exchange: str, routing_key: str, body: bytes, *, message_id: str, **props: Unpack[Properties]
     ) -> None:
         """Publish persistent ``body``; raises if the broker nacks it or cannot route it."""
         msg = aio_pika.Message(
             body,
             message_id=message_id,
-            type=message_type,
+            type=props.get("message_type"),
             content_type="application/json",
             delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-            headers=headers or {},
-            reply_to=reply_to,
-            correlation_id=correlation_id,
-            expiration=expiration,
+            headers=props.get("headers") or {},
+            reply_to=props.get("reply_to"),
+            correlation_id=props.get("correlation_id"),
+            expiration=props.get("expiration"),
             app_id=self.name,
             user_id=self.user,
         )

@@ -7,7 +7,7 @@ broker ``user_id`` and name the original publisher in ``x-calsync-publisher``.
 from __future__ import annotations
 
 import uuid
-from typing import Any, Protocol
+from typing import Any, Protocol, TypedDict, Unpack
 
 import structlog
 from aio_pika.abc import AbstractIncomingMessage
@@ -19,6 +19,16 @@ from shared.logs import scrub
 log = structlog.get_logger(__name__)
 
 PUBLISHER_HEADER = "x-calsync-publisher"
+
+
+class Properties(TypedDict, total=False):
+    """The optional AMQP properties of one published message (``Bus.publish_raw``)."""
+
+    message_type: str | None
+    headers: dict[str, Any] | None
+    reply_to: str | None
+    correlation_id: str | None
+    expiration: float | None
 
 
 class Bus(Protocol):
@@ -41,17 +51,7 @@ class Bus(Protocol):
     def count_consumed(self, queue: str, outcome: str) -> None: ...
 
     async def publish_raw(
-        self,
-        exchange: str,
-        routing_key: str,
-        body: bytes,
-        *,
-        message_id: str,
-        message_type: str | None = None,
-        headers: dict[str, Any] | None = None,
-        reply_to: str | None = None,
-        correlation_id: str | None = None,
-        expiration: float | None = None,
+        self, exchange: str, routing_key: str, body: bytes, *, message_id: str, **props: Unpack[Properties]
     ) -> None: ...
 
 

@@ -6,7 +6,9 @@ direct reply-to (``amq.rabbitmq.reply-to``). A request naming any other queue (a
 dead-letter queue) is dead-lettered without an answer, so a reply (an access token) never lands in a
 queue someone else can read. With publisher verification the consumer contract has already refused
 requests from anyone but the documented publisher, and ``RpcClient`` accepts replies only from the
-serving service's broker user. A failing handler is not retried: the caller has timed out by then.
+serving service's broker user. Each accepted request is answered in its own task (``RpcServer``), so
+slow answers never hold the queue's prefetch slots. A failing handler is not retried: the caller has
+timed out by then.
 """
 
 from __future__ import annotations
@@ -47,32 +49,64 @@ def is_reply_queue(reply_to: str, prefix: str) -> bool:
     return reply_to.startswith(head) and _REPLY_QUEUE_ID.fullmatch(reply_to[len(head) :]) is not None
 
 
-async def serve(broker: Broker, queue: str, handler: RpcHandler, *, prefetch: int = 50) -> None:
-    """Serve request/reply: the handler's answer goes to the request's ``reply_to`` if that is a
-    reply queue; any other request is dead-lettered before the handler runs."""
+class RpcServer:
+    """Answers taken requests in their own tasks, so a delivery is acked (and its prefetch slot freed)
+    as soon as the request is accepted: requests that wait, e.g. on one grant's refresh, never hold the
+    consumer's capacity for others. At most ``max_in_flight`` answers run at once (then taking new
+    requests waits). A request taken but not answered when the process dies is lost; its caller times
+    out and asks again."""
 
-    async def reply(message: m.Message, delivery: Delivery) -> None:
+    def __init__(self, broker: Broker, handler: RpcHandler, max_in_flight: int) -> None:
+        self._broker, self._handler = broker, handler
+        self._slots = asyncio.Semaphore(max_in_flight)
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def take(self, message: m.Message, delivery: Delivery) -> None:
+        """The consumer's handler: check ``reply_to``, then answer in a task of its own."""
         reply_to = delivery.reply_to or ""
-        if not is_reply_queue(reply_to, broker.prefix):
+        if not is_reply_queue(reply_to, self._broker.prefix):
             raise Reject(f"reply_to {reply_to[:100]!r} is not a reply queue")
+        await self._slots.acquire()
+        task = asyncio.create_task(self._answer(message, reply_to, delivery.correlation_id))
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._slots.release()
+
+    async def _answer(self, message: m.Message, reply_to: str, correlation_id: str | None) -> None:
         try:
-            answer = await handler(message)
-        except Exception as exc:  # the caller times out; a late retry would help nobody
-            log.exception("rpc_handler_failed")
-            raise Reject(f"rpc handler failed: {type(exc).__name__}") from exc
-        try:
-            await broker.publish_raw(
+            answer = await self._handler(message)
+            await self._broker.publish_raw(
                 "",
                 reply_to,
                 answer.to_json(),
                 message_id=answer.message_id,
                 message_type=answer.TYPE,
-                correlation_id=delivery.correlation_id,
+                correlation_id=correlation_id,
             )
         except aio_pika.exceptions.PublishError:
             log.info("rpc_reply_undeliverable")  # the caller has gone away
+        except Exception:  # the caller times out; a late retry would help nobody
+            log.exception("rpc_handler_failed")
 
-    await broker.consume(queue, reply, prefetch=prefetch)
+    async def close(self) -> None:
+        """Cancel the answers still running (their callers time out) and wait for them to end."""
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+async def serve(
+    broker: Broker, queue: str, handler: RpcHandler, *, prefetch: int = 50, max_in_flight: int = 1000
+) -> RpcServer:
+    """Serve request/reply: the handler's answer goes to the request's ``reply_to`` if that is a
+    reply queue; any other request is dead-lettered before the handler runs. ``close()`` the returned
+    server on shutdown."""
+    server = RpcServer(broker, handler, max_in_flight)
+    await broker.consume(queue, server.take, prefetch=prefetch)
+    return server
 
 
 class RpcClient:

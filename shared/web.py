@@ -194,7 +194,8 @@ async def service_token_check(request: web.Request, handler: HandlerT) -> web.St
         ok = (
             bool(expected)
             and scheme.lower() == "bearer"
-            and hmac.compare_digest(token.strip().encode(), expected.encode())
+            # aiohttp keeps bytes that are not UTF-8 as lone surrogates; they never match, never raise
+            and hmac.compare_digest(token.strip().encode("utf-8", "surrogatepass"), expected.encode())
         )
         if not ok:
             raise web.HTTPUnauthorized(

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import secrets
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from typing import Any
 
@@ -28,7 +28,7 @@ from shared import topology
 from shared.amqp import Broker
 from shared.config import DEFAULT_AMQP_URL, DEFAULT_DATABASE_URL, BrokerUsers, CommonConfig, Env, GoogleConfig
 from tests.support.bus import BrokerUsersMissing, PublishingBroker, check_logins, user_url
-from tests.support.helpers import Probe, bind_probe
+from tests.support.helpers import Probe, bind_probe, eventually
 from tests.support.service_apps import google_for
 
 SERVICE_SCHEMAS = ("auth", "sync", "notifier")
@@ -198,6 +198,28 @@ def dead_letters(amqp_channel: aio_pika.abc.AbstractChannel, amqp_prefix: str) -
         return found
 
     return read
+
+
+Messages = list[aio_pika.abc.AbstractIncomingMessage]
+Parked = Callable[..., Awaitable[Messages]]
+
+
+@pytest.fixture
+def parked(dead_letters: Callable[..., Any]) -> Parked:
+    """``await parked(queue, count=1, timeout=15)`` -> the ``count`` or more messages dead-lettered
+    from ``queue`` by then."""
+
+    async def wait(queue: str, count: int = 1, timeout: float = 15.0) -> Messages:
+        seen: Messages = []
+
+        async def arrived() -> Messages:
+            seen.extend(await dead_letters(queue))
+            assert len(seen) >= count, [d.headers.get("x-calsync-reason") for d in seen]
+            return seen
+
+        return await eventually(arrived, timeout=timeout)
+
+    return wait
 
 
 @pytest_asyncio.fixture

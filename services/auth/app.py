@@ -113,8 +113,10 @@ async def _background(app: web.Application) -> AsyncIterator[None]:
     """The consumers and the loops, stopped in reverse on shutdown."""
     refresh, broker = app[REFRESH], app[BROKER]
     answer = functools.partial(consumers.on_token_request, refresh, app[GRANT_LOCKS])
-    await rpc.serve(broker, TOKEN_REQUESTS, answer)
-    await broker.consume(USER_EVENTS, consumers.user_event_routes(refresh.clock), pool=refresh.pool)
+    token_server = await rpc.serve(broker, TOKEN_REQUESTS, answer)
+    await broker.consume(
+        USER_EVENTS, consumers.user_event_routes(refresh.outbox, refresh.clock), pool=refresh.pool
+    )
     loops = [
         asyncio.create_task(jobs.refresh_scheduler(refresh), name="refresh-scheduler"),
         asyncio.create_task(
@@ -125,3 +127,4 @@ async def _background(app: web.Application) -> AsyncIterator[None]:
     for loop in loops:
         loop.cancel()
     await asyncio.gather(*loops, return_exceptions=True)
+    await token_server.close()

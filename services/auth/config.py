@@ -2,7 +2,7 @@
 
 ``TOKEN_KEYS`` lists the token-encryption keys newest first (``kid:base64-32-bytes,kid2:...``): the
 first one encrypts, all of them decrypt, so a key can be rotated in without downtime. The refresh,
-keep-alive and circuit-breaker settings (``AuthConfig.refresh``) are read here too.
+longest-silence and circuit-breaker settings (``AuthConfig.refresh``) are read here too.
 """
 
 from __future__ import annotations
@@ -47,14 +47,14 @@ class AuthConfig:
     google: GoogleConfig
     token_keys: tuple[tuple[str, bytes], ...]
     link_secret: bytes
-    link_ttl: int = 7 * 24 * 3600  # seconds a settings link stays valid unless the caller asks otherwise
-    link_max_ttl: int = 30 * 24 * 3600
+    link_ttl: int = 48 * 3600  # seconds a settings link stays valid unless the caller asks otherwise
+    link_max_ttl: int = 72 * 3600
     state_ttl: int = 600  # seconds between Connect and Google's callback
     session_ttl: int = 3600  # seconds a settings page session (cookie set from a link) lasts
     revoke_retry_interval: float = 30.0  # seconds between passes over pending revocations
     revoke_max_attempts: int = 20
     risc_refetch_interval: float = 60.0  # seconds: an unknown kid refetches Google's keys at most this often
-    refresh: RefreshSettings = field(default_factory=RefreshSettings)  # refresh, keep-alive, breaker
+    refresh: RefreshSettings = field(default_factory=RefreshSettings)  # refresh, longest silence, breaker
     sync: SyncApiSettings = field(default_factory=SyncApiSettings)  # the settings page's Calendar
     scopes: tuple[str, ...] = field(
         default=(
@@ -77,8 +77,8 @@ class AuthConfig:
             google=GoogleConfig.from_env(env),
             token_keys=parse_token_keys(env.text("TOKEN_KEYS")),
             link_secret=parse_link_secret(env.text("LINK_SECRET")),
-            link_ttl=env.integer("LINK_TTL_SECONDS", 7 * 24 * 3600, minimum=60),
-            link_max_ttl=env.integer("LINK_MAX_TTL_SECONDS", 30 * 24 * 3600, minimum=60),
+            link_ttl=env.integer("LINK_TTL_SECONDS", 48 * 3600, minimum=60),
+            link_max_ttl=env.integer("LINK_MAX_TTL_SECONDS", 72 * 3600, minimum=60),
             state_ttl=env.integer("OAUTH_STATE_TTL_SECONDS", 600, minimum=60),
             session_ttl=env.integer("SETTINGS_SESSION_TTL_SECONDS", 3600, minimum=60),
             revoke_retry_interval=env.number("REVOKE_RETRY_INTERVAL", 30.0, minimum=0.01),
@@ -126,7 +126,7 @@ def refresh_settings_from_env(env: Env) -> RefreshSettings:
         jitter=env.number("REFRESH_JITTER_SECONDS", default.jitter),
         min_validity=env.number("TOKEN_MIN_VALIDITY_SECONDS", default.min_validity),
         active_window=env.number("REFRESH_ACTIVE_WINDOW_SECONDS", default.active_window, minimum=1),
-        keepalive=env.number("REFRESH_KEEPALIVE_SECONDS", default.keepalive, minimum=60),
+        max_silence=env.number("REFRESH_MAX_SILENCE_SECONDS", default.max_silence, minimum=60),
         expiring_notice=env.number("GRANT_EXPIRING_NOTICE_SECONDS", default.expiring_notice),
         retry_base=env.number("REFRESH_RETRY_BASE_SECONDS", default.retry_base, minimum=0.01),
         retry_max=env.number("REFRESH_RETRY_MAX_SECONDS", default.retry_max, minimum=0.01),
@@ -139,4 +139,5 @@ def refresh_settings_from_env(env: Env) -> RefreshSettings:
         claim_lease=env.number("REFRESH_CLAIM_LEASE_SECONDS", default.claim_lease, minimum=1),
         http_timeout=env.number("GOOGLE_HTTP_TIMEOUT_SECONDS", default.http_timeout, minimum=0.1),
         lock_wait=env.number("REFRESH_LOCK_WAIT_SECONDS", default.lock_wait, minimum=0.01),
+        force_min_interval=env.number("FORCE_REFRESH_MIN_INTERVAL_SECONDS", default.force_min_interval),
     )

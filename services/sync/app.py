@@ -28,7 +28,7 @@ from shared.google.calendar import GoogleCalendar
 from shared.outbox import Outbox
 from shared.rpc import RpcClient
 from shared.runtime import BROKER, HTTP, POOL, base_app
-from shared.web import REGISTRY
+from shared.web import REGISTRY, add_landing_page
 
 CONFIG = keys.CONFIG  # kept for callers of the skeleton
 
@@ -42,6 +42,13 @@ def create_app(config: SyncConfig, *, overrides: dict[str, Any] | None = None) -
     app[keys.CLOCK] = clock
     app[keys.OUTBOX] = outbox
     app.router.add_routes(http_handlers.routes(POOL, keys.CHOICE))
+    add_landing_page(
+        app,
+        title="calsync sync",
+        description="Writes the platform's appointments into each user's chosen Google Calendar exactly"
+        " once, keeps them while a connection is broken and replays them after reconnecting. Its service"
+        " API (service token) shows each appointment's sync state and each user's sync health.",
+    )
     app.cleanup_ctx.append(_outbound)
     return app
 

@@ -144,31 +144,30 @@ class GoogleCalendar:
             raise GoogleApiError(status, _reason(data), data, retry_after)
         return status, data
 
-    async def _call(self, request: Any, access_token: str, headers: dict[str, str] | None = None) -> Any:
-        return (await self._send(request, access_token, headers))[1]
+    async def _call(
+        self, request: Any, access_token: str, headers: dict[str, str] | None = None
+    ) -> dict[str, Any]:
+        """Send `request`; Google's JSON answer (empty on a 204, which its callers ignore)."""
+        data: dict[str, Any] = (await self._send(request, access_token, headers))[1]
+        return data
 
     async def calendar_list(
         self, access_token: str, page_token: str | None = None, min_access_role: str | None = None
     ) -> dict[str, Any]:
         """One page of the user's calendar list (`minAccessRole="writer"` for a picker)."""
         req = self._api.calendarList.list(pageToken=page_token, minAccessRole=min_access_role)
-        data: dict[str, Any] = await self._call(req, access_token)
-        return data
+        return await self._call(req, access_token)
 
     async def calendar_get(self, access_token: str, calendar_id: str) -> dict[str, Any]:
         """The user's calendarList entry (id, accessRole, primary); resolves "primary"."""
-        data: dict[str, Any] = await self._call(
-            self._api.calendarList.get(calendarId=calendar_id), access_token
-        )
-        return data
+        return await self._call(self._api.calendarList.get(calendarId=calendar_id), access_token)
 
     async def events_insert(
         self, access_token: str, calendar_id: str, body: dict[str, Any], send_updates: str | None = None
     ) -> dict[str, Any]:
         """Create the event (with a client-chosen `id` in `body`, a retry cannot duplicate it)."""
         req = self._api.events.insert(calendarId=calendar_id, sendUpdates=send_updates, json=body)
-        data: dict[str, Any] = await self._call(req, access_token)
-        return data
+        return await self._call(req, access_token)
 
     async def events_get(
         self, access_token: str, calendar_id: str, event_id: str, if_none_match: str | None = None
@@ -208,10 +207,7 @@ class GoogleCalendar:
 
     async def _write(self, req: Any, access_token: str, if_match: str | None) -> dict[str, Any]:
         """Send a conditional write: with `if_match`, Google answers 412 when the event changed since."""
-        data: dict[str, Any] = await self._call(
-            req, access_token, {"If-Match": if_match} if if_match else None
-        )
-        return data
+        return await self._call(req, access_token, {"If-Match": if_match} if if_match else None)
 
     async def events_delete(
         self,
@@ -248,8 +244,7 @@ class GoogleCalendar:
             maxResults=max_results,
             singleEvents=_flag(single_events),
         )
-        data: dict[str, Any] = await self._call(req, access_token)
-        return data
+        return await self._call(req, access_token)
 
     async def events_pages(
         self, access_token: str, calendar_id: str, **params: Any
@@ -279,10 +274,7 @@ class GoogleCalendar:
         body: dict[str, Any] = {"id": channel_id, "type": "web_hook", "address": address, "token": token}
         if ttl_seconds is not None:
             body["params"] = {"ttl": str(ttl_seconds)}
-        data: dict[str, Any] = await self._call(
-            self._api.events.watch(calendarId=calendar_id, json=body), access_token
-        )
-        return data
+        return await self._call(self._api.events.watch(calendarId=calendar_id, json=body), access_token)
 
     async def channels_stop(self, access_token: str, channel_id: str, resource_id: str) -> None:
         """Stop a push channel (any 2xx is success; callers treat 404 as already stopped)."""

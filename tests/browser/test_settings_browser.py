@@ -81,3 +81,35 @@ async def test_german_page_shows_umlauts(
         assert "Verbindung löschen" in text and "Google-Konto: jürgen@example.com" in text
         await page.get_by_role("link", name="Verbindung löschen").click()
         assert "Ja, ich möchte die Verbindung zu jürgen@example.com löschen." in await page.inner_text("main")
+
+
+async def test_another_users_link_asks_before_switching_in_a_browser(
+    page: Any,
+    common_config: Callable[..., CommonConfig],
+    google_config: GoogleConfig,
+    emulator: Any,
+    clean_db: asyncpg.Pool,
+) -> None:
+    """A browser showing one user's settings that opens another user's link is asked first; staying
+    keeps the first user's page and connecting still acts for them, switching opens the other's."""
+    emulator.add_user("alice@example.com")
+    victim, attacker = new_user_id(), new_user_id()
+    async with running_auth(common_config("auth"), google_config) as auth:
+        await page.goto(await auth.link(victim, "en", display_name="Vera"))
+        assert f"Vera ({victim})" in await page.inner_text("#platform-account")
+        attacker_link = await auth.link(attacker, "en", display_name="Mallory")
+
+        await page.goto(attacker_link)
+        assert "Open another account?" in await page.inner_text("main")
+        await page.get_by_role("link", name=f"Stay with Vera ({victim})").click()
+        assert f"Vera ({victim})" in await page.inner_text("#platform-account")
+        await page.get_by_role("button", name="Connect with Google").click()
+        await page.wait_for_selector('#result[data-result="connected"]')
+        assert (await auth.status(victim))["state"] == "connected"
+        assert (await auth.status(attacker))["state"] == "none"
+
+        await page.goto(attacker_link)
+        await page.get_by_role("button", name=f"Switch to Mallory ({attacker})").click()
+        await page.wait_for_selector("#platform-account")
+        assert f"Mallory ({attacker})" in await page.inner_text("#platform-account")
+        assert await _state(page) == "none"

@@ -24,13 +24,11 @@ from shared import messages as m
 from shared.amqp import Broker
 from shared.config import BrokerUsers, CommonConfig, GoogleConfig
 from shared.rpc import RpcClient
-from tests.conftest import TEST_RETRY_DELAYS_MS
+from tests.conftest import TEST_RETRY_DELAYS_MS, Messages, Parked
 from tests.e2e.support import EMAIL, Chain, chain
 from tests.support.bus import drain, queues_under, secrets_in, user_url
 from tests.support.helpers import eventually, serve
 from tests.support.service_apps import build_app
-
-Messages = list[aio_pika.abc.AbstractIncomingMessage]
 
 
 @pytest.fixture
@@ -52,23 +50,6 @@ def services(
             yield c
 
     return running
-
-
-@pytest.fixture
-def parked(dead_letters: Any) -> Callable[..., Any]:
-    """``await parked(queue, count)`` -> the ``count`` messages dead-lettered from ``queue`` by then."""
-
-    async def wait(queue: str, count: int = 1) -> Messages:
-        seen: Messages = []
-
-        async def arrived() -> Messages:
-            seen.extend(await dead_letters(queue))
-            assert len(seen) >= count, [d.headers.get("x-calsync-reason") for d in seen]
-            return seen
-
-        return await eventually(arrived, timeout=15)
-
-    return wait
 
 
 @asynccontextmanager
@@ -162,7 +143,7 @@ async def test_token_request_from_anyone_but_sync_gets_no_token(
     broker_users: BrokerUsers,
     broker: Broker,
     emulator: Any,
-    parked: Callable[..., Any],
+    parked: Parked,
     forger: str,
     reply: str,
     via_default: bool,
@@ -192,7 +173,7 @@ async def test_token_request_naming_a_work_queue_is_refused_even_from_sync(
     amqp_prefix: str,
     amqp_url: str,
     emulator: Any,
-    parked: Callable[..., Any],
+    parked: Parked,
 ) -> None:
     """sync's own broker user asking for a token with ``reply_to`` naming a work queue gets it
     dead-lettered without an answer: a token goes only to a reply queue."""
@@ -241,7 +222,7 @@ async def test_forged_auth_events_send_no_email_and_change_nothing(
     amqp_prefix: str,
     clean_db: asyncpg.Pool,
     emulator: Any,
-    parked: Callable[..., Any],
+    parked: Parked,
 ) -> None:
     """After a real disconnect email, a forged "grant connected again" and a forged operator alert from
     a full-permission broker login are dead-lettered: no email, no new notifier job, no state change."""
@@ -277,7 +258,7 @@ async def test_platform_user_cannot_speak_for_auth_or_sync(
     broker_users: BrokerUsers,
     clean_db: asyncpg.Pool,
     emulator: Any,
-    parked: Callable[..., Any],
+    parked: Parked,
 ) -> None:
     """The platform's broker user may not publish a token request, a grant event or an operator alert
     (the broker refuses), nor declare a reply queue; the same messages sent through its own exchange
@@ -338,7 +319,7 @@ async def test_user_deleted_only_from_the_platform(
     broker: Broker,
     clean_db: asyncpg.Pool,
     emulator: Any,
-    parked: Callable[..., Any],
+    parked: Parked,
 ) -> None:
     """``user.deleted`` from the notifier's broker user (straight into the work queues) or from a
     full-permission login is dead-lettered and the grant stays; the platform's own deletes it."""

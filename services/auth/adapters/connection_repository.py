@@ -46,6 +46,14 @@ async def get_grant_by_user(
     return grant_from_row(row) if row is not None else None
 
 
+async def last_used_at(conn: asyncpg.Connection, grant_id: str) -> datetime | None:
+    """When a token of the grant was last handed out (migration 010), or None."""
+    value: datetime | None = await conn.fetchval(
+        "SELECT last_used_at FROM grants WHERE grant_id = $1", grant_id
+    )
+    return value
+
+
 async def lock_user(conn: asyncpg.Connection, user_id: str) -> None:
     """Serialise connects of one user for this transaction (the row may not exist yet to lock)."""
     await conn.execute("SELECT pg_advisory_xact_lock(hashtext('auth.grant:' || $1))", user_id)

@@ -1,7 +1,7 @@
 """Signed settings links and the settings-page session derived from them.
 
-A link token is ``<payload>.<signature>``: the payload (base64url JSON) names the purpose, the user,
-the locale and the expiry; the signature is HMAC-SHA256 over purpose and payload with LINK_SECRET.
+A link token is ``<payload>.<signature>``: the payload (base64url JSON) names the purpose, the user
+(id, and the platform's display name when it gave one), the locale and the expiry; the signature is HMAC-SHA256 over purpose and payload with LINK_SECRET.
 Only auth mints links (``POST /api/v1/users/{user_id}/link``), so links never travel in messages.
 """
 
@@ -38,6 +38,12 @@ class LinkClaims:
     locale: str
     expires_at: datetime
     nonce: str  # random per token; the CSRF value of a session
+    display_name: str | None = None  # the platform's name for the user, when the link API was given one
+
+    @property
+    def account(self) -> str:
+        """The platform account as the pages name it: 'Name (user id)', or the user id alone."""
+        return f"{self.display_name} ({self.user_id})" if self.display_name else self.user_id
 
 
 def _b64(data: bytes) -> str:
@@ -52,17 +58,27 @@ def _sign(secret: bytes, purpose: str, payload: str) -> str:
     return _b64(hmac.new(secret, f"{purpose}.{payload}".encode(), hashlib.sha256).digest())
 
 
-def mint(secret: bytes, purpose: Purpose, *, user_id: str, locale: str, expires_at: datetime) -> str:
+def mint(
+    secret: bytes,
+    purpose: Purpose,
+    *,
+    user_id: str,
+    locale: str,
+    expires_at: datetime,
+    display_name: str | None = None,
+) -> str:
     """A signed token for ``purpose``; ``locale`` must be one of LOCALES."""
     if locale not in LOCALES:
         raise ValueError(f"locale must be one of {LOCALES}")
-    body = {
+    body: dict[str, str | int] = {
         "p": purpose,
         "u": user_id,
         "l": locale,
         "e": int(expires_at.timestamp()),
         "n": secrets.token_urlsafe(12),
     }
+    if display_name:
+        body["d"] = display_name
     payload = _b64(json.dumps(body, separators=(",", ":")).encode())
     return f"{payload}.{_sign(secret, purpose, payload)}"
 
@@ -80,6 +96,7 @@ def verify(secret: bytes, purpose: Purpose, token: str, *, now: datetime) -> Lin
             locale=str(body["l"]),
             expires_at=datetime.fromtimestamp(int(body["e"]), UTC),
             nonce=str(body["n"]),
+            display_name=str(body["d"]) if body.get("d") else None,
         )
     except (ValueError, KeyError, TypeError, binascii.Error):
         raise LinkInvalid("malformed payload") from None

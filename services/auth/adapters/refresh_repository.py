@@ -129,6 +129,15 @@ async def save_failure(
     )
 
 
+async def reschedule(conn: asyncpg.Connection, grant_id: str, *, next_refresh_at: datetime) -> None:
+    """A claimed grant left alone: its next due time, and no backoff pending."""
+    await conn.execute(
+        "UPDATE grants SET next_refresh_at = $2, refresh_failures = 0 WHERE grant_id = $1",
+        grant_id,
+        next_refresh_at,
+    )
+
+
 async def disconnect(
     conn: asyncpg.Connection, grant_id: str, *, reason: str, detected_by: str, now: datetime
 ) -> None:

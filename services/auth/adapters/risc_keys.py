@@ -22,13 +22,21 @@ class InvalidSet(Exception):
 
 
 class RiscUnavailable(Exception):
-    """Google's configuration or keys cannot be fetched (the receiver answers 503; Google retries)."""
+    """The token cannot be judged now: Google's configuration or keys cannot be fetched, or its
+    ``kid`` is unknown while a refetch is not allowed yet (the receiver answers 503 with
+    ``Retry-After``; Google retries the delivery)."""
+
+    def __init__(self, message: str, *, retry_after: float = 60.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class RiscVerifier:
     """Verifies SETs with cached keys. ``/risc`` is open to anyone, so an unknown ``kid`` makes it fetch
-    Google's configuration and keys at most once per ``refetch_interval`` seconds; within that interval
-    such a token is rejected at once (Google's own rotation keeps the old key in the JWKS for a while)."""
+    Google's configuration and keys at most once per ``refetch_interval`` seconds. Within that interval
+    such a token is answered "retry later" at once (it may be signed with a key Google has just
+    rotated in, and a later fetch, whoever causes it, brings that key); only a ``kid`` still unknown
+    right after a fetch is invalid."""
 
     def __init__(
         self,
@@ -93,12 +101,16 @@ class RiscVerifier:
         return self._keys.get(kid) if self._issuer is not None else None
 
     def _refuse_if_recent(self) -> None:
-        """Within the interval after a fetch attempt, an unknown kid is not worth another fetch."""
-        if self._attempted_at is None or time.monotonic() - self._attempted_at >= self._refetch_interval:
+        """Within the interval after a fetch attempt, an unknown kid is not worth another fetch yet:
+        the sender is asked to retry once it is allowed (never told the token is invalid)."""
+        if self._attempted_at is None:
+            return
+        wait = self._refetch_interval - (time.monotonic() - self._attempted_at)
+        if wait <= 0:
             return
         if self._issuer is None:  # the last attempt failed: Google retries the delivery later
-            raise RiscUnavailable("RISC configuration unavailable; retrying later")
-        raise InvalidSet("unknown kid")
+            raise RiscUnavailable("RISC configuration unavailable; retrying later", retry_after=wait)
+        raise RiscUnavailable("unknown kid; keys are fetched again later", retry_after=wait)
 
     async def _fetch(self) -> None:
         config = await self._get_json(self._config_url)

@@ -17,7 +17,7 @@ class RefreshSettings:
     jitter: float = 300.0  # ... minus up to this much, so grants that expire together spread out
     min_validity: float = 120.0  # a token is handed out only if it lives at least this long
     active_window: float = 86_400.0  # grants used within this window are kept warm
-    keepalive: float = 3 * 86_400.0  # every grant is refreshed at least this often
+    max_silence: float = 6 * 3_600.0  # every grant is refreshed at least this often (finds dead ones)
     expiring_notice: float = 3 * 86_400.0  # announce a time-limited grant's end this early
     retry_base: float = 30.0
     retry_max: float = 1_800.0
@@ -30,6 +30,7 @@ class RefreshSettings:
     claim_lease: float = 120.0  # a claimed grant is not claimed again for this long
     http_timeout: float = 10.0
     lock_wait: float = 2.0  # a token request waits this long for a grant another refresh holds
+    force_min_interval: float = 10.0  # a forced refresh this soon after a working one gets that token
 
 
 def proactive_refresh_at(access_expires_at: datetime, s: RefreshSettings, u: float) -> datetime:
@@ -40,10 +41,38 @@ def proactive_refresh_at(access_expires_at: datetime, s: RefreshSettings, u: flo
 def next_refresh_at(
     *, now: datetime, access_expires_at: datetime, last_used_at: datetime | None, s: RefreshSettings, u: float
 ) -> datetime:
-    """After a refresh: warm grants are refreshed before expiry, idle ones only for keep-alive."""
+    """After a refresh: warm grants are refreshed before expiry, idle ones after ``max_silence``."""
     if last_used_at is not None and now - last_used_at <= timedelta(seconds=s.active_window):
         return max(now, proactive_refresh_at(access_expires_at, s, u))
-    return now + timedelta(seconds=s.keepalive * (1.0 - 0.1 * u))
+    return now + timedelta(seconds=s.max_silence * (1.0 - 0.1 * u))
+
+
+def schedule_lags_use(
+    next_refresh_at: datetime | None, access_expires_at: datetime, s: RefreshSettings
+) -> bool:
+    """Whether a grant in use is due later than ``lead`` before its token expires (e.g. scheduled as
+    idle when it was connected): its use must be noted now to move the refresh ahead."""
+    return next_refresh_at is None or next_refresh_at > access_expires_at - timedelta(seconds=s.lead)
+
+
+def due_after_skip(
+    *,
+    now: datetime,
+    access_expires_at: datetime | None,
+    last_refreshed_at: datetime | None,
+    last_used_at: datetime | None,
+    s: RefreshSettings,
+    u: float,
+) -> datetime:
+    """When a claimed grant that needed no call to Google (``needs_refresh`` was false) is due again:
+    the schedule its last refresh set (before expiry if in use, else at the end of its silence), never
+    the claim's lease."""
+    in_use = last_used_at is not None and now - last_used_at <= timedelta(seconds=s.active_window)
+    if in_use and access_expires_at is not None:
+        return max(now, proactive_refresh_at(access_expires_at, s, u))
+    if last_refreshed_at is None:
+        return now + timedelta(seconds=s.max_silence)
+    return max(now, last_refreshed_at + timedelta(seconds=s.max_silence * (1.0 - 0.1 * u)))
 
 
 def needs_refresh(
@@ -56,12 +85,17 @@ def needs_refresh(
     """Whether a claimed grant still needs a call to Google (another worker may have done it)."""
     if access_expires_at is None or access_expires_at - now <= timedelta(seconds=s.lead + s.jitter):
         return True
-    return last_refreshed_at is None or now - last_refreshed_at >= timedelta(seconds=s.keepalive * 0.9)
+    return last_refreshed_at is None or now - last_refreshed_at >= timedelta(seconds=s.max_silence * 0.9)
 
 
 def usable(access_expires_at: datetime | None, now: datetime, s: RefreshSettings) -> bool:
     """Whether the stored access token may be handed out (it lives at least ``min_validity``)."""
     return access_expires_at is not None and access_expires_at - now >= timedelta(seconds=s.min_validity)
+
+
+def refreshed_recently(last_refreshed_at: datetime | None, now: datetime, s: RefreshSettings) -> bool:
+    """Whether a forced refresh is answered with the token of a working refresh this recent."""
+    return last_refreshed_at is not None and now - last_refreshed_at < timedelta(seconds=s.force_min_interval)
 
 
 def retry_delay(failures: int, s: RefreshSettings, u: float) -> float:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from services.auth.domain.model import RefreshGrant
-from services.auth.domain.refresh_rules import RefreshSettings, usable
+from services.auth.domain.refresh_rules import RefreshSettings, refreshed_recently, usable
 
 
 @dataclass(frozen=True)
@@ -43,12 +43,21 @@ def in_backoff(grant: RefreshGrant, now: datetime) -> TokenAnswer | None:
 
 
 def serve_stored(
-    grant: RefreshGrant, now: datetime, settings: RefreshSettings, *, refreshed_before: datetime | None
+    grant: RefreshGrant,
+    now: datetime,
+    settings: RefreshSettings,
+    *,
+    refreshed_before: datetime | None,
+    forced_token: bool = False,
 ) -> bool:
     """Whether the stored access token may be handed out instead of refreshing. A forced refresh
-    (``refreshed_before``: the refresh the caller saw) is satisfied once someone refreshed since."""
-    forced = refreshed_before is not None and grant.grant.last_refreshed_at == refreshed_before
-    return not forced and usable(grant.grant.access_expires_at, now, settings)
+    (``refreshed_before``: the refresh the caller saw) is satisfied once someone refreshed since, or
+    when the stored token came from a forced refresh (``forced_token``) more recent than
+    ``force_min_interval``."""
+    last = grant.grant.last_refreshed_at
+    forced = refreshed_before is not None and last == refreshed_before
+    recent = forced_token and refreshed_recently(last, now, settings)
+    return (not forced or recent) and usable(grant.grant.access_expires_at, now, settings)
 
 
 def busy(settings: RefreshSettings) -> TokenAnswer:

@@ -12,6 +12,7 @@ from aiohttp import web
 from services.auth.adapters import links
 from services.auth.keys import CONNECTION, REVOKE_WAKE
 from services.auth.usecases import breaker, connection
+from shared.web import read_json
 
 log = structlog.get_logger(__name__)
 
@@ -24,30 +25,43 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/api/v1/breaker/reset", breaker_reset)
 
 
+MAX_DISPLAY_NAME = 100
+
+
+def _plain_name(value: object) -> bool:
+    """A display name the pages can show: text, not blank, not too long, no control characters."""
+    return (
+        isinstance(value, str)
+        and 0 < len(value.strip()) <= MAX_DISPLAY_NAME
+        and all(char.isprintable() for char in value)
+    )
+
+
 def _bad_request(detail: str) -> web.HTTPBadRequest:
     return web.HTTPBadRequest(text=f'{{"error": "{detail}"}}', content_type="application/json")
 
 
 async def _json_body(request: web.Request) -> dict[str, Any]:
+    """The body as a JSON object (``{}`` when there is none); 400 if too large, too deep or not JSON."""
     if not request.can_read_body:
         return {}
-    try:
-        body = await request.json()
-    except ValueError:
-        raise _bad_request("body must be JSON") from None
+    body = await read_json(request)  # bounded: size, depth (no RecursionError), UTF-8, no NUL
     if not isinstance(body, dict):
         raise _bad_request("body must be a JSON object")
     return body
 
 
 async def create_link(request: web.Request) -> web.Response:
-    """``{"locale": "de"|"en", "ttl_seconds"?: int}`` -> 201 ``{"url", "expires_at"}``."""
+    """``{"locale": "de"|"en", "ttl_seconds"?: int, "display_name"?: str}`` -> 201 ``{"url", "expires_at"}``."""
     config = request.app[CONNECTION].config
     body = await _json_body(request)
     locale = body.get("locale", "en")
     ttl = body.get("ttl_seconds")
+    display_name = body.get("display_name")
     if locale not in links.LOCALES:
         raise _bad_request("locale must be 'de' or 'en'")
+    if display_name is not None and not _plain_name(display_name):
+        raise _bad_request(f"display_name must be text of 1 to {MAX_DISPLAY_NAME} printable characters")
     if ttl is not None and (
         not isinstance(ttl, int) or isinstance(ttl, bool) or not 60 <= ttl <= config.link_max_ttl
     ):
@@ -58,6 +72,7 @@ async def create_link(request: web.Request) -> web.Response:
         locale=locale,
         ttl=ttl,
         now=request.app[CONNECTION].clock.now(),
+        display_name=display_name.strip() if display_name is not None else None,
     )
     return web.json_response({"url": link.url, "expires_at": link.expires_at.isoformat()}, status=201)
 
@@ -86,7 +101,6 @@ async def breaker_status(request: web.Request) -> web.Response:
 
 async def breaker_reset(request: web.Request) -> web.Response:
     """An operator closes the disconnect circuit breaker -> ``{"closed_incident", ...status}``."""
-    async with request.app[CONNECTION].pool.acquire() as conn:
-        result = await breaker.reset_and_report(conn, request.app[CONNECTION].clock.now())
-    request.app[CONNECTION].outbox.wake()  # the reset's operator.alert, committed by reset_and_report
+    deps = request.app[CONNECTION]
+    result = await breaker.reset_and_report(deps.pool, deps.outbox, deps.clock.now())
     return web.json_response(result)

@@ -15,6 +15,7 @@ from services.auth.usecases.deps import RefreshDeps
 from shared import messages as m
 from shared.clock import Clock
 from shared.consumer import Delivery, Reject, Routes
+from shared.outbox import Outbox
 
 log = structlog.get_logger(__name__)
 
@@ -41,12 +42,12 @@ async def on_token_request(deps: RefreshDeps, locks: GrantLocks, message: m.Mess
     )
 
 
-def user_event_routes(clock: Clock) -> Routes:
+def user_event_routes(outbox: Outbox, clock: Clock) -> Routes:
     """``auth.user_events``: what each platform user event does (inside the consumer's transaction);
     any other type is dead-lettered by the consumer."""
 
     async def on_user_deleted(message: m.UserDeleted, conn: asyncpg.Connection, _delivery: Delivery) -> None:
         """platform.user.deleted: forget everything about the user."""
-        await connection.forget_user(conn, message.user_id, clock=clock)
+        await connection.forget_user(conn, message.user_id, outbox=outbox, clock=clock)
 
     return {m.UserDeleted: on_user_deleted}

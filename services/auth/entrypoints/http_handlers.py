@@ -19,6 +19,7 @@ NOTICES = ("deleted", "nothing_to_delete")
 
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/settings", _pages(settings_page))
+    app.router.add_post("/settings/switch", _pages(websession.switch_submit))
     app.router.add_get("/settings/delete", _pages(delete_page))
     app.router.add_post("/settings/delete", _pages(delete_submit))
     app.router.add_post("/settings/calendar", _pages(calendar_page.choose))
@@ -51,6 +52,7 @@ async def settings_page(request: web.Request) -> web.StreamResponse:
     notice = request.query.get("done")
     return pages.settings(
         status,
+        account=claims.account,
         locale=claims.locale,
         csrf=claims.nonce,
         notice=notice if notice in NOTICES else None,

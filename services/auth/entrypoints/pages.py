@@ -72,6 +72,7 @@ def _origin(url: str) -> str:
 def settings(
     status: Status,
     *,
+    account: str,
     locale: str,
     csrf: str,
     notice: str | None,
@@ -84,6 +85,7 @@ def settings(
         locale,
         200,
         form_action=_origin(google_auth_url),  # /oauth/start redirects there
+        account=t["platform.account"].format(account=account),
         status=status,
         state_text=state_text(status, locale),
         since=t["since"].format(when=when(status.since, locale)) if status.since else None,
@@ -91,6 +93,21 @@ def settings(
         notice=t[f"notice.{notice}"] if notice else None,
         calendar=calendar,
         ct=CALENDAR_TEXTS[locale],
+    )
+
+
+def confirm_switch(*, current: str, incoming: str, token: str, csrf: str, locale: str) -> web.Response:
+    """Ask before a link for another platform account replaces this browser's settings session."""
+    t = TEXTS[locale]
+    return _render(
+        "confirm_switch.html",
+        locale,
+        200,
+        text=t["switch.text"].format(current=current, incoming=incoming),
+        switch=t["switch.submit"].format(incoming=incoming),
+        stay=t["switch.stay"].format(current=current),
+        token=token,
+        csrf=csrf,
     )
 
 

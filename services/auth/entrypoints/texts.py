@@ -14,6 +14,14 @@ CALENDAR_LIST = "https://www.googleapis.com/auth/calendar.calendarlist.readonly"
 TEXTS: Final[dict[str, dict[str, str]]] = {
     "de": {
         "title": "Google Kalender-Verbindung",
+        "platform.account": "Einstellungen für das Plattform-Konto {account}.",
+        "switch.title": "Anderes Konto öffnen?",
+        "switch.text": "In diesem Browser sind die Einstellungen für das Plattform-Konto {current} geöffnet. "
+        "Dieser Link gehört zum Plattform-Konto {incoming}. Wenn Sie wechseln, gilt alles, was Sie danach "
+        "hier tun, auch das Verbinden eines Google Kalenders, für {incoming}. Wechseln Sie nur, wenn "
+        "das Ihr eigenes Konto ist.",
+        "switch.submit": "Zu {incoming} wechseln",
+        "switch.stay": "Bei {current} bleiben",
         "state.none": "Nicht verbunden. Verbinden Sie Ihren Google Kalender, damit Ihre Termine dort erscheinen.",
         "state.connected": "Verbunden mit Google Kalender als {email}.",
         "state.connected_no_email": "Verbunden mit Google Kalender.",
@@ -86,6 +94,13 @@ TEXTS: Final[dict[str, dict[str, str]]] = {
     },
     "en": {
         "title": "Google Calendar connection",
+        "platform.account": "Settings for the platform account {account}.",
+        "switch.title": "Open another account?",
+        "switch.text": "This browser has the settings of the platform account {current} open. This link "
+        "belongs to the platform account {incoming}. If you switch, everything you do here afterwards, "
+        "connecting a Google Calendar included, applies to {incoming}. Only switch if it is your own account.",
+        "switch.submit": "Switch to {incoming}",
+        "switch.stay": "Stay with {current}",
         "state.none": "Not connected. Connect your Google Calendar so that your appointments appear there.",
         "state.connected": "Connected to Google Calendar as {email}.",
         "state.connected_no_email": "Connected to Google Calendar.",

@@ -13,10 +13,11 @@ import asyncpg
 
 from services.auth.adapters import refresh_repository
 from shared import messages as m
-from shared import outbox
+from shared.db import transaction
+from shared.outbox import Outbox
 
 
-async def reset(conn: asyncpg.Connection, now: datetime) -> str | None:
+async def reset(conn: asyncpg.Connection, outbox: Outbox, now: datetime) -> str | None:
     """Close the breaker (in the caller's transaction); returns the closed incident id, if any.
 
     Locks in the same order as a refresh that finds a dead grant (grant row, then breaker row), so a
@@ -30,11 +31,8 @@ async def reset(conn: asyncpg.Connection, now: datetime) -> str | None:
     await refresh_repository.set_breaker_reset(conn, now)
     await refresh_repository.retry_held_grants(conn, now, skip_locked=True)
     if closed is not None:
-        await outbox.add(
-            conn,
-            m.OperatorAlert(incident_id=closed, kind="circuit_closed", detail="reset by operator"),
-            occurred_at=now,
-        )
+        alert = m.OperatorAlert(incident_id=closed, kind="circuit_closed", detail="reset by operator")
+        await outbox.add(conn, alert)
     return closed
 
 
@@ -44,9 +42,10 @@ async def status(conn: asyncpg.Connection) -> dict[str, object]:
     return {"open": incident is not None, "incident_id": incident, "held_grants": held}
 
 
-async def reset_and_report(conn: asyncpg.Connection, now: datetime) -> dict[str, object]:
-    """An operator's reset in its own transaction, then the state afterwards (``closed_incident``: the
-    incident it closed, if one was open). The caller wakes the outbox relay."""
-    async with conn.transaction():
-        closed = await reset(conn, now)
-    return {"closed_incident": closed, **(await status(conn))}
+async def reset_and_report(pool: asyncpg.Pool, outbox: Outbox, now: datetime) -> dict[str, object]:
+    """An operator's reset in its own transaction (the relay is woken once it commits), then the state
+    afterwards (``closed_incident``: the incident it closed, if one was open)."""
+    async with transaction(pool) as conn:
+        closed = await reset(conn, outbox, now)
+    async with pool.acquire() as conn:
+        return {"closed_incident": closed, **(await status(conn))}

@@ -224,8 +224,19 @@ async def _store(
     await connection_repository.lock_user(conn, user_id)  # two tabs finishing at once must agree on grant_id
     previous = await connection_repository.get_grant_by_user(conn, user_id, for_update=True)
     grant_id = previous.grant_id if previous is not None else uuid.uuid4().hex
+    # a reconnected grant in use keeps being refreshed ahead of expiry (the row keeps last_used_at)
+    used = await connection_repository.last_used_at(conn, grant_id) if previous is not None else None
     connection = _connection(
-        grant_id, user_id, tokens, who, granted, cipher=cipher, settings=settings, now=now, jitter=jitter
+        grant_id,
+        user_id,
+        tokens,
+        who,
+        granted,
+        cipher=cipher,
+        settings=settings,
+        now=now,
+        jitter=jitter,
+        used=used,
     )
     await connection_repository.save_connection(conn, connection, now)
     changed = _account_changed(previous, who)
@@ -257,8 +268,9 @@ def _connection(
     settings: refresh_rules.RefreshSettings,
     now: datetime,
     jitter: float,
+    used: datetime | None,
 ) -> Connection:
-    """The grant row to store: tokens sealed, first refresh scheduled."""
+    """The grant row to store: tokens sealed, first refresh scheduled (ahead of expiry if in use)."""
     assert tokens.refresh_token is not None
     access_expires_at = tokens.expires_at(now)
     return Connection(
@@ -274,6 +286,6 @@ def _connection(
         token_hash=crypto.token_hash(tokens.refresh_token),
         token_prefix_hash=crypto.token_prefix_hash(tokens.refresh_token),
         next_refresh_at=refresh_rules.next_refresh_at(
-            now=now, access_expires_at=access_expires_at, last_used_at=None, s=settings, u=jitter
+            now=now, access_expires_at=access_expires_at, last_used_at=used, s=settings, u=jitter
         ),
     )

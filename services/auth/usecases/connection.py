@@ -16,9 +16,9 @@ from services.auth.config import AuthConfig
 from services.auth.domain import grant_events
 from services.auth.domain.model import Grant
 from services.auth.usecases.deps import ConnectionDeps
-from shared import outbox
 from shared.clock import Clock
 from shared.db import transaction
+from shared.outbox import Outbox
 
 log = structlog.get_logger(__name__)
 
@@ -29,12 +29,25 @@ class Link:
     expires_at: datetime
 
 
-def settings_link(config: AuthConfig, *, user_id: str, locale: str, ttl: int | None, now: datetime) -> Link:
-    """A fresh signed link to the user's settings page."""
+def settings_link(
+    config: AuthConfig,
+    *,
+    user_id: str,
+    locale: str,
+    ttl: int | None,
+    now: datetime,
+    display_name: str | None = None,
+) -> Link:
+    """A fresh signed link to the user's settings page (naming the platform account it acts for)."""
     seconds = config.link_ttl if ttl is None else ttl
     expires_at = now + timedelta(seconds=seconds)
     token = links.mint(
-        config.link_secret, links.SETTINGS, user_id=user_id, locale=locale, expires_at=expires_at
+        config.link_secret,
+        links.SETTINGS,
+        user_id=user_id,
+        locale=locale,
+        expires_at=expires_at,
+        display_name=display_name,
     )
     log.info("settings_link_minted", user_id=user_id, locale=locale, ttl_seconds=seconds)
     return Link(url=config.common.public_url("/settings?token=" + token), expires_at=expires_at)
@@ -78,14 +91,14 @@ async def delete_connection(deps: ConnectionDeps, user_id: str) -> str | None:
     return grant.grant_id
 
 
-async def forget_user(conn: asyncpg.Connection, user_id: str, *, clock: Clock) -> None:
+async def forget_user(conn: asyncpg.Connection, user_id: str, *, outbox: Outbox, clock: Clock) -> None:
     """The platform deleted the user: every row about them goes; a live token is still revoked.
 
-    Called by the ``platform.user.deleted`` consumer inside its transaction."""
+    Called by the ``platform.user.deleted`` consumer inside its transaction (``shared.db.transaction``)."""
     grant = await _drop_grant(conn, user_id, reason="user_deleted", keep_user=False, clock=clock)
     await connection_repository.forget_user(conn, user_id)
     if grant is not None:
-        await outbox.add(conn, grant_events.deleted(grant, cause="user_deleted"), occurred_at=clock.now())
+        await outbox.add(conn, grant_events.deleted(grant, cause="user_deleted"))
     log.info("user_forgotten", user_id=user_id, had_grant=grant is not None)
 
 

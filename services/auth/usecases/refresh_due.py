@@ -63,19 +63,43 @@ async def _refresh_one(
     grant: RefreshGrant,
 ) -> None:
     row = grant.grant
+    now = deps.clock.now()
     fresh = not refresh_rules.needs_refresh(
-        now=deps.clock.now(),
+        now=now,
         access_expires_at=row.access_expires_at,
         last_refreshed_at=row.last_refreshed_at,
         s=deps.settings,
     )
-    if fresh or row.refresh_token_enc is None:
+    if (fresh and not grant.pending_verdict) or row.refresh_token_enc is None:  # a held grant is re-judged
+        async with writing:
+            await _reschedule(deps, conn, grant, now)
         return
     async with slots:
         started = deps.clock.now()
         result = await fetch(deps, grant)  # never raises: a failure comes back as a value
     async with writing:
         await _write(deps, conn, grant, result, started)
+
+
+async def _reschedule(
+    deps: RefreshDeps, conn: asyncpg.Connection, grant: RefreshGrant, now: datetime
+) -> None:
+    """A claimed grant that needs no call to Google gets its real next due time back (not the claim's
+    lease) and no backoff: a forced refresh may try again at once."""
+    row = grant.grant
+    due = refresh_rules.due_after_skip(
+        now=now,
+        access_expires_at=row.access_expires_at,
+        last_refreshed_at=row.last_refreshed_at,
+        last_used_at=grant.last_used_at,
+        s=deps.settings,
+        u=deps.jitter(),
+    )
+    try:
+        async with conn.transaction():
+            await refresh_repository.reschedule(conn, row.grant_id, next_refresh_at=due)
+    except (asyncpg.PostgresError, OSError):  # the lease keeps the grant from being claimed again at once
+        log.exception("refresh_reschedule_failed", grant_id=row.grant_id)
 
 
 async def _write(

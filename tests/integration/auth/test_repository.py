@@ -11,6 +11,8 @@ import asyncpg
 from services.auth.adapters import connection_repository, crypto
 from services.auth.usecases import connection
 from shared.clock import ManualClock
+from shared.db import transaction
+from shared.outbox import Outbox
 from tests.integration.auth.grants import CIPHER, NOW, connection_for
 
 
@@ -89,9 +91,10 @@ async def test_due_revocations_are_claimed_by_one_replica_at_a_time(auth_pool: a
 async def test_forget_user_keeps_only_an_anonymous_token_to_revoke(auth_pool: asyncpg.Pool) -> None:
     """After user deletion no row names the user; the token waits, unnamed, to be revoked."""
     user_id = "u-" + uuid.uuid4().hex[:6]
-    async with auth_pool.acquire() as conn, conn.transaction():
+    async with transaction(auth_pool) as conn:
         await connection_repository.save_connection(conn, connection_for("g9", user_id, "1//doomed"), NOW)
-        await connection.forget_user(conn, user_id, clock=ManualClock(NOW))
+        clock = ManualClock(NOW)
+        await connection.forget_user(conn, user_id, outbox=Outbox(clock), clock=clock)
     async with auth_pool.acquire() as conn:
         assert await conn.fetchval("SELECT count(*) FROM grants") == 0
         rows = await conn.fetch("SELECT user_id, grant_id, reason, token_enc FROM pending_revocations")

@@ -1,5 +1,5 @@
-"""Fixtures for the emulator's own tests: an HTTP session, a consent round trip, and a local
-push/SET receiver that records what Google would deliver."""
+"""Fixtures for the emulator's own tests: an HTTP session, bearer headers and a Calendar API call,
+a consent round trip, and a local push/SET receiver that records what Google would deliver."""
 
 from __future__ import annotations
 
@@ -40,6 +40,27 @@ async def emu() -> AsyncIterator[GoogleEmulator]:
 async def http() -> AsyncIterator[aiohttp.ClientSession]:
     async with aiohttp.ClientSession() as session:
         yield session
+
+
+def bearer(
+    emu: GoogleEmulator, email: str = "alice@example.com", scopes: tuple[str, ...] = (EVENTS, CALENDARLIST)
+) -> dict[str, str]:
+    """The Authorization header of a fresh access token for ``email`` with ``scopes``."""
+    return {"Authorization": "Bearer " + emu.grant_token(email, list(scopes))}
+
+
+@pytest.fixture
+def headers(emu: GoogleEmulator) -> dict[str, str]:
+    """Alice's Authorization header, for calendar events and the calendar list."""
+    return bearer(emu)
+
+
+async def call(
+    http: aiohttp.ClientSession, method: str, url: str, headers: dict[str, str], **kw: Any
+) -> tuple[int, Any]:
+    """One Calendar API request: the status and the JSON answer (None on 204)."""
+    async with http.request(method, url, headers=headers, **kw) as resp:
+        return resp.status, (await resp.json() if resp.status != 204 else None)
 
 
 def pkce_pair() -> tuple[str, str]:
@@ -112,6 +133,25 @@ def connect(http: aiohttp.ClientSession, emu: GoogleEmulator) -> Connect:
         return dict(body)
 
     return run
+
+
+@dataclass
+class Grant:
+    """Alice's token response after consent, and what refreshing it answers."""
+
+    tokens: dict[str, Any]
+    http: aiohttp.ClientSession
+    emu: GoogleEmulator
+
+    async def refresh(self) -> tuple[int, Any]:
+        """Use this grant's refresh token at /token."""
+        return await refresh(self.http, self.emu, self.tokens["refresh_token"])
+
+
+@pytest_asyncio.fixture
+async def grant(connect: Connect, http: aiohttp.ClientSession, emu: GoogleEmulator) -> Grant:
+    """Alice, connected once (consent with PKCE, code exchanged)."""
+    return Grant(await connect(), http, emu)
 
 
 @dataclass

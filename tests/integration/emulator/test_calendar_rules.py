@@ -5,18 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import aiohttp
-import pytest
 
 from devtools.google_emulator import GoogleEmulator
 
-from .conftest import CALENDARLIST, EVENTS
-
 TEAM = "team@group.calendar.google.com"
-
-
-@pytest.fixture
-def headers(emu: GoogleEmulator) -> dict[str, str]:
-    return {"Authorization": "Bearer " + emu.grant_token("alice@example.com", [EVENTS, CALENDARLIST])}
 
 
 async def _get(

@@ -7,14 +7,15 @@ import pytest
 
 from devtools.google_emulator import GoogleEmulator
 
-from .conftest import CALENDARLIST
+from .conftest import CALENDARLIST, bearer
 
 LIST = "users/me/calendarList"
 
 
 @pytest.fixture
 def headers(emu: GoogleEmulator) -> dict[str, str]:
-    return {"Authorization": "Bearer " + emu.grant_token("alice@example.com", [CALENDARLIST])}
+    """Alice's Authorization header, for the calendar list only."""
+    return bearer(emu, scopes=(CALENDARLIST,))
 
 
 async def _get(http: aiohttp.ClientSession, url: str, headers: dict[str, str]) -> tuple[int, str]:

@@ -15,6 +15,7 @@ from .conftest import (
     EVENTS,
     REDIRECT_URI,
     Connect,
+    Grant,
     authorize,
     exchange,
     pkce_pair,
@@ -87,14 +88,11 @@ async def test_denied_consent_redirects_access_denied(
     assert callback == {"error": "access_denied", "state": "keep"}
 
 
-async def test_refresh_returns_new_access_token_without_rotation(
-    connect: Connect, http: aiohttp.ClientSession, emu: GoogleEmulator
-) -> None:
+async def test_refresh_returns_new_access_token_without_rotation(grant: Grant) -> None:
     """Refreshing gives a new access token and never a new refresh token."""
-    tokens = await connect()
-    status, body = await refresh(http, emu, tokens["refresh_token"])
+    status, body = await grant.refresh()
     assert status == 200 and "refresh_token" not in body
-    assert body["access_token"] != tokens["access_token"] and body["scope"] == tokens["scope"]
+    assert body["access_token"] != grant.tokens["access_token"] and body["scope"] == grant.tokens["scope"]
 
 
 async def test_refresh_token_only_with_consent_or_first_time(connect: Connect) -> None:
@@ -107,24 +105,23 @@ async def test_refresh_token_only_with_consent_or_first_time(connect: Connect) -
 
 
 async def test_revoke_then_refresh_is_invalid_grant(
-    connect: Connect, http: aiohttp.ClientSession, emu: GoogleEmulator
+    grant: Grant, http: aiohttp.ClientSession, emu: GoogleEmulator
 ) -> None:
     """After /revoke on the access token, its refresh token gets invalid_grant and Calendar gets 401."""
-    tokens = await connect()
-    async with http.post(emu.revoke_url, data={"token": tokens["access_token"]}) as resp:
+    async with http.post(emu.revoke_url, data={"token": grant.tokens["access_token"]}) as resp:
         assert resp.status == 200
-    status, body = await refresh(http, emu, tokens["refresh_token"])
+    status, body = await grant.refresh()
     assert (status, body) == (
         400,
         {"error": "invalid_grant", "error_description": "Token has been expired or revoked."},
     )
-    headers = {"Authorization": "Bearer " + tokens["access_token"]}
+    headers = {"Authorization": "Bearer " + grant.tokens["access_token"]}
     async with http.get(emu.calendar_base_url + "users/me/calendarList", headers=headers) as resp:
         assert resp.status == 401
         assert (await resp.json())["error"]["errors"][0]["reason"] == "authError"
-    async with http.post(emu.revoke_url, data={"token": tokens["refresh_token"]}) as resp:
+    async with http.post(emu.revoke_url, data={"token": grant.tokens["refresh_token"]}) as resp:
         assert resp.status == 400 and (await resp.json())["error"] == "invalid_token"
-    assert tokens["refresh_token"] in emu.revoked_tokens
+    assert grant.tokens["refresh_token"] in emu.revoked_tokens
 
 
 async def test_revoke_get_is_404(http: aiohttp.ClientSession, emu: GoogleEmulator) -> None:
@@ -144,38 +141,31 @@ async def test_revoke_user_ends_every_grant(
         assert (status, body["error_description"]) == (400, "Token has been expired or revoked.")
 
 
-async def test_deleted_account_refresh(
-    connect: Connect, http: aiohttp.ClientSession, emu: GoogleEmulator
-) -> None:
+async def test_deleted_account_refresh(grant: Grant, emu: GoogleEmulator) -> None:
     """A deleted account's refresh token gets invalid_grant "Account has been deleted"."""
-    tokens = await connect()
     emu.delete_account("alice@example.com")
-    status, body = await refresh(http, emu, tokens["refresh_token"])
+    status, body = await grant.refresh()
     assert (status, body) == (
         400,
         {"error": "invalid_grant", "error_description": "Account has been deleted"},
     )
 
 
-async def test_admin_policy_and_disabled_client(
-    connect: Connect, http: aiohttp.ClientSession, emu: GoogleEmulator
-) -> None:
+async def test_admin_policy_and_disabled_client(grant: Grant, emu: GoogleEmulator) -> None:
     """Admin restrictions give admin_policy_enforced; a deleted client gives 401 invalid_client."""
-    tokens = await connect()
     emu.set_admin_policy("alice@example.com")
-    status, body = await refresh(http, emu, tokens["refresh_token"])
+    status, body = await grant.refresh()
     assert (status, body["error"]) == (400, "admin_policy_enforced")
     emu.disable_client()
-    status, body = await refresh(http, emu, tokens["refresh_token"])
+    status, body = await grant.refresh()
     assert (status, body["error"]) == (401, "invalid_client")
 
 
 async def test_basic_client_auth_and_wrong_secret(
-    connect: Connect, http: aiohttp.ClientSession, emu: GoogleEmulator
+    grant: Grant, http: aiohttp.ClientSession, emu: GoogleEmulator
 ) -> None:
     """Client credentials work as HTTP Basic; a wrong secret is 401 invalid_client."""
-    tokens = await connect()
-    form = {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}
+    form = {"grant_type": "refresh_token", "refresh_token": grant.tokens["refresh_token"]}
     basic = base64.b64encode(f"{emu.client_id}:{emu.client_secret}".encode()).decode()
     async with http.post(emu.token_url, data=form, headers={"Authorization": "Basic " + basic}) as resp:
         assert resp.status == 200
@@ -252,13 +242,12 @@ async def test_login_hint_selects_account(http: aiohttp.ClientSession, emu: Goog
 
 
 async def test_concurrent_token_calls_are_measured(
-    connect: Connect, http: aiohttp.ClientSession, emu: GoogleEmulator
+    grant: Grant, http: aiohttp.ClientSession, emu: GoogleEmulator
 ) -> None:
     """token_inflight_peak reports how many token requests overlapped."""
-    tokens = await connect()
     emu.reset_stats()
     emu.set_latency("/token", 0.2)
-    form = {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}
+    form = {"grant_type": "refresh_token", "refresh_token": grant.tokens["refresh_token"]}
     results = await asyncio.gather(*(token_post(http, emu, **form) for _ in range(3)))
     assert [status for status, _ in results] == [200, 200, 200]
     assert emu.token_calls == 3 and emu.token_inflight_peak == 3

@@ -4,7 +4,6 @@ private tags, dead tokens, rate limits, password changes and Calendar latency (g
 from __future__ import annotations
 
 import time
-from typing import Any
 
 import aiohttp
 import pytest
@@ -12,21 +11,10 @@ import pytest
 from devtools.google_emulator import GoogleEmulator
 from tests.support.calendar_events import full_event
 
-from .conftest import CALENDARLIST, EVENTS
+from .conftest import EVENTS, bearer, call
 
 TEAM = "team@group.calendar.google.com"
 GMAIL = "https://www.googleapis.com/auth/gmail.readonly"
-
-
-def _auth(emu: GoogleEmulator, email: str = "alice@example.com") -> dict[str, str]:
-    return {"Authorization": "Bearer " + emu.grant_token(email, [EVENTS, CALENDARLIST])}
-
-
-async def _call(
-    http: aiohttp.ClientSession, method: str, url: str, headers: dict[str, str], **kw: Any
-) -> tuple[int, Any]:
-    async with http.request(method, url, headers=headers, **kw) as resp:
-        return resp.status, (await resp.json() if resp.status != 204 else None)
 
 
 def _events(emu: GoogleEmulator, calendar_id: str) -> str:
@@ -41,42 +29,42 @@ async def test_calendar_list_roles_are_per_user(http: aiohttp.ClientSession, emu
     emu.add_calendar("bob@example.com", TEAM, "Team", access_role="reader")
     url = emu.calendar_base_url + "users/me/calendarList"
     for email, role in (("alice@example.com", "writer"), ("bob@example.com", "reader")):
-        _, page = await _call(http, "GET", url, _auth(emu, email))
+        _, page = await call(http, "GET", url, bearer(emu, email))
         entries = {e["id"]: e for e in page["items"]}
         assert entries[TEAM]["accessRole"] == role and "primary" not in entries[TEAM]
         assert entries[email]["primary"] is True and entries[email]["accessRole"] == "owner"
-        _, owned = await _call(http, "GET", url, _auth(emu, email), params={"minAccessRole": "owner"})
+        _, owned = await call(http, "GET", url, bearer(emu, email), params={"minAccessRole": "owner"})
         assert [e["id"] for e in owned["items"]] == [email]
-        _, primary = await _call(http, "GET", url + "/primary", _auth(emu, email))
+        _, primary = await call(http, "GET", url + "/primary", bearer(emu, email))
         assert primary["id"] == email and primary["primary"] is True
 
 
 async def test_client_ids_and_deleted_ids(http: aiohttp.ClientSession, emu: GoogleEmulator) -> None:
     """Ids of 5 and 1024 base32hex characters are accepted, 4 and 1025 are not; an id the user
     deleted in Google stays taken (409) and reads back as cancelled."""
-    headers, url = _auth(emu), _events(emu, "alice@example.com")
+    headers, url = bearer(emu), _events(emu, "alice@example.com")
     for event_id, status in (("abcde", 200), ("v" * 1024, 200), ("abcd", 400), ("a" * 1025, 400)):
-        got, _ = await _call(http, "POST", url, headers, json={**full_event(), "id": event_id})
+        got, _ = await call(http, "POST", url, headers, json={**full_event(), "id": event_id})
         assert got == status, event_id
     emu.user_delete_event("alice@example.com", "abcde")
-    status, body = await _call(http, "POST", url, headers, json={**full_event(), "id": "abcde"})
+    status, body = await call(http, "POST", url, headers, json={**full_event(), "id": "abcde"})
     assert (status, body["error"]["errors"][0]["reason"]) == (409, "duplicate")
-    status, body = await _call(http, "GET", url + "/abcde", headers)
+    status, body = await call(http, "GET", url + "/abcde", headers)
     assert (status, body["status"]) == (200, "cancelled")
-    status, body = await _call(http, "DELETE", url + "/abcde", headers)
+    status, body = await call(http, "DELETE", url + "/abcde", headers)
     assert (status, body["error"]["errors"][0]["reason"]) == (410, "deleted")
 
 
 async def test_private_tags_are_per_calendar_copy(http: aiohttp.ClientSession, emu: GoogleEmulator) -> None:
     """The same event id on two calendars keeps a separate extendedProperties.private on each."""
     emu.add_calendar("alice@example.com", TEAM, "Team", access_role="writer")
-    headers = _auth(emu)
+    headers = bearer(emu)
     for calendar_id, rev in (("alice@example.com", "1"), (TEAM, "7")):
         body = {**full_event(), "extendedProperties": {"private": {"appt": "a-1", "rev": rev}}}
-        assert (await _call(http, "POST", _events(emu, calendar_id), headers, json=body))[0] == 200
+        assert (await call(http, "POST", _events(emu, calendar_id), headers, json=body))[0] == 200
     patch = {"extendedProperties": {"private": {"rev": "2"}}}
     event_id = full_event()["id"]
-    await _call(http, "PATCH", f"{_events(emu, 'alice@example.com')}/{event_id}", headers, json=patch)
+    await call(http, "PATCH", f"{_events(emu, 'alice@example.com')}/{event_id}", headers, json=patch)
     revs = {
         cal: emu.events(cal)[0]["extendedProperties"]["private"]["rev"] for cal in ("alice@example.com", TEAM)
     }
@@ -87,13 +75,13 @@ async def test_dead_access_tokens_are_401(http: aiohttp.ClientSession, emu: Goog
     """A token expired for one user is 401 authError while another user's still works; a revoked
     user's token is 401 too."""
     emu.add_user("bob@example.com")
-    alice, bob = _auth(emu), _auth(emu, "bob@example.com")
+    alice, bob = bearer(emu), bearer(emu, "bob@example.com")
     emu.expire_access_tokens("alice@example.com")
-    status, body = await _call(http, "GET", _events(emu, "primary"), alice)
+    status, body = await call(http, "GET", _events(emu, "primary"), alice)
     assert (status, body["error"]["errors"][0]["reason"]) == (401, "authError")
-    assert (await _call(http, "GET", _events(emu, "primary"), bob))[0] == 200
+    assert (await call(http, "GET", _events(emu, "primary"), bob))[0] == 200
     emu.revoke_user("bob@example.com")
-    assert (await _call(http, "GET", _events(emu, "primary"), bob))[0] == 401
+    assert (await call(http, "GET", _events(emu, "primary"), bob))[0] == 401
 
 
 async def test_password_change_ends_gmail_grants_only(emu: GoogleEmulator) -> None:
@@ -110,11 +98,11 @@ async def test_password_change_ends_gmail_grants_only(emu: GoogleEmulator) -> No
 
 async def test_rate_limit_after_some_calls(http: aiohttp.ClientSession, emu: GoogleEmulator) -> None:
     """rate_limit(2, after=1) lets one call through, answers two 403 rateLimitExceeded, then recovers."""
-    headers, url = _auth(emu), _events(emu, "primary")
+    headers, url = bearer(emu), _events(emu, "primary")
     emu.rate_limit(2, after=1)
     statuses = []
     for _ in range(4):
-        status, body = await _call(http, "GET", url, headers)
+        status, body = await call(http, "GET", url, headers)
         statuses.append((status, body["error"]["errors"][0]["reason"] if status != 200 else None))
     assert statuses == [(200, None), (403, "rateLimitExceeded"), (403, "rateLimitExceeded"), (200, None)]
 
@@ -125,7 +113,7 @@ async def test_calendar_latency_range(http: aiohttp.ClientSession, emu: GoogleEm
     delays = [emu.response_delay("/calendar/v3/users/me/calendarList") for _ in range(100)]
     assert all(0.03 <= d <= 0.05 for d in delays) and emu.response_delay("/token") == 0.0
     started = time.perf_counter()
-    assert (await _call(http, "GET", _events(emu, "primary"), _auth(emu)))[0] == 200
+    assert (await call(http, "GET", _events(emu, "primary"), bearer(emu)))[0] == 200
     assert time.perf_counter() - started >= 0.03
 
 
@@ -144,5 +132,5 @@ async def test_seeded_events_over_http(http: aiohttp.ClientSession, emu: GoogleE
     body = {"calendar_id": "alice@example.com", "event": {**full_event(), "id": "seed12345"}}
     async with http.post(f"{emu.base_url}/_emulator/{op}", json=body) as resp:
         assert resp.status == 200
-    status, event = await _call(http, "GET", _events(emu, "primary") + "/seed12345", _auth(emu))
+    status, event = await call(http, "GET", _events(emu, "primary") + "/seed12345", bearer(emu))
     assert (status, event["summary"]) == (200, "Dentist")

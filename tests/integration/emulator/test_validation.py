@@ -2,29 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import aiohttp
-import pytest
 
 from devtools.google_emulator import GoogleEmulator
 from tests.support.calendar_events import full_event
 
-from .conftest import CALENDARLIST, EVENTS
+from .conftest import call
 
 CALENDAR = "alice@example.com"
-
-
-@pytest.fixture
-def headers(emu: GoogleEmulator) -> dict[str, str]:
-    return {"Authorization": "Bearer " + emu.grant_token(CALENDAR, [EVENTS, CALENDARLIST])}
-
-
-async def _send(
-    http: aiohttp.ClientSession, method: str, url: str, headers: dict[str, str], **kw: Any
-) -> tuple[int, Any]:
-    async with http.request(method, url, headers=headers, **kw) as resp:
-        return resp.status, (await resp.json() if resp.status != 204 else None)
 
 
 def _events_url(emu: GoogleEmulator) -> str:
@@ -35,7 +20,7 @@ async def test_unknown_query_parameter_is_rejected(
     http: aiohttp.ClientSession, emu: GoogleEmulator, headers: dict[str, str]
 ) -> None:
     """An undeclared query parameter answers Google's 400 badRequest body and stores nothing."""
-    status, body = await _send(
+    status, body = await call(
         http, "POST", _events_url(emu), headers, params={"notify": "all"}, json=full_event()
     )
     assert status == 400 and body["error"]["code"] == 400
@@ -47,14 +32,14 @@ async def test_bad_parameter_values_are_rejected(
     http: aiohttp.ClientSession, emu: GoogleEmulator, headers: dict[str, str]
 ) -> None:
     """sendUpdates=maybe and maxResults=abc are 400 invalidParameter naming the parameter."""
-    status, body = await _send(
+    status, body = await call(
         http, "POST", _events_url(emu), headers, params={"sendUpdates": "maybe"}, json=full_event()
     )
     assert status == 400 and body["error"]["errors"][0]["location"] == "sendUpdates"
-    status, body = await _send(http, "GET", _events_url(emu), headers, params={"maxResults": "abc"})
+    status, body = await call(http, "GET", _events_url(emu), headers, params={"maxResults": "abc"})
     assert (status, body["error"]["errors"][0]["reason"]) == (400, "invalidParameter")
     list_url = emu.calendar_base_url + "users/me/calendarList"
-    status, _ = await _send(http, "GET", list_url, headers, params={"minAccessRole": "boss"})
+    status, _ = await call(http, "GET", list_url, headers, params={"minAccessRole": "boss"})
     assert status == 400
 
 
@@ -63,7 +48,7 @@ async def test_unknown_or_mistyped_body_fields_are_rejected(
 ) -> None:
     """Insert, patch, update and watch reject unknown nested fields and wrong JSON types."""
     url = _events_url(emu)
-    status, created = await _send(http, "POST", url, headers, json=full_event())
+    status, created = await call(http, "POST", url, headers, json=full_event())
     assert status == 200
     one = f"{url}/{created['id']}"
     for method, target, body in (
@@ -73,7 +58,7 @@ async def test_unknown_or_mistyped_body_fields_are_rejected(
         ("PUT", one, {**full_event(), "summary": ["x"]}),
         ("POST", url + "/watch", {"id": "c1", "type": "web_hook", "address": "https://x.example", "tll": 1}),
     ):
-        status, answer = await _send(http, method, target, headers, json=body)
+        status, answer = await call(http, method, target, headers, json=body)
         assert (status, answer["error"]["errors"][0]["reason"]) == (400, "badRequest"), body
     assert emu.events(CALENDAR)[0]["etag"] == created["etag"]
 
@@ -82,7 +67,7 @@ async def test_valid_full_event_round_trips(
     http: aiohttp.ClientSession, emu: GoogleEmulator, headers: dict[str, str]
 ) -> None:
     """A full event with sendUpdates=none is stored; output-only fields sent along are ignored."""
-    status, created = await _send(
+    status, created = await call(
         http, "POST", _events_url(emu), headers, params={"sendUpdates": "none"}, json=full_event()
     )
     assert status == 200, created

@@ -7,6 +7,7 @@ import asyncio
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -14,6 +15,7 @@ import pytest
 import pytest_asyncio
 
 from shared import db
+from shared import messages as m
 from shared.amqp import Broker
 from shared.config import BrokerUsers
 from tests.conftest import TEST_RETRY_DELAYS_MS
@@ -41,12 +43,12 @@ GUEST_PLAYS_ALL = BrokerUsers(auth="guest", sync="guest", notifier="guest", plat
 
 @pytest_asyncio.fixture
 async def queue_broker(amqp_url: str, amqp_prefix: str) -> AsyncIterator[QueueBroker]:
-    """``await queue_broker(url=..., users=...)`` -> a connected broker with QUEUE declared (by default
-    guest, trusted as every publisher)."""
+    """``await queue_broker(url=..., users=..., **broker_options)`` -> a connected broker with QUEUE
+    declared (by default guest, trusted as every publisher)."""
     made: list[Broker] = []
 
-    async def make(url: str = amqp_url, users: BrokerUsers = GUEST_PLAYS_ALL) -> Broker:
-        broker = Broker(url, prefix=amqp_prefix, retry_delays_ms=TEST_RETRY_DELAYS_MS, users=users)
+    async def make(url: str = amqp_url, users: BrokerUsers = GUEST_PLAYS_ALL, **options: Any) -> Broker:
+        broker = Broker(url, prefix=amqp_prefix, retry_delays_ms=TEST_RETRY_DELAYS_MS, users=users, **options)
         made.append(broker)
         await broker.connect()
         await broker.declare([QUEUE])
@@ -55,6 +57,11 @@ async def queue_broker(amqp_url: str, amqp_prefix: str) -> AsyncIterator[QueueBr
     yield make
     for broker in made:
         await broker.close()
+
+
+def contact(user_id: str) -> m.UserContactChanged:
+    """A contact change of ``user_id``: a message QUEUE receives."""
+    return m.UserContactChanged(user_id=user_id, email=f"{user_id}@example.com", locale="de")
 
 
 async def _rabbitmqctl(*args: str) -> None:

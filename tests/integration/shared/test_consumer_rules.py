@@ -13,6 +13,7 @@ from services.sync.config import SyncConfig
 from shared import messages as m
 from shared.amqp import Broker
 from shared.config import GoogleConfig
+from tests.conftest import Parked
 from tests.support.helpers import eventually, serve
 
 GOOGLE = GoogleConfig(client_id="c", client_secret="s")
@@ -38,7 +39,7 @@ async def stored_versions(db: asyncpg.Pool) -> dict[str, int]:
 
 
 async def test_malformed_message_is_dead_lettered_and_next_is_processed(
-    common_config: Callable[..., Any], broker: Broker, clean_db: asyncpg.Pool, dead_letters: Any
+    common_config: Callable[..., Any], broker: Broker, clean_db: asyncpg.Pool, parked: Parked
 ) -> None:
     """A malformed message lands in the dead-letter queue with its reason; the next good one is stored."""
     app = create_app(SyncConfig(common=common_config("sync"), google=GOOGLE))
@@ -55,16 +56,10 @@ async def test_malformed_message_is_dead_lettered_and_next_is_processed(
             assert await stored_versions(clean_db) == {"a-good": 1}
 
         await eventually(good_stored)
-        dead = await eventually(lambda: _nonempty(dead_letters("sync.appointments")))
+        dead = await parked("sync.appointments")
     assert dead[0].message_id == "bad-1"
     reason = str(dead[0].headers["x-calsync-reason"])
     assert reason.startswith("invalid message:") and "appointment_id: Field required" in reason
-
-
-async def _nonempty(coro: Any) -> list[Any]:
-    items = await coro
-    assert items
-    return list(items)
 
 
 async def test_redelivered_message_has_one_effect(

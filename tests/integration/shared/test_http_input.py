@@ -15,6 +15,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from shared.web import add_readiness_check, read_json, setup_http
+from tests.support import raw_http
 from tests.support.helpers import ServedUrl, serve
 from tests.support.service_apps import SERVICES, build_app
 
@@ -157,3 +158,26 @@ async def test_nul_in_a_user_id_of_the_auth_api_gives_400(
             assert status == 400 and body["error"] == "invalid_characters", (path, body)
         status, body = await _answer("GET", url + "/api/v1/users/u-1/connection", headers=headers)
         assert (status, body["state"]) == (200, "none")
+
+
+async def test_authorization_that_is_not_utf8_gives_401(served: ServedUrl) -> None:
+    """An Authorization header with a byte that is not UTF-8 (the token followed by 0xFF) is refused
+    with 401 like any wrong token, not answered 500."""
+    for value in (b"Bearer " + TOKEN.encode() + b"\xff", b"Bearer \xc3", b"\xff\xfe"):
+        answer = await raw_http.send(served, "GET", b"/api/v1/echo", [(b"Authorization", value)])
+        assert answer.status == 401 and json.loads(answer.body)["error"] == "service token required", value
+
+
+async def test_auth_link_body_nested_beyond_the_recursion_limit_gives_400(
+    common_config: Callable[..., Any], emulator: Any, service_token: str
+) -> None:
+    """A link request body nested 20,000 levels deep (40 kB) gets a 400 naming the problem, not a
+    500 from the JSON parser's recursion limit; a good request still works."""
+    async with serve(build_app("auth", common_config("auth"), emulator)) as url:
+        headers = {"Authorization": f"Bearer {service_token}", "Content-Type": "application/json"}
+        deep = "[" * 20_000 + "]" * 20_000
+        status, body = await _answer("POST", url + "/api/v1/users/u-1/link", data=deep, headers=headers)
+        assert status == 400 and body["error"] == "invalid_json", body
+        good = {"json": {"locale": "de"}, "headers": {"Authorization": f"Bearer {service_token}"}}
+        status, body = await _answer("POST", url + "/api/v1/users/u-1/link", **good)
+        assert status == 201, body

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 import aio_pika
 import asyncpg
@@ -12,8 +11,8 @@ from shared import messages as m
 from shared.amqp import Broker
 from shared.config import BrokerUsers
 from shared.consumer import Delivery, Route, Routes
-from tests.conftest import TEST_RETRY_DELAYS_MS
-from tests.integration.shared.conftest import QUEUE, QueueBroker
+from tests.conftest import TEST_RETRY_DELAYS_MS, Parked
+from tests.integration.shared.conftest import QUEUE, QueueBroker, contact
 from tests.support.helpers import eventually
 
 # The test broker connects as guest: here guest plays the platform, the publisher of platform.events.
@@ -21,16 +20,12 @@ PLATFORM_IS_GUEST = BrokerUsers(platform="guest", verify=True)
 BrokerUser = Callable[[], Awaitable[tuple[str, str]]]
 
 
-def contact(user_id: str) -> m.UserContactChanged:
-    return m.UserContactChanged(user_id=user_id, email=f"{user_id}@example.com", locale="de")
-
-
 async def test_message_from_another_broker_user_is_dead_lettered_without_reply_to(
     queue_broker: QueueBroker,
     messaging_pool: asyncpg.Pool,
     broker_user: BrokerUser,
     amqp_prefix: str,
-    dead_letters: Any,
+    parked: Parked,
 ) -> None:
     """A platform event published by a user that is not the platform's is parked with the reason and
     without its reply_to; the platform's next event is still handled."""
@@ -55,7 +50,7 @@ async def test_message_from_another_broker_user_is_dead_lettered_without_reply_t
         assert handled == ["u-real"]
 
     await eventually(real_handled)
-    dead = await eventually(lambda: _nonempty(dead_letters(QUEUE)))
+    dead = await parked(QUEUE)
     assert dead[0].message_id == forged.message_id
     assert (
         dead[0].headers["x-calsync-reason"]
@@ -69,7 +64,7 @@ async def test_message_without_user_id_is_dead_lettered(
     messaging_pool: asyncpg.Pool,
     amqp_channel: aio_pika.abc.AbstractChannel,
     amqp_prefix: str,
-    dead_letters: Any,
+    parked: Parked,
 ) -> None:
     """A message that does not say which broker user published it is not trusted."""
 
@@ -84,7 +79,7 @@ async def test_message_without_user_id_is_dead_lettered(
         aio_pika.Message(anonymous.to_json(), message_id=anonymous.message_id),
         routing_key=anonymous.ROUTING_KEY,
     )
-    dead = await eventually(lambda: _nonempty(dead_letters(QUEUE)))
+    dead = await parked(QUEUE)
     assert dead[0].headers["x-calsync-reason"] == "untrusted publisher '' for user.contact_changed"
 
 
@@ -111,9 +106,3 @@ async def test_retried_message_keeps_its_publisher(
         assert publishers == [(1, "guest"), (2, "guest")]
 
     await eventually(handled_twice)
-
-
-async def _nonempty(coro: Any) -> list[Any]:
-    items = await coro
-    assert items
-    return list(items)

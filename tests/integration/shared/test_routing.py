@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 import asyncpg
 
@@ -11,16 +10,13 @@ from shared import messages as m
 from shared.clock import ManualClock
 from shared.consumer import Delivery, Routes
 from shared.outbox import Outbox
-from tests.integration.shared.conftest import QUEUE, QueueBroker
+from tests.conftest import Parked
+from tests.integration.shared.conftest import QUEUE, QueueBroker, contact
 from tests.support.helpers import eventually
 
 
-def contact(user_id: str) -> m.UserContactChanged:
-    return m.UserContactChanged(user_id=user_id, email=f"{user_id}@example.com", locale="de")
-
-
 async def test_unrouted_type_is_dead_lettered_and_next_is_processed(
-    queue_broker: QueueBroker, messaging_pool: asyncpg.Pool, dead_letters: Any
+    queue_broker: QueueBroker, messaging_pool: asyncpg.Pool, parked: Parked
 ) -> None:
     """A message type the queue has no route for is parked with a clear reason; the next one is handled."""
     handled: list[str] = []
@@ -38,7 +34,7 @@ async def test_unrouted_type_is_dead_lettered_and_next_is_processed(
         assert handled == ["u-next"]
 
     await eventually(next_handled)
-    dead = await eventually(lambda: _nonempty(dead_letters(QUEUE)))
+    dead = await parked(QUEUE)
     assert dead[0].message_id == unrouted.message_id
     assert dead[0].headers["x-calsync-reason"] == f"no route for message type 'user.deleted' on {QUEUE}"
 
@@ -73,9 +69,3 @@ async def test_handler_effect_commits_with_processed_message(
 
     await eventually(committed)
     assert attempts == [1, 2]
-
-
-async def _nonempty(coro: Any) -> list[Any]:
-    items = await coro
-    assert items
-    return list(items)

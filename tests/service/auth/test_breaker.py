@@ -13,6 +13,7 @@ import asyncpg
 from services.auth.adapters import refresh_repository
 from services.auth.usecases import breaker
 from shared.clock import ManualClock
+from shared.outbox import Outbox
 from tests.support.helpers import eventually
 
 from .refresh_support import add_grant, grant_row, refresh_config, running
@@ -99,7 +100,7 @@ async def test_reset_during_a_dead_grant_decision_does_not_deadlock(
 
             async def operator_reset() -> str | None:
                 async with operator.transaction():
-                    return await breaker.reset(operator, clock.now())
+                    return await breaker.reset(operator, Outbox(clock), clock.now())
 
             reset = asyncio.create_task(operator_reset())
             pid = operator.get_server_pid()
@@ -121,3 +122,41 @@ async def test_reset_during_a_dead_grant_decision_does_not_deadlock(
             await operator.close()
         row = await grant_row(clean_db, g["grant_id"])
         assert row["next_refresh_at"] <= clock.now()
+
+
+async def test_reset_re_judges_a_held_grant_whose_token_is_still_fresh(
+    common_config: Any, google_config: Any, emulator: Any, clean_db: Any, probe: Any, service_token: str
+) -> None:
+    """After an operator reset, a held grant whose access token is still fresh is refreshed at once:
+    it works again, so its verdict is cleared and grant.connected (recovered) goes out."""
+    clock = ManualClock()
+    events = await probe("auth.events", "auth.grant.connected")
+    config = refresh_config(common_config("auth"), google_config, jitter=0.0)
+    async with running(config, clock) as url:
+        g = await add_grant(clean_db, emulator, clock, expires_in=3600)
+        await clean_db.execute(
+            "UPDATE auth.grants SET verdict_pending_since = $2, verdict_pending_reason = 'revoked',"
+            " next_refresh_at = $3 WHERE grant_id = $1",
+            g["grant_id"],
+            clock.now(),
+            clock.now() + timedelta(minutes=30),
+        )
+        await clean_db.execute(
+            "INSERT INTO auth.incidents (incident_id, kind, error, detail, opened_at)"
+            " VALUES ('i-held', 'circuit_open', 'invalid_grant', 'test', $1)",
+            clock.now(),
+        )
+        headers = {"Authorization": f"Bearer {service_token}"}
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(url + "/api/v1/breaker/reset", headers=headers) as resp,
+        ):
+            assert resp.status == 200
+
+        async def judged() -> None:
+            row = await grant_row(clean_db, g["grant_id"])
+            assert row["verdict_pending_since"] is None and row["last_refreshed_at"] == clock.now()
+
+        await eventually(judged, timeout=10)
+        event = await events.next_json(10)
+    assert event["grant_id"] == g["grant_id"] and event["cause"] == "recovered"

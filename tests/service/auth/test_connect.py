@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
+from datetime import timedelta
 from typing import Any
 
 import asyncpg
@@ -11,6 +12,7 @@ import structlog
 
 from shared import messages as m
 from shared.logs import configure_logging
+from shared.rpc import RpcClient
 from tests.service.auth.flow import (
     Auth,
     browser,
@@ -239,3 +241,32 @@ async def test_round_trip_logs_no_secret(auth: Auth, emulator: Any, clean_db: as
     ]
     for secret in secrets:
         assert secret not in output
+
+
+async def test_a_reconnected_grant_in_use_is_refreshed_ahead_of_expiry(
+    auth: Auth, clean_db: asyncpg.Pool, broker: Any
+) -> None:
+    """After a reconnect, a grant sync keeps using is due REFRESH_LEAD_SECONDS (plus jitter) before its
+    new token expires, not on the idle schedule."""
+    user_id = new_user_id()
+    client = RpcClient(broker)
+    await client.start()
+    lead = timedelta(seconds=auth.config.refresh.lead)
+    async with browser() as http:
+        await connect(auth, http, user_id)
+        assert await _token_status(client, user_id) == "token"
+        settings = await open_settings(auth, http, await auth.link(user_id))
+        result = await get(http, await consent(http, await start_connect(auth, http, settings)))
+        assert 'data-result="reconnected"' in result.text
+    for _ in range(2):  # what the reconnect stored, and after sync's next request
+        row = await _grant(clean_db, user_id)
+        assert row is not None
+        assert row["next_refresh_at"] <= row["access_expires_at"] - lead
+        assert await _token_status(client, user_id) == "token"
+
+
+async def _token_status(client: RpcClient, user_id: str) -> str:
+    """What sync's token request for ``user_id`` is answered."""
+    reply = await client.call(m.TokenRequested(user_id=user_id), timeout=10)
+    assert isinstance(reply, m.TokenReply)
+    return reply.status

@@ -66,3 +66,39 @@ async def _all_attempted_at(db: Any, now: Any) -> None:
         dead = await conn.fetchval("SELECT count(*) FROM auth.grants WHERE state <> 'connected'")
     assert dead == 0
     assert n == GRANTS
+
+
+async def test_forced_refresh_works_as_soon_as_a_short_outage_ends(
+    common_config: Any, google_config: Any, emulator: Any, clean_db: Any, broker: Any
+) -> None:
+    """With production-like refresh timing, after a 5-minute token-endpoint outage a forced refresh
+    returns a working token within REFRESH_RETRY_MAX_SECONDS plus one scheduler pass, not after the
+    scheduler's 120 s claim lease."""
+    clock = ManualClock()
+    config = refresh_config(common_config("auth"), google_config, lead=600.0, jitter=300.0, retry_max=5.0)
+    async with running(config, clock):
+        grant = await add_grant(clean_db, emulator, clock, expires_in=3600)
+        client = RpcClient(broker)
+        await client.start()
+        forced = m.TokenRequested(user_id=grant["user_id"], force_refresh=True)
+        clock.advance(timedelta(seconds=11))  # past FORCE_REFRESH_MIN_INTERVAL_SECONDS since the connect
+        emulator.fail_for("/token", 503)
+        for _ in range(30):  # 5 minutes of forced requests, each step past the 5 s backoff
+            reply = await client.call(forced, timeout=10)
+            assert isinstance(reply, m.TokenReply) and reply.status == "temporarily_unavailable"
+            clock.advance(timedelta(seconds=10))
+            await eventually(
+                functools.partial(_scheduler_passed, clean_db, grant["grant_id"], clock), timeout=10
+            )
+        emulator.clear_faults()
+        clock.advance(timedelta(seconds=6))  # REFRESH_RETRY_MAX_SECONDS (+20 % jitter) later
+        await eventually(functools.partial(_scheduler_passed, clean_db, grant["grant_id"], clock), timeout=10)
+        reply = await client.call(forced, timeout=10)
+    assert isinstance(reply, m.TokenReply) and reply.status == "token", reply
+    assert reply.access_token and reply.access_token != grant["access_token"]
+
+
+async def _scheduler_passed(db: Any, grant_id: str, clock: ManualClock) -> None:
+    """The grant is not due at the clock's now: the scheduler has claimed it (or it is not due yet)."""
+    due = await db.fetchval("SELECT next_refresh_at FROM auth.grants WHERE grant_id = $1", grant_id)
+    assert due > clock.now()

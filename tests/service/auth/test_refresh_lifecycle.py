@@ -59,16 +59,16 @@ async def test_time_limited_grant_end_is_announced_once(
 async def test_idle_grant_is_kept_alive_for_months(
     common_config: Any, google_config: Any, emulator: Any, clean_db: Any, probe: Any
 ) -> None:
-    """A grant nobody uses is still refreshed every few days, so half a year of inactivity never
-    disconnects the user, and it is not refreshed more often than that."""
+    """A grant nobody uses, with a longest silence of 3 days, is still refreshed every few days, so half
+    a year of inactivity never disconnects the user, and it is not refreshed more often than that."""
     clock = ManualClock()
     events = await probe("auth.events", "auth.grant.#")
-    async with running(refresh_config(common_config("auth"), google_config), clock):
+    async with running(refresh_config(common_config("auth"), google_config, max_silence=3 * 86_400.0), clock):
         g = await add_grant(clean_db, emulator, clock, expires_in=3600, last_used=False)
         clock.advance(timedelta(minutes=51))
         await _refreshed_at(clean_db, [g["grant_id"]], clock.now())
         due = (await grant_row(clean_db, g["grant_id"]))["next_refresh_at"]
-        assert timedelta(days=2) < due - clock.now() <= timedelta(days=3)  # keep-alive, not proactive
+        assert timedelta(days=2) < due - clock.now() <= timedelta(days=3)  # longest silence, not proactive
         refreshes = 1
         while clock.now() < datetime(2026, 7, 10, tzinfo=due.tzinfo):  # about six months
             clock.advance(timedelta(days=1))
@@ -143,3 +143,21 @@ async def test_metrics_show_refreshes_lead_and_grants_by_state(
     assert metrics['calsync_auth_refresh_lead_seconds_bucket{le="300.0"}'] == 0
     assert metrics['calsync_auth_refresh_lead_seconds_bucket{le="600.0"}'] == 1
     assert metrics['calsync_auth_grants{state="disconnected"}'] == 0
+
+
+async def test_revoked_idle_grant_is_found_within_the_longest_silence(
+    common_config: Any, google_config: Any, emulator: Any, clean_db: Any, probe: Any
+) -> None:
+    """A grant nobody uses whose access is removed at Google (no security event) is disconnected
+    within the default longest silence of 6 hours, without any token request."""
+    clock = ManualClock()
+    events = await probe("auth.events", "auth.grant.disconnected")
+    async with running(refresh_config(common_config("auth"), google_config, jitter=300.0), clock):
+        g = await add_grant(clean_db, emulator, clock, expires_in=3600, last_used=False)
+        clock.advance(timedelta(minutes=51))
+        await _refreshed_at(clean_db, [g["grant_id"]], clock.now())  # its first refresh still works
+        emulator.revoke_user(g["email"])
+        clock.advance(timedelta(hours=6))
+        event = await events.next_json(10)
+    assert event["grant_id"] == g["grant_id"] and event["reason"] == "revoked"
+    assert event["detected_by"] == "refresh"

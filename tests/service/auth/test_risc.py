@@ -6,11 +6,15 @@ import asyncio
 from dataclasses import replace
 from typing import Any
 
+import aiohttp
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from shared.clock import ManualClock
+from tests.support.helpers import eventually
 
 from .refresh_support import add_grant, grant_row, refresh_config, running
+
+REFETCH = 5  # seconds between key fetches in the rotation test: wide enough for a loaded machine
 
 
 async def test_token_revoked_disconnects_at_once(
@@ -71,8 +75,8 @@ async def test_account_disabled_then_enabled(
 async def test_forged_or_tampered_tokens_get_400(
     common_config: Any, google_config: Any, emulator: Any, clean_db: Any
 ) -> None:
-    """A token signed by another key, with an unknown kid, tampered, for another audience or issuer is
-    answered 400 and changes nothing."""
+    """A token signed by another key, tampered, for another audience or issuer is answered 400, one
+    with an unknown kid right after the keys were fetched 503 (retry later), and nothing changes."""
     clock = ManualClock()
     async with running(refresh_config(common_config("auth"), google_config), clock) as url:
         g = await add_grant(clean_db, emulator, clock)
@@ -91,7 +95,8 @@ async def test_forged_or_tampered_tokens_get_400(
             "not a jwt",
         ]
         for token in forged:
-            assert await emulator.post_set(url + "/risc", token) == 400
+            expected = 503 if token == forged[1] else 400  # an unknown kid is judged after the next fetch
+            assert await emulator.post_set(url + "/risc", token) == expected
         row = await grant_row(clean_db, g["grant_id"])
         async with clean_db.acquire() as conn:
             seen = await conn.fetchval("SELECT count(*) FROM auth.security_events")
@@ -114,8 +119,9 @@ async def test_rotated_key_is_fetched_on_unknown_kid(
 async def test_flood_of_unknown_kids_fetches_the_keys_at_most_once(
     common_config: Any, google_config: Any, emulator: Any, clean_db: Any
 ) -> None:
-    """Anyone can POST to /risc: a flood of tokens naming unknown keys gets 400 at once and makes auth
-    fetch Google's keys at most once per interval, while a genuine event is still accepted."""
+    """Anyone can POST to /risc: a flood of tokens naming unknown keys is answered "retry later" (503)
+    at once and makes auth fetch Google's keys at most once per interval, while a genuine event is
+    still accepted."""
     clock = ManualClock()
     async with running(refresh_config(common_config("auth"), google_config), clock) as url:
         assert await emulator.send_security_event(url + "/risc", "verification", {"state": "x"}) == 202
@@ -126,9 +132,36 @@ async def test_flood_of_unknown_kids_fetches_the_keys_at_most_once(
         statuses = [await emulator.post_set(url + "/risc", token) for token in flood[:20]]  # one by one
         statuses += await asyncio.gather(*(emulator.post_set(url + "/risc", t) for t in flood[20:]))
         genuine = await emulator.send_security_event(url + "/risc", "verification", {"state": "z"})
-    assert set(statuses) == {400} and genuine == 202
+    assert set(statuses) == {503} and genuine == 202
     assert fetched == 1 and _key_fetches(emulator) <= fetched + 1
 
 
 def _key_fetches(emulator: Any) -> int:
     return sum(1 for r in emulator.requests if r.path == "/oauth2/v3/certs")
+
+
+async def test_event_signed_with_a_just_rotated_key_is_never_refused(
+    common_config: Any, google_config: Any, emulator: Any, clean_db: Any
+) -> None:
+    """When an unknown kid has just used up the key fetch, a genuine event signed with Google's freshly
+    rotated key is answered 503 with Retry-After (Google delivers it again), never 400, and is
+    accepted once a fetch is allowed again."""
+    clock = ManualClock()
+    config = replace(refresh_config(common_config("auth"), google_config), risc_refetch_interval=REFETCH)
+    intruder = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    async with running(config, clock) as url:
+        assert await emulator.send_security_event(url + "/risc", "verification", {"state": "x"}) == 202
+        bogus = emulator.sign_set(
+            emulator.build_set("verification", {"state": "b"}), key=intruder, kid="bogus"
+        )
+        assert await emulator.post_set(url + "/risc", bogus) == 503
+        emulator.rotate_risc_key()
+        genuine = emulator.sign_set(emulator.build_set("verification", {"state": "y"}))
+        async with aiohttp.ClientSession() as http, http.post(url + "/risc", data=genuine) as first:
+            status, retry_after = first.status, first.headers.get("Retry-After")
+
+        async def delivered_again() -> None:
+            assert await emulator.post_set(url + "/risc", genuine) == 202
+
+        await eventually(delivered_again, timeout=REFETCH + 10)
+    assert status == 503 and retry_after is not None and 1 <= int(retry_after) <= REFETCH

@@ -3,7 +3,9 @@ CSRF protection, and the link and status API."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+import html
+import re
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -148,3 +150,92 @@ async def test_link_api_checks_its_input_and_the_service_token(auth: Auth, clean
             assert r.status == 401
         async with anonymous.get(f"{auth.url}/api/v1/users/user-c/connection") as r:
             assert r.status == 401
+
+
+@pytest.mark.parametrize("depth", [30_000, 100_000])
+async def test_link_api_refuses_a_deeply_nested_body(auth: Auth, clean_db: asyncpg.Pool, depth: int) -> None:
+    """A link request nested far beyond any real body is refused with 400, and the API keeps answering."""
+    url = f"{auth.url}/api/v1/users/user-c/link"
+    async with aiohttp.ClientSession(headers=auth.api_headers) as api:
+        nested = "[" * depth + "]" * depth
+        async with api.post(url, data=nested, headers={"Content-Type": "application/json"}) as r:
+            assert r.status == 400
+            assert (await r.json())["error"] in {"invalid_json", "body_too_large"}
+        async with api.post(url, json={"locale": "en"}) as r:
+            assert r.status == 201
+
+
+async def test_page_names_the_platform_account(auth: Auth, clean_db: asyncpg.Pool) -> None:
+    """The settings page says which platform account it acts for: the display name the platform gave
+    with the link, and the user id."""
+    user_id = new_user_id()
+    async with browser() as http:
+        named = await open_settings(auth, http, await auth.link(user_id, display_name="Alice Example"))
+    async with browser() as http:
+        unnamed = await open_settings(auth, http, await auth.link(user_id, "de"))
+    assert f"Settings for the platform account Alice Example ({user_id})." in named.text
+    assert f"Einstellungen für das Plattform-Konto {user_id}." in unnamed.text
+
+
+@pytest.mark.parametrize(
+    ("locale", "question", "answer"),
+    [("en", "Open another account?", "Switch to"), ("de", "Anderes Konto öffnen?", "Zu")],
+)
+async def test_a_link_for_another_user_asks_before_switching(
+    auth: Auth, emulator: Any, clean_db: asyncpg.Pool, locale: str, question: str, answer: str
+) -> None:
+    """A browser with a session for one platform user that opens another user's link is asked first,
+    in the link's language; its session stays until the user confirms the switch."""
+    victim, attacker = new_user_id(), new_user_id()
+    async with browser() as http:
+        await open_settings(auth, http, await auth.link(victim, display_name="Vera"))
+        asked = await get(http, await auth.link(attacker, locale, display_name="Mallory"))
+        unchanged = await get(http, auth.url + "/settings")
+        forged = await post(http, auth.url + "/settings/switch", {"csrf": "guess", "token": "x"})
+        switched = await post(
+            http, auth.url + "/settings/switch", {"csrf": csrf_of(asked), **_token_of(asked)}
+        )
+        after = await get(http, auth.url + "/settings")
+    assert asked.status == 200 and question in asked.text and answer in asked.text
+    assert f"Vera ({victim})" in asked.text and f"Mallory ({attacker})" in asked.text
+    assert f"Vera ({victim})" in unchanged.text and "Mallory" not in unchanged.text
+    assert forged.status == 403
+    assert switched.status == 303 and switched.location == "/settings"
+    assert f"Mallory ({attacker})" in after.text
+
+
+async def test_a_link_for_the_same_user_opens_without_asking(auth: Auth, clean_db: asyncpg.Pool) -> None:
+    """Opening a newer link for the user the browser already has open needs no confirmation."""
+    user_id = new_user_id()
+    async with browser() as http:
+        await open_settings(auth, http, await auth.link(user_id))
+        again = await open_settings(auth, http, await auth.link(user_id, "de"))
+    assert '<html lang="de">' in again.text
+
+
+async def test_links_live_for_days_not_weeks(auth: Auth, clean_db: asyncpg.Pool) -> None:
+    """A link lives 48 hours unless asked otherwise and never more than 72; a display name must be
+    plain text."""
+    url = f"{auth.url}/api/v1/users/user-d/link"
+    async with aiohttp.ClientSession(headers=auth.api_headers) as api:
+        async with api.post(url, json={"locale": "en"}) as r:
+            expires_at = datetime.fromisoformat((await r.json())["expires_at"])
+        statuses = []
+        for bad in (
+            {"ttl_seconds": 72 * 3600 + 1},
+            {"display_name": ""},
+            {"display_name": "x" * 101},
+            {"display_name": "Eve\nAdmin"},
+            {"display_name": 7},
+        ):
+            async with api.post(url, json=bad) as r:
+                statuses.append(r.status)
+    assert timedelta(hours=47) < expires_at - datetime.now(UTC) <= timedelta(hours=48)
+    assert statuses == [400] * 5
+
+
+def _token_of(page: Any) -> dict[str, str]:
+    """The link token a switch confirmation carries in its form."""
+    match = re.search(r'name="token" value="([^"]+)"', page.text)
+    assert match
+    return {"token": html.unescape(match.group(1))}

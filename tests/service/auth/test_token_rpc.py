@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from typing import Any
 
 from shared import messages as m
 from shared.clock import ManualClock
 from shared.rpc import RpcClient
+from tests.support.helpers import eventually
 
 from .refresh_support import add_grant, grant_row, metrics_of, refresh_config, running
 
+SLOW_GOOGLE = 5.0  # seconds the emulator's token endpoint takes
+# The test's own publishes (with broker confirms) run in the event loop that also runs the auth
+# instances under test: on a loaded machine a burst of them takes longer than the 10 s default.
+PATIENT_PUBLISH = 60.0
 TOKEN_ANSWERS = 'calsync_auth_token_answers_total{status="token"}'
 
 
@@ -23,6 +29,7 @@ async def test_thousand_concurrent_requests_on_two_instances_make_one_google_cal
     clock = ManualClock()
     config = refresh_config(common_config("auth"), google_config)
     emulator.set_latency("/token", 0.2)  # a slow Google widens the race
+    broker.publish_timeout = PATIENT_PUBLISH  # 1,000 confirmed publishes share the loop with both instances
     async with running(config, clock) as first, running(config, clock) as second:
         g = await add_grant(clean_db, emulator, clock, expires_in=-60)
         client = RpcClient(broker)
@@ -50,8 +57,10 @@ async def test_typed_answers(
         await client.start()
         none = await client.call(m.TokenRequested(user_id="nobody"), timeout=10)
         cached = await client.call(m.TokenRequested(user_id=g["user_id"]), timeout=10)
+        clock.advance(timedelta(seconds=11))  # past FORCE_REFRESH_MIN_INTERVAL_SECONDS since the connect
         forced = await client.call(m.TokenRequested(user_id=g["user_id"], force_refresh=True), timeout=10)
         emulator.revoke_user(g["email"])
+        clock.advance(timedelta(seconds=11))
         dead = await client.call(m.TokenRequested(user_id=g["user_id"], force_refresh=True), timeout=10)
     assert isinstance(none, m.TokenReply) and none.status == "no_grant"
     assert isinstance(cached, m.TokenReply) and cached.access_token == g["access_token"]
@@ -81,3 +90,60 @@ async def test_scheduled_refresh_and_token_requests_share_one_google_call(
     tokens = {r.access_token for r in replies if isinstance(r, m.TokenReply) and r.status == "token"}
     assert len(tokens) == 1 and len(replies) == 200 and g["access_token"] not in tokens
     assert row["next_refresh_at"] > clock.now()
+
+
+async def test_sequential_forced_refreshes_call_google_once(
+    common_config: Any, google_config: Any, emulator: Any, clean_db: Any, broker: Any
+) -> None:
+    """40 forced refreshes in a row for one grant make one call to Google: within
+    FORCE_REFRESH_MIN_INTERVAL_SECONDS of a working refresh, its fresh token is the answer."""
+    clock = ManualClock()
+    async with running(refresh_config(common_config("auth"), google_config), clock):
+        g = await add_grant(clean_db, emulator, clock, expires_in=3600)
+        client = RpcClient(broker)
+        await client.start()
+        clock.advance(timedelta(seconds=11))
+        forced = m.TokenRequested(user_id=g["user_id"], force_refresh=True)
+        replies = [await client.call(forced, timeout=10) for _ in range(40)]
+        clock.advance(timedelta(seconds=11))
+        later = await client.call(forced, timeout=10)
+    tokens = {r.access_token for r in replies if isinstance(r, m.TokenReply) and r.status == "token"}
+    assert len(tokens) == 1 and g["access_token"] not in tokens
+    assert isinstance(later, m.TokenReply) and later.access_token not in tokens | {None}
+    assert emulator.token_calls_by_grant["refresh_token"] == 2
+
+
+async def test_a_burst_of_forced_refreshes_does_not_delay_other_users(
+    common_config: Any, google_config: Any, emulator: Any, clean_db: Any, broker: Any
+) -> None:
+    """150 forced refreshes for one grant while Google is slow share one call to Google, and another
+    user's cached token is answered while that call is still running: requests waiting on one grant
+    hold none of the token consumer's capacity."""
+    clock = ManualClock()
+    emulator.set_latency("/token", SLOW_GOOGLE)
+    broker.publish_timeout = PATIENT_PUBLISH
+    config = refresh_config(common_config("auth"), google_config, http_timeout=SLOW_GOOGLE + 1)
+    async with running(config, clock):
+        busy = await add_grant(clean_db, emulator, clock, expires_in=3600)
+        other = await add_grant(clean_db, emulator, clock, expires_in=3600)
+        client = RpcClient(broker)
+        await client.start()
+        clock.advance(timedelta(seconds=11))
+        forced = m.TokenRequested(user_id=busy["user_id"], force_refresh=True)
+        burst = [asyncio.create_task(client.call(forced, timeout=30)) for _ in range(150)]
+        await eventually(lambda: _google_called(emulator), timeout=10)  # the burst is queued and served
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        cached = await client.call(m.TokenRequested(user_id=other["user_id"]), timeout=30)
+        waited = loop.time() - started
+        replies = await asyncio.gather(*burst)
+    assert isinstance(cached, m.TokenReply) and cached.access_token == other["access_token"]
+    assert waited < SLOW_GOOGLE, (
+        waited
+    )  # waiting requests hold no consumer slot (the old behaviour: over 4 calls)
+    assert all(isinstance(r, m.TokenReply) and r.status == "token" for r in replies)
+    assert emulator.token_calls_by_grant["refresh_token"] == 1
+
+
+async def _google_called(emulator: Any) -> None:
+    assert emulator.token_calls_by_grant["refresh_token"] >= 1

@@ -20,6 +20,18 @@ def test_a_genuine_link_carries_user_and_locale() -> None:
     assert claims.expires_at == NOW + timedelta(days=7)
 
 
+def test_a_link_names_the_platform_account_it_acts_for() -> None:
+    """A link minted with the platform's display name names the account as 'Name (user id)'; without
+    one, by its user id."""
+    expires_at = NOW + timedelta(hours=48)
+    named = links.mint(
+        SECRET, links.SETTINGS, user_id="u-1", locale="en", expires_at=expires_at, display_name="Ada"
+    )
+    plain = links.mint(SECRET, links.SETTINGS, user_id="u-1", locale="en", expires_at=expires_at)
+    assert links.verify(SECRET, links.SETTINGS, named, now=NOW).account == "Ada (u-1)"
+    assert links.verify(SECRET, links.SETTINGS, plain, now=NOW).account == "u-1"
+
+
 def test_expired_link_is_told_apart_from_a_forged_one() -> None:
     """Past its expiry a genuine link raises LinkExpired, so the page can say 'expired', not 'invalid'."""
     token = links.mint(SECRET, links.SETTINGS, user_id="u-1", locale="en", expires_at=NOW)

@@ -23,11 +23,11 @@ DEAD = Verdict(FailureClass.DEAD, "revoked", "invalid_grant")
 
 
 def test_a_working_refresh_schedules_the_next_and_publishes_nothing() -> None:
-    """A refreshed idle grant is due again for keep-alive, answers with the new expiry, and emits no event."""
+    """A refreshed idle grant is due again when its longest silence ends, answers with the new expiry, and emits no event."""
     decision = decide(grant(), TokenResponse("at", 3600), now=NOW, settings=SETTINGS, jitter=0.5)
     assert decision.state == "refreshed"
     assert decision.answer.status == "token" and decision.answer.expires_at == NOW + timedelta(hours=1)
-    assert decision.next_refresh_at is not None and decision.next_refresh_at - NOW > timedelta(days=2)
+    assert decision.next_refresh_at is not None and decision.next_refresh_at - NOW > timedelta(hours=5)
     assert decision.events == () and decision.lead == 300.0
 
 

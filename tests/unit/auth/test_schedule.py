@@ -6,10 +6,12 @@ from datetime import UTC, datetime, timedelta
 
 from services.auth.domain.refresh_rules import (
     RefreshSettings,
+    due_after_skip,
     expiring_due,
     needs_refresh,
     next_refresh_at,
     retry_delay,
+    schedule_lags_use,
     usable,
 )
 
@@ -28,13 +30,35 @@ def test_warm_grants_refresh_before_expiry_spread_by_jitter() -> None:
     assert all(expires - timedelta(minutes=15) <= t <= expires - timedelta(minutes=10) for t in times)
 
 
-def test_idle_grants_are_kept_alive_every_few_days() -> None:
-    """An unused grant is still refreshed within the keep-alive interval, so six months idle never kills it."""
-    t = next_refresh_at(now=NOW, access_expires_at=NOW + timedelta(hours=1), last_used_at=None, s=S, u=0.5)
-    assert timedelta(days=2) < t - NOW <= timedelta(days=3)
+def test_idle_grants_are_refreshed_within_six_hours() -> None:
+    """An unused grant is refreshed at least every six hours by default, so a grant revoked at Google
+    without a security event is found within that time, and never kept alive less often."""
+    times = [
+        next_refresh_at(now=NOW, access_expires_at=NOW + timedelta(hours=1), last_used_at=None, s=S, u=u / 10)
+        for u in range(10)
+    ]
+    assert all(timedelta(hours=5.4) <= t - NOW <= timedelta(hours=6) for t in times)
     assert needs_refresh(
-        now=NOW, access_expires_at=NOW - timedelta(days=2), last_refreshed_at=NOW - timedelta(days=3), s=S
+        now=NOW, access_expires_at=NOW + timedelta(hours=1), last_refreshed_at=NOW - timedelta(hours=5.5), s=S
     )
+
+
+def test_a_skipped_claim_keeps_the_grants_schedule() -> None:
+    """A claimed grant whose token is still fresh is due again on its own schedule, not after the lease."""
+    expires = NOW + timedelta(minutes=50)
+    warm = due_after_skip(
+        now=NOW, access_expires_at=expires, last_refreshed_at=NOW, last_used_at=NOW, s=S, u=0.0
+    )
+    idle = due_after_skip(
+        now=NOW,
+        access_expires_at=expires,
+        last_refreshed_at=NOW - timedelta(hours=1),
+        last_used_at=None,
+        s=S,
+        u=0.0,
+    )
+    assert warm == expires - timedelta(seconds=S.lead)
+    assert idle == NOW + timedelta(hours=5)
 
 
 def test_fresh_token_is_not_refreshed_twice() -> None:
@@ -70,3 +94,11 @@ def test_expiry_is_announced_once_a_few_days_ahead() -> None:
     assert not expiring_due(
         now=NOW, refresh_token_expires_at=NOW + timedelta(days=5), announced_for=None, s=S
     )
+
+
+def test_a_grant_in_use_scheduled_as_idle_is_noticed() -> None:
+    """A token handed out for a grant due only after its token expires moves the refresh ahead of expiry."""
+    expires = NOW + timedelta(hours=1)
+    assert schedule_lags_use(NOW + timedelta(hours=6), expires, S)
+    assert schedule_lags_use(None, expires, S)
+    assert not schedule_lags_use(expires - timedelta(minutes=12), expires, S)
