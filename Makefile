@@ -17,7 +17,8 @@ CODE_DIRS := services shared tests devtools
 LINT_DIRS := $(CODE_DIRS) scripts
 VENV_STAMP := .venv/.calsync-synced
 
-.PHONY: help run test unit integration service e2e lint fmt bench screenshots docs up browser sync clean distclean
+.PHONY: help run test unit integration service e2e lint fmt bench screenshots docs up browser sync clean distclean \
+	cluster-up cluster-down cluster-status cluster-node-stop cluster-node-start cluster-test
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -63,14 +64,34 @@ fmt: sync ## fix imports and format the code
 	$(RUN) ruff check --fix --select I $(LINT_DIRS)
 	$(RUN) ruff format $(LINT_DIRS)
 
-bench: up sync ## run the benchmarks (devtools/bench)
-	$(RUN) python -m devtools.bench
+bench: up sync ## run the benchmarks (devtools/bench); one alone: make bench BENCH_ARGS="--only sync_outbound"
+	$(RUN) python -m devtools.bench $(BENCH_ARGS)
 
 screenshots: up browser sync ## render the user-facing pages and emails to PNG
 	$(RUN) python -m devtools.screenshots
 
 docs: sync ## regenerate docs/messages.md from the message contract
 	$(RUN) python -m scripts.gen_messages_doc
+
+cluster-up: ## start a local three-node RabbitMQ cluster (AMQP 127.0.0.1:5681-5683, data in .cluster/)
+	@scripts/cluster.sh up
+
+cluster-down: ## stop the local cluster and delete its data
+	@scripts/cluster.sh down
+
+cluster-status: ## each node of the local cluster and the members it sees
+	@scripts/cluster.sh status
+
+cluster-node-stop: ## stop one node of the local cluster: make cluster-node-stop N=2 (KILL=1: SIGKILL)
+	@scripts/cluster.sh $(if $(KILL),kill,stop) $(N)
+
+cluster-node-start: ## start that node again (it rejoins): make cluster-node-start N=2
+	@scripts/cluster.sh start $(N)
+
+cluster-test: up sync ## bring the local cluster up, run tests/integration/cluster (failover), bring it down
+	@scripts/cluster.sh up || { scripts/cluster.sh down; exit 1; }
+	@rc=0; CLUSTER_AMQP_URL="$$(scripts/cluster.sh url)" TZ=$(TEST_TZ) $(RUN) pytest tests/integration/cluster \
+		$(PYTEST_ARGS) || rc=$$?; scripts/cluster.sh down; exit $$rc
 
 clean: ## remove caches and test artefacts (keeps .venv)
 	find . -path ./.venv -prune -o -path ./.git -prune -o -name __pycache__ -type d -print0 \

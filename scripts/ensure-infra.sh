@@ -18,6 +18,7 @@ set -euo pipefail
 
 DATABASE_URL="${DATABASE_URL:-postgresql://calsync:calsync@127.0.0.1:5432/calsync}"
 AMQP_URL="${AMQP_URL:-amqp://guest:guest@127.0.0.1:5672/}"
+AMQP_URL="${AMQP_URL%%,*}" # several comma-separated addresses (a cluster): check the first
 WAIT_SECONDS="${INFRA_WAIT_SECONDS:-90}"
 ROOT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 COMPOSE_FILE="$ROOT_DIR/deploy/docker-compose.yml"

@@ -1,15 +1,18 @@
 """RabbitMQ adapter: the connection, topology declaration, and confirmed publishing.
 
 Publishing uses publisher confirms on a channel where unroutable messages raise (except on
-exchanges whose consumers live outside calsync). Every message carries the connection's broker user
-as ``user_id``, which RabbitMQ checks, so consumers can tell who published it. ``Broker.consume``
-applies the consumer contract of ``shared.consumer`` (routing tables, retries, dead letters).
+exchanges whose consumers live outside calsync); on quorum queues a confirm means a majority of the
+queue's replicas stored the message. The URL may list several nodes of one cluster, comma-separated
+(``shared.config.amqp_addresses``): the connection uses the first that answers and, when its node
+goes away, moves to a surviving one, where topology and consumers are restored. Every message
+carries the connection's broker user as ``user_id``, which RabbitMQ checks, so consumers can tell
+who published it. ``Broker.consume`` applies the consumer contract of ``shared.consumer``.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Unpack
 from urllib.parse import unquote, urlsplit
@@ -22,11 +25,14 @@ from aio_pika.abc import (
     AbstractExchange,
     AbstractRobustConnection,
 )
+from aio_pika.exceptions import CONNECTION_EXCEPTIONS
+from aio_pika.robust_connection import RobustConnection
 from prometheus_client import CollectorRegistry, Counter
+from yarl import URL
 
 from shared import messages as m
 from shared import topology as t
-from shared.config import BrokerUsers
+from shared.config import BrokerUsers, amqp_addresses
 from shared.consumer import Consumer, LegacyHandler, Routes
 from shared.forwarding import Properties
 
@@ -55,6 +61,37 @@ class _Metrics:
         )
 
 
+# aio-pika's one connection attempt (private, pinned in uv.lock): _FailoverConnection wraps it to try
+# each address in turn. Checked at import so that an aio-pika upgrade that renames it fails loudly.
+_ATTEMPT = "_RobustConnection__connect_transport"
+if not hasattr(RobustConnection, _ATTEMPT):  # pragma: no cover - only after an aio-pika upgrade
+    raise ImportError(f"aio_pika.RobustConnection has no {_ATTEMPT}: review shared.amqp._FailoverConnection")
+_attempt_one: Callable[[RobustConnection], Awaitable[None]] = getattr(RobustConnection, _ATTEMPT)
+
+
+class _FailoverConnection(RobustConnection):
+    """A robust connection over the nodes of one cluster: the first connect tries them in order, a
+    reconnect starts with the node after the one it lost. aio-pika's own loop does the rest (waits
+    ``reconnect_interval`` between rounds, then restores channels, topology and consumers)."""
+
+    addresses: tuple[URL, ...] = ()
+
+    async def _RobustConnection__connect_transport(self) -> None:
+        count = len(self.addresses)
+        current = self.addresses.index(self.url) if self.url in self.addresses else 0
+        first = (current + (1 if self.connection_attempt else 0)) % count
+        failure: BaseException | None = None
+        for step in range(count):
+            self.url = self.addresses[(first + step) % count]
+            try:
+                await _attempt_one(self)
+                return
+            except CONNECTION_EXCEPTIONS as exc:
+                failure = exc
+                log.warning("broker_address_failed", address=str(self), error=type(exc).__name__)
+        raise failure or ConnectionError("no broker address to connect to")
+
+
 class Broker:
     """One robust connection per process: a confirmed publish channel plus consumer channels."""
 
@@ -71,7 +108,8 @@ class Broker:
         users: BrokerUsers | None = None,
     ) -> None:
         self.url = url
-        self.user = unquote(urlsplit(url).username or "") or "guest"
+        self.addresses = amqp_addresses(url)
+        self.user = unquote(urlsplit(self.addresses[0]).username or "") or "guest"
         self.users = users or BrokerUsers()
         self.prefix = prefix
         self.retry_delays_ms = tuple(retry_delays_ms)
@@ -92,11 +130,25 @@ class Broker:
         return f"{self.prefix}{name}" if name else name
 
     async def connect(self) -> None:
-        self._connection = await aio_pika.connect_robust(
-            self.url, client_properties={"connection_name": self.name}, timeout=10, reconnect_interval=2
+        """Connect to the first broker address that answers (raises if none does)."""
+        urls = tuple(URL(address) for address in self.addresses)
+        connection = _FailoverConnection(
+            urls[0], client_properties={"connection_name": self.name}, reconnect_interval=2
         )
+        connection.addresses = urls
+        connection.reconnect_callbacks.add(self._on_reconnect)
+        await connection.connect(timeout=10)
+        self._connection = connection
         self._publish_channel = await self._connection.channel(publisher_confirms=True, on_return_raises=True)
         self._channels.append(self._publish_channel)
+
+    def _on_reconnect(self, connection: AbstractRobustConnection | None) -> None:
+        log.info("broker_reconnected", address=str(connection))
+
+    @property
+    def address(self) -> str:
+        """The broker address in use now (password masked), or "" before ``connect``."""
+        return str(self._connection) if self._connection is not None else ""
 
     @property
     def connected(self) -> bool:
@@ -135,13 +187,18 @@ class Broker:
         )
         for key in spec.routing_keys:
             await queue.bind(self.n(spec.exchange), key)
-        dead = await channel.declare_queue(self.n(t.dead_queue(spec.name)), durable=True)
+        # Retry and dead queues are quorum queues too: a classic queue lives on one node, and while
+        # that node is down it could neither take retries nor be declared again after a failover.
+        dead = await channel.declare_queue(
+            self.n(t.dead_queue(spec.name)), durable=True, arguments={"x-queue-type": "quorum"}
+        )
         await dead.bind(self.n(t.DEAD_EXCHANGE), spec.name)
         for delay in self.retry_delays_ms:
             retry = await channel.declare_queue(
                 self.n(t.retry_queue(spec.name, delay)),
                 durable=True,
                 arguments={
+                    "x-queue-type": "quorum",
                     "x-message-ttl": delay,
                     "x-dead-letter-exchange": "",
                     "x-dead-letter-routing-key": name,
@@ -225,7 +282,9 @@ class Broker:
         ``shared.consumer``; a plain ``handler(message, delivery)`` is still accepted for now."""
         consumer = Consumer(self, queue, routes, pool)
         channel = await self.channel(prefetch)
-        amqp_queue = await channel.get_queue(self.n(queue), ensure=False)
+        # A passive declare (not get_queue) registers the queue with the robust channel, so the
+        # consumer is restored after a reconnect.
+        amqp_queue = await channel.declare_queue(self.n(queue), passive=True)
         await amqp_queue.consume(consumer.on_message)
 
     def count_consumed(self, queue: str, outcome: str) -> None:

@@ -10,7 +10,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 _MISSING: Final = object()
 
@@ -93,6 +93,30 @@ def check_url(name: str, value: str, *, https: bool = False) -> str:
     return value
 
 
+def amqp_addresses(value: str, name: str = "AMQP_URL") -> tuple[str, ...]:
+    """The broker addresses in ``value``: one amqp(s) URL, or several separated by commas (the nodes
+    of one cluster, tried in turn). All must name the same user and vhost; a comma in a password is
+    written ``%2C``. Errors name ``name`` and never show a password."""
+    addresses = tuple(part.strip() for part in value.split(",") if part.strip())
+    if not addresses:
+        raise ConfigError(f"{name} must name at least one amqp:// URL")
+    identities = set()
+    for position, address in enumerate(addresses, start=1):
+        parts = urlsplit(address)
+        try:
+            valid = parts.scheme in ("amqp", "amqps") and bool(parts.hostname) and parts.port != 0
+        except ValueError:
+            valid = False
+        if not valid:
+            raise ConfigError(
+                f"{name} must be amqp:// or amqps:// URLs separated by commas; address {position} is not"
+            )
+        identities.add((unquote(parts.username or ""), parts.path if parts.path not in ("", "/") else "/"))
+    if len(identities) > 1:
+        raise ConfigError(f"every address in {name} must use the same user and vhost")
+    return addresses
+
+
 @dataclass(frozen=True)
 class BrokerUsers:
     """The RabbitMQ user each publisher connects as (docs/security.md).
@@ -129,7 +153,7 @@ class CommonConfig:
 
     service: str
     database_url: str = DEFAULT_DATABASE_URL
-    amqp_url: str = DEFAULT_AMQP_URL
+    amqp_url: str = DEFAULT_AMQP_URL  # one URL, or several comma-separated (shared.config.amqp_addresses)
     amqp_prefix: str = ""
     http_host: str = "127.0.0.1"
     http_port: int = 8080
@@ -171,7 +195,7 @@ class CommonConfig:
         return cls(
             service=service,
             database_url=env.text("DATABASE_URL", DEFAULT_DATABASE_URL),
-            amqp_url=env.text("AMQP_URL", DEFAULT_AMQP_URL),
+            amqp_url=",".join(amqp_addresses(env.text("AMQP_URL", DEFAULT_AMQP_URL))),
             amqp_prefix=env.text("AMQP_PREFIX", ""),
             http_host=env.text("HTTP_HOST", "127.0.0.1"),
             http_port=http_port,

@@ -56,13 +56,17 @@ class RpcServer:
     requests waits). A request taken but not answered when the process dies is lost; its caller times
     out and asks again."""
 
-    def __init__(self, broker: Broker, handler: RpcHandler, max_in_flight: int) -> None:
-        self._broker, self._handler = broker, handler
+    def __init__(
+        self, broker: Broker, request: type[m.Message], handler: RpcHandler, max_in_flight: int
+    ) -> None:
+        self._broker, self._request, self._handler = broker, request, handler
         self._slots = asyncio.Semaphore(max_in_flight)
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def take(self, message: m.Message, delivery: Delivery) -> None:
-        """The consumer's handler: check ``reply_to``, then answer in a task of its own."""
+        """The consumer's handler: check the type and ``reply_to``, then answer in a task of its own."""
+        if not isinstance(message, self._request):
+            raise Reject(f"unexpected message type {message.TYPE!r}: this queue takes {self._request.TYPE!r}")
         reply_to = delivery.reply_to or ""
         if not is_reply_queue(reply_to, self._broker.prefix):
             raise Reject(f"reply_to {reply_to[:100]!r} is not a reply queue")
@@ -99,12 +103,18 @@ class RpcServer:
 
 
 async def serve(
-    broker: Broker, queue: str, handler: RpcHandler, *, prefetch: int = 50, max_in_flight: int = 1000
+    broker: Broker,
+    queue: str,
+    request: type[m.Message],
+    handler: RpcHandler,
+    *,
+    prefetch: int = 50,
+    max_in_flight: int = 1000,
 ) -> RpcServer:
-    """Serve request/reply: the handler's answer goes to the request's ``reply_to`` if that is a
-    reply queue; any other request is dead-lettered before the handler runs. ``close()`` the returned
-    server on shutdown."""
-    server = RpcServer(broker, handler, max_in_flight)
+    """Serve request/reply for messages of type ``request``: the handler's answer goes to the
+    request's ``reply_to`` if that is a reply queue; a message of another type, or naming any other
+    queue, is dead-lettered before the handler runs. ``close()`` the returned server on shutdown."""
+    server = RpcServer(broker, request, handler, max_in_flight)
     await broker.consume(queue, server.take, prefetch=prefetch)
     return server
 

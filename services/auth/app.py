@@ -26,6 +26,7 @@ from services.auth.entrypoints import api_handlers, consumers, http_handlers, jo
 from services.auth.keys import CLOCK, CONFIG, CONNECTION, GRANT_LOCKS, REFRESH, REVOKE_WAKE, RISC, SYNC_API
 from services.auth.usecases.answer_token_request import GrantLocks
 from services.auth.usecases.deps import ConnectionDeps, RefreshDeps
+from shared import messages as m
 from shared import rpc
 from shared.clock import SystemClock
 from shared.landing import Link
@@ -113,7 +114,7 @@ async def _background(app: web.Application) -> AsyncIterator[None]:
     """The consumers and the loops, stopped in reverse on shutdown."""
     refresh, broker = app[REFRESH], app[BROKER]
     answer = functools.partial(consumers.on_token_request, refresh, app[GRANT_LOCKS])
-    token_server = await rpc.serve(broker, TOKEN_REQUESTS, answer)
+    token_server = await rpc.serve(broker, TOKEN_REQUESTS, m.TokenRequested, answer)
     await broker.consume(
         USER_EVENTS, consumers.user_event_routes(refresh.outbox, refresh.clock), pool=refresh.pool
     )

@@ -25,8 +25,9 @@ from shared.web import INTERNAL_ADDRESS
 T = TypeVar("T")
 
 
-async def eventually(check: Callable[[], Awaitable[T]], timeout: float = 10.0, interval: float = 0.05) -> T:
-    """Retry ``check`` until it stops raising AssertionError, or re-raise after ``timeout`` seconds."""
+async def eventually(check: Callable[[], Awaitable[T]], timeout: float = 20.0, interval: float = 0.05) -> T:
+    """Retry ``check`` until it stops raising AssertionError, or re-raise after ``timeout`` seconds
+    (generous, so a busy machine only makes a passing test slower, never failing)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while True:

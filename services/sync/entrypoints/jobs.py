@@ -27,6 +27,9 @@ class Writer:
         self._deps, self._resolve, self._workers = deps, resolve, workers
         self._wake = asyncio.Event()
         self._last_purge = deps.clock.now() - PURGE_EVERY
+        self._claimed: list[asyncpg.Record] = []  # leased for this replica, no worker on them yet
+        self._claiming = asyncio.Lock()
+        self._writing = 0
 
     def wake(self) -> None:
         """Have idle workers look for due work now (consumers call it after their commit)."""
@@ -59,14 +62,31 @@ class Writer:
         self._wake.clear()
 
     async def _write_once(self) -> bool:
-        deps = self._deps
-        now = deps.clock.now()
-        rows = await repository.claim(
-            deps.pool, deps.owner, now, now + deps.config.lease, deps.config.per_user_in_flight, 1
-        )
-        for row in rows:
-            await writer.write(deps, row)
-        return bool(rows)
+        row = await self._next_claimed()
+        if row is None:
+            return False
+        self._writing += 1
+        try:
+            await writer.write(self._deps, row)
+        finally:
+            self._writing -= 1
+        return True
+
+    async def _next_claimed(self) -> asyncpg.Record | None:
+        """A leased row for this worker: one already claimed, or a claim for every worker without
+        work. One claim at a time per replica: workers queueing on the claim lock would each hold a
+        database connection meanwhile, and claiming one row at a time caps the writes per second."""
+        async with self._claiming:
+            if not self._claimed:
+                deps, now = self._deps, self._deps.clock.now()
+                limit = max(1, self._workers - self._writing)
+                self._claimed = await repository.claim(
+                    deps.pool, deps.owner, now, now + deps.config.lease, deps.config.per_user_in_flight, limit
+                )
+            row = self._claimed.pop() if self._claimed else None
+            if self._claimed:
+                self._wake.set()  # idle workers take the rest
+            return row
 
     async def _housekeeping(self) -> bool:
         resolved = await calendars.resolve_due(self._resolve)

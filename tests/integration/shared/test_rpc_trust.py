@@ -36,7 +36,7 @@ async def answering_as(amqp_prefix: str, broker_users: BrokerUsers) -> AsyncIter
             asyncio.get_running_loop().call_soon(answered.set)  # after the reply is published
             return m.TokenReply(user_id="u", status="no_grant")
 
-        await rpc.serve(server, "auth.token_requests", answer)
+        await rpc.serve(server, "auth.token_requests", m.TokenRequested, answer)
         return answered
 
     yield start

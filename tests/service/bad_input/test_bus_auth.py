@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from shared import messages as m
+from shared import rpc
 from tests.service.auth.flow import Auth
 from tests.support.helpers import Probe
 
@@ -47,7 +48,9 @@ async def test_malformed_messages_to_auth_are_dead_lettered_without_reply(
     """Each generated batch of malformed deliveries to auth's queues is dead-lettered with a reason
     and no reply_to, nothing is answered for them, and the good token request after it is."""
     on_loop, dead = OnLoop(), DeadLetters(module_channel, module_prefix)
-    reply_queue = await module_channel.declare_queue(exclusive=True, auto_delete=True)
+    reply_queue = await module_channel.declare_queue(
+        rpc.reply_queue_name(module_prefix), exclusive=True, auto_delete=True
+    )
     replies = Probe(reply_queue)
     await replies.start()
 

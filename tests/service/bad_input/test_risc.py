@@ -120,8 +120,10 @@ async def test_forged_security_events_are_refused_and_a_genuine_one_is_accepted(
         content_type, body = posted
         headers = [(b"Content-Type", content_type)] if content_type else []
         answer = on_loop(send(auth_service.url, "POST", b"/risc", headers, body))
-        assert_clear_refusal(answer.status, answer.content_type, answer.body)
-        assert answer.status == 400, answer
+        # 503 is the answer (so Google retries) for a key id outside Google's current keys while a
+        # key refetch is not yet allowed; anything else that is forged is a 400.
+        assert_clear_refusal(answer.status, answer.content_type, answer.body, allowed=(503,))
+        assert answer.status in (400, 503), answer
 
     await run_property(refused)
     assert await recorded(module_db) == before

@@ -70,7 +70,7 @@ async def token_stand_in(broker: PublishingBroker, emulator: Any) -> AsyncIterat
     stand_in = TokenStandIn(emulator)
     await broker.declare(["auth.token_requests"])
     as_auth = await broker.as_publisher("auth")  # sync trusts token replies from auth's broker user only
-    await serve_rpc(as_auth, "auth.token_requests", stand_in.answer)
+    await serve_rpc(as_auth, "auth.token_requests", m.TokenRequested, stand_in.answer)
     yield stand_in
 
 
