@@ -27,6 +27,7 @@ OPERATIONS = frozenset(
         "add_calendar",
         "remove_calendar",
         "set_access_role",
+        "rename_calendar",
         "set_consent",
         "register_redirect_uri",
         "revoke_user",

@@ -34,6 +34,8 @@ def list_entry(state: EmulatorState, email: str, calendar_id: str) -> dict[str, 
         "accessRole": entry.access_role,
         "defaultReminders": [],
     }
+    if entry.summary_override is not None:
+        body["summaryOverride"] = entry.summary_override
     if calendar_id == email:
         body["primary"] = True
     if entry.deleted:

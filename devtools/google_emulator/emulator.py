@@ -199,6 +199,7 @@ class GoogleEmulator:
     add_calendar = _on_state(EmulatorState.add_calendar)
     remove_calendar = _on_state(EmulatorState.remove_calendar)
     set_access_role = _on_state(EmulatorState.set_access_role)
+    rename_calendar = _on_state(EmulatorState.rename_calendar)
     role_on = _on_state(EmulatorState.role_on)
     delete_account = _on_state(EmulatorState.delete_account)
     restore_account = _on_state(EmulatorState.restore_account)

@@ -63,6 +63,7 @@ class ListEntry:
     seq: int
     deleted: bool = False
     hidden: bool = False
+    summary_override: str | None = None  # the user's own name for the calendar
 
 
 @dataclass

@@ -104,6 +104,12 @@ class EmulatorState:
         self.list_seq += 1
         entry.deleted, entry.seq = True, self.list_seq
 
+    def rename_calendar(self, email: str, calendar_id: str, summary_override: str | None) -> None:
+        """Give a calendar on `email`'s list the user's own name (calendarList `summaryOverride`)."""
+        entry = self.calendar_lists[email][calendar_id]
+        self.list_seq += 1
+        entry.summary_override, entry.seq = summary_override, self.list_seq
+
     def set_access_role(self, email: str, calendar_id: str, access_role: str) -> None:
         """Change `email`'s effective role on a calendar already on their list."""
         _check_role(access_role)

@@ -1,10 +1,12 @@
-"""Screenshots of auth's settings page in every state and language, the delete confirmation, the
-OAuth result pages and a link error, against the Google emulator."""
+"""Screenshots of auth's settings page in every state and language (with its Calendar section: sync
+runs beside auth), the delete confirmation, the OAuth result pages and a link error, against the
+Google emulator. The Calendar shots are in ``calendar_shots``."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -12,10 +14,14 @@ from typing import Any
 import asyncpg
 
 from devtools.google_emulator import GoogleEmulator
+from devtools.screenshots import calendar_shots
 from devtools.screenshots.browser import chromium, scratch_infrastructure
 from services.auth.adapters import links
-from shared.config import CommonConfig
+from services.auth.config import SyncApiSettings
+from shared.amqp import Broker
+from shared.config import BrokerUsers, CommonConfig
 from tests.service.auth.flow import LINK_SECRET, Auth, running_auth
+from tests.service.sync.support import running_sync
 from tests.support.service_apps import google_for
 
 EMAIL = {"de": "jürgen.müller@example.com", "en": "alex.smith@example.com"}
@@ -24,9 +30,10 @@ CAL_LIST = "https://www.googleapis.com/auth/calendar.calendarlist.readonly"
 
 class Shooter:
     def __init__(
-        self, auth: Auth, emulator: GoogleEmulator, browser: Any, db: asyncpg.Pool, out: Path
+        self, auth: Auth, emulator: GoogleEmulator, browser: Any, db: asyncpg.Pool, out: Path, bus: Broker
     ) -> None:
         self.auth, self.emulator, self.browser, self.db, self.out = auth, emulator, browser, db, out
+        self.bus = bus  # publishes what the platform and auth would (appointments, grant events)
 
     async def shot(self, name: str, locale: str, steps: Callable[[Any, str], Awaitable[None]]) -> None:
         """Run ``steps(page, user_id)`` for a new user in a fresh browser and save the final page."""
@@ -116,6 +123,7 @@ async def _all(s: Shooter, locale: str) -> None:
         "result-invalid-state": invalid_state,
         "error-link-expired": expired_link,
     }
+    shots.update(calendar_shots.shots(s, locale))
     for name, steps in shots.items():
         await s.shot(name, locale, steps)
 
@@ -128,20 +136,30 @@ async def capture(out_dir: Path) -> None:
         emulator.add_user(email)
     try:
         async with scratch_infrastructure() as (database_url, amqp_url, prefix):
+            # every service logs in as the admin user here, so publisher verification is off
+            users = BrokerUsers(verify=False)
             common = CommonConfig(
                 service="auth",
                 database_url=database_url,
                 amqp_url=amqp_url,
                 amqp_prefix=prefix,
                 service_token="shots",
+                broker_users=users,
             )
             db = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
+            bus = Broker(amqp_url, prefix=prefix, users=users)
+            await bus.connect()
             try:
-                async with running_auth(common, google_for(emulator)) as auth, chromium() as browser:
-                    shooter = Shooter(auth, emulator, browser, db, out_dir)
+                async with (
+                    running_sync(replace(common, service="sync"), google_for(emulator)) as sync,
+                    running_auth(common, google_for(emulator), sync=SyncApiSettings(url=sync.url)) as auth,
+                    chromium() as browser,
+                ):
+                    shooter = Shooter(auth, emulator, browser, db, out_dir, bus)
                     for locale in ("de", "en"):
                         await _all(shooter, locale)
             finally:
+                await bus.close()
                 await db.close()
     finally:
         await emulator.stop()

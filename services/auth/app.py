@@ -20,9 +20,10 @@ from services.auth.adapters.crypto import TokenCipher
 from services.auth.adapters.google_oauth import GoogleOAuth
 from services.auth.adapters.metrics import RefreshMetrics
 from services.auth.adapters.risc_keys import RiscVerifier
+from services.auth.adapters.sync_api import SyncApi
 from services.auth.config import AuthConfig
 from services.auth.entrypoints import api_handlers, consumers, http_handlers, jobs, risc_receiver
-from services.auth.keys import CLOCK, CONFIG, CONNECTION, GRANT_LOCKS, REFRESH, REVOKE_WAKE, RISC
+from services.auth.keys import CLOCK, CONFIG, CONNECTION, GRANT_LOCKS, REFRESH, REVOKE_WAKE, RISC, SYNC_API
 from services.auth.usecases.answer_token_request import GrantLocks
 from services.auth.usecases.deps import ConnectionDeps, RefreshDeps
 from shared import messages as m
@@ -99,6 +100,12 @@ async def _dependencies(
         config.google.risc_config_url,
         (config.google.client_id,),
         refetch_interval=config.risc_refetch_interval,
+    )
+    app[SYNC_API] = SyncApi(
+        app[HTTP],
+        base_url=config.sync.url,
+        service_token=config.sync.service_token or config.common.service_token,
+        timeout=config.sync.timeout,
     )
     yield
 

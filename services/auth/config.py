@@ -22,6 +22,24 @@ MIN_LINK_SECRET_BYTES = 32
 
 
 @dataclass(frozen=True)
+class SyncApiSettings:
+    """Where the settings page asks sync for the user's calendars and sync health: SYNC_API_URL,
+    SYNC_SERVICE_TOKEN (empty: auth's own SERVICE_TOKEN) and SYNC_API_TIMEOUT_SECONDS."""
+
+    url: str = "http://127.0.0.1:8082"
+    service_token: str = field(default="", repr=False)
+    timeout: float = 3.0
+
+    @classmethod
+    def from_env(cls, env: Env) -> SyncApiSettings:
+        return cls(
+            url=env.url("SYNC_API_URL", cls.url),
+            service_token=env.text("SYNC_SERVICE_TOKEN", ""),
+            timeout=env.number("SYNC_API_TIMEOUT_SECONDS", cls.timeout, minimum=0.1),
+        )
+
+
+@dataclass(frozen=True)
 class AuthConfig:
     """Everything auth needs; fields after ``link_secret`` have safe defaults."""
 
@@ -37,6 +55,7 @@ class AuthConfig:
     revoke_max_attempts: int = 20
     risc_refetch_interval: float = 60.0  # seconds: an unknown kid refetches Google's keys at most this often
     refresh: RefreshSettings = field(default_factory=RefreshSettings)  # refresh, longest silence, breaker
+    sync: SyncApiSettings = field(default_factory=SyncApiSettings)  # the settings page's Calendar
     scopes: tuple[str, ...] = field(
         default=(
             "openid",
@@ -66,6 +85,7 @@ class AuthConfig:
             revoke_max_attempts=env.integer("REVOKE_MAX_ATTEMPTS", 20, minimum=1),
             risc_refetch_interval=env.number("RISC_KEYS_REFETCH_SECONDS", 60.0, minimum=0),
             refresh=refresh_settings_from_env(env),
+            sync=SyncApiSettings.from_env(env),
         )
 
 

@@ -10,6 +10,7 @@ import asyncio
 from aiohttp import web
 
 from services.auth.adapters.risc_keys import RiscVerifier
+from services.auth.adapters.sync_api import SyncApi
 from services.auth.config import AuthConfig
 from services.auth.usecases.answer_token_request import GrantLocks
 from services.auth.usecases.deps import ConnectionDeps, RefreshDeps
@@ -21,4 +22,5 @@ CONNECTION = web.AppKey("connection_deps", ConnectionDeps)  # pages, OAuth round
 REFRESH = web.AppKey("refresh_deps", RefreshDeps)  # refresh, token requests, security events
 GRANT_LOCKS = web.AppKey("grant_locks", GrantLocks)
 RISC = web.AppKey("risc_verifier", RiscVerifier)
+SYNC_API = web.AppKey("sync_api", SyncApi)  # the settings page's Calendar section
 REVOKE_WAKE = web.AppKey("revoke_wake", asyncio.Event)  # set after a commit that queued a revocation

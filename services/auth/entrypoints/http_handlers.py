@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from services.auth.entrypoints import pages, websession
+from services.auth.entrypoints import calendar_page, pages, websession
 from services.auth.entrypoints.websession import PageError, see_other
 from services.auth.keys import CONNECTION, REVOKE_WAKE
 from services.auth.usecases import connect, connection
@@ -22,6 +22,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/settings/switch", _pages(websession.switch_submit))
     app.router.add_get("/settings/delete", _pages(delete_page))
     app.router.add_post("/settings/delete", _pages(delete_submit))
+    app.router.add_post("/settings/calendar", _pages(calendar_page.choose))
     app.router.add_post("/oauth/start", _pages(oauth_start))
     app.router.add_get("/oauth/callback", _pages(oauth_callback))
 
@@ -56,6 +57,7 @@ async def settings_page(request: web.Request) -> web.StreamResponse:
         csrf=claims.nonce,
         notice=notice if notice in NOTICES else None,
         google_auth_url=request.app[CONNECTION].config.google.auth_url,
+        calendar=await calendar_page.view(request, claims.user_id, status, claims.locale),
     )
 
 

@@ -13,6 +13,7 @@ import jinja2
 from aiohttp import web
 
 from services.auth.domain.outcomes import Outcome
+from services.auth.entrypoints.calendar_texts import TEXTS as CALENDAR_TEXTS
 from services.auth.entrypoints.texts import MONTHS_EN, TEXTS
 from services.auth.usecases.connection import Status
 
@@ -69,7 +70,14 @@ def _origin(url: str) -> str:
 
 
 def settings(
-    status: Status, *, account: str, locale: str, csrf: str, notice: str | None, google_auth_url: str
+    status: Status,
+    *,
+    account: str,
+    locale: str,
+    csrf: str,
+    notice: str | None,
+    google_auth_url: str,
+    calendar: Any = None,  # calendar_page.CalendarView: the Calendar section (_calendar.html)
 ) -> web.Response:
     t = TEXTS[locale]
     return _render(
@@ -83,6 +91,8 @@ def settings(
         since=t["since"].format(when=when(status.since, locale)) if status.since else None,
         csrf=csrf,
         notice=t[f"notice.{notice}"] if notice else None,
+        calendar=calendar,
+        ct=CALENDAR_TEXTS[locale],
     )
 
 

@@ -14,6 +14,7 @@ from services.notifier.domain.language import Language, format_date, language
 from services.notifier.domain.stop_links import stop_link
 
 EPISODE_KINDS = ("alert", "reminder")
+CALENDAR_SECTION = "#calendar"  # the settings page's Calendar section (auth: templates/_calendar.html)
 
 
 @dataclass(frozen=True)
@@ -152,5 +153,7 @@ def _episode_draft(
         "alert_date": format_date(alert_at, lang) if alert_at else None,
         "stop_url": stop_url,
     }
+    if job["reason"] == "calendar_unavailable" and context["link_url"]:
+        context["link_url"] += CALENDAR_SECTION  # "Choose a calendar" opens the settings page's picker
     headers = {"List-Unsubscribe": f"<{stop_url}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
     return Draft(job["reason"], context, headers)

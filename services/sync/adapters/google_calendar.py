@@ -6,15 +6,29 @@ from typing import Any
 
 from shared.google.calendar import GoogleCalendar
 
+MAX_LIST_PAGES = 20  # 250 entries a page at most: far more calendars than anyone has
+
 
 class EventWriter:
-    """Insert, get, patch and delete events and resolve calendars for the writer."""
+    """Insert, get, patch and delete events, resolve calendars and list the writable ones."""
 
     def __init__(self, calendar: GoogleCalendar, *, send_updates: str) -> None:
         self._calendar, self._send_updates = calendar, send_updates
 
     async def resolve(self, token: str, calendar_id: str) -> dict[str, Any]:
         return await self._calendar.calendar_get(token, calendar_id)
+
+    async def writable_calendars(self, token: str) -> list[dict[str, Any]]:
+        """Every calendarList entry the user may add events to (``minAccessRole=writer``), all pages."""
+        entries: list[dict[str, Any]] = []
+        page_token: str | None = None
+        for _ in range(MAX_LIST_PAGES):
+            page = await self._calendar.calendar_list(token, page_token, min_access_role="writer")
+            entries.extend(page.get("items") or [])
+            page_token = page.get("nextPageToken")
+            if not page_token:
+                break
+        return entries
 
     async def insert(self, token: str, calendar_id: str, body: dict[str, Any]) -> dict[str, Any]:
         return await self._calendar.events_insert(token, calendar_id, body, self._send_updates)

@@ -131,3 +131,11 @@ async def choose_calendar(conn: asyncpg.Connection, user_id: str, calendar_id: s
 async def is_connected(conn: asyncpg.Connection, user_id: str) -> bool:
     state = await conn.fetchval("SELECT state FROM grant_states WHERE user_id = $1", user_id)
     return bool(state == "connected")
+
+
+async def destination(conn: asyncpg.Connection, user_id: str) -> asyncpg.Record | None:
+    """The user's grant state and destination calendar (None: sync has not heard of the user)."""
+    row: asyncpg.Record | None = await conn.fetchrow(
+        "SELECT state, calendar_id FROM grant_states WHERE user_id = $1", user_id
+    )
+    return row

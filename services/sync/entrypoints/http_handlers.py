@@ -1,12 +1,12 @@
 """sync's HTTP API for the platform (service token required, see shared.web): an appointment's
-sync state, a user's sync health, and the user's choice of destination calendar."""
+sync state, a user's sync health, the calendars the user may choose, and the choice itself."""
 
 from __future__ import annotations
 
 import asyncpg
 from aiohttp import web
 
-from services.sync.usecases import calendars, sync_state
+from services.sync.usecases import calendar_list, calendars, sync_state
 from shared.web import bad_request, read_json
 
 MAX_CALENDAR_ID = 1024
@@ -15,6 +15,7 @@ REFUSED_STATUS = {
     "not_writable": 422,
     "unknown_calendar": 404,
     "google_unavailable": 503,
+    "needs_consent": 409,
 }
 
 MAX_ID = 200
@@ -58,7 +59,18 @@ def routes(
             )
         return web.json_response({"user_id": user_id, "calendar_id": chosen})
 
+    async def list_calendars(request: web.Request) -> web.Response:
+        user_id = _id(request, "user_id")
+        try:
+            listed = await calendar_list.writable(request.app[choice_of], user_id)
+        except calendar_list.ListRefused as exc:
+            return web.json_response(
+                {"error": exc.code, "detail": exc.detail}, status=REFUSED_STATUS[exc.code]
+            )
+        return web.json_response({"user_id": user_id, **listed})
+
     return [
+        web.get("/api/v1/users/{user_id}/calendars", list_calendars),
         web.get("/api/v1/appointments/{appointment_id}/sync", appointment_sync),
         web.get("/api/v1/users/{user_id}/sync-health", user_sync_health),
         web.put("/api/v1/users/{user_id}/calendar", choose_calendar),

@@ -120,3 +120,14 @@ def test_dates_read_naturally() -> None:
     """Dates in emails are written out in the reader's language."""
     assert language.format_date(T0, "de") == "5. Januar 2026"
     assert language.format_date(T0 + timedelta(days=60), "en") == "6 March 2026"
+
+
+@pytest.mark.parametrize(("reason", "link"), [("calendar_unavailable", "L#calendar"), ("revoked", "L")])
+def test_choose_a_calendar_opens_the_calendar_section(reason: str, link: str) -> None:
+    """The "Choose a calendar" button leads to the settings page's picker; other buttons to the page."""
+    settings = emails.EmailSettings("P", "", "en", 3, "https://n/stop", link_secret="s" * 32)
+    job = {"kind": "alert", "reason": reason, "sequence": 0, "data": {}}
+    episode = {"id": "e1", "alert_sent_at": None, "began_at": T0, "google_email": None}
+    to = emails.Recipient("a@example.com", None, language.language("en"), "platform")
+    draft = emails.draft(job, episode, to, link_url="L", settings=settings, hijack_reported=False)
+    assert draft.context["link_url"] == link
