@@ -53,14 +53,22 @@ class RpcServer:
     """Answers taken requests in their own tasks, so a delivery is acked (and its prefetch slot freed)
     as soon as the request is accepted: requests that wait, e.g. on one grant's refresh, never hold the
     consumer's capacity for others. At most ``max_in_flight`` answers run at once (then taking new
-    requests waits). A request taken but not answered when the process dies is lost; its caller times
-    out and asks again."""
+    requests waits), and at most ``max_publishing`` replies are being published at once, so a burst
+    of answers never queues a thousand confirms on the channel. A request taken but not answered when
+    the process dies is lost; its caller times out and asks again."""
 
     def __init__(
-        self, broker: Broker, request: type[m.Message], handler: RpcHandler, max_in_flight: int
+        self,
+        broker: Broker,
+        request: type[m.Message],
+        handler: RpcHandler,
+        *,
+        max_in_flight: int,
+        max_publishing: int,
     ) -> None:
         self._broker, self._request, self._handler = broker, request, handler
         self._slots = asyncio.Semaphore(max_in_flight)
+        self._publishing = asyncio.Semaphore(max_publishing)
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def take(self, message: m.Message, delivery: Delivery) -> None:
@@ -82,14 +90,15 @@ class RpcServer:
     async def _answer(self, message: m.Message, reply_to: str, correlation_id: str | None) -> None:
         try:
             answer = await self._handler(message)
-            await self._broker.publish_raw(
-                "",
-                reply_to,
-                answer.to_json(),
-                message_id=answer.message_id,
-                message_type=answer.TYPE,
-                correlation_id=correlation_id,
-            )
+            async with self._publishing:
+                await self._broker.publish_raw(
+                    "",
+                    reply_to,
+                    answer.to_json(),
+                    message_id=answer.message_id,
+                    message_type=answer.TYPE,
+                    correlation_id=correlation_id,
+                )
         except aio_pika.exceptions.PublishError:
             log.info("rpc_reply_undeliverable")  # the caller has gone away
         except Exception:  # the caller times out; a late retry would help nobody
@@ -114,7 +123,7 @@ async def serve(
     """Serve request/reply for messages of type ``request``: the handler's answer goes to the
     request's ``reply_to`` if that is a reply queue; a message of another type, or naming any other
     queue, is dead-lettered before the handler runs. ``close()`` the returned server on shutdown."""
-    server = RpcServer(broker, request, handler, max_in_flight)
+    server = RpcServer(broker, request, handler, max_in_flight=max_in_flight, max_publishing=prefetch)
     await broker.consume(queue, server.take, prefetch=prefetch)
     return server
 
