@@ -12,10 +12,11 @@ on (docs/security.md), and the ``broker`` fixture publishes each message as its 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import replace
 from typing import Any
 
@@ -33,6 +34,50 @@ from tests.support.service_apps import google_for
 
 SERVICE_SCHEMAS = ("auth", "sync", "notifier")
 TEST_RETRY_DELAYS_MS = (50, 200)
+
+
+async def empty_service_tables(pool: asyncpg.Pool) -> None:
+    """Truncate every service table (the migration ledger stays)."""
+    async with pool.acquire() as conn:
+        rows = await conn.fetch(
+            "SELECT format('%I.%I', schemaname, tablename) AS t FROM pg_tables"
+            " WHERE schemaname = ANY($1::text[]) AND tablename <> 'schema_migrations'",
+            list(SERVICE_SCHEMAS),
+        )
+        if rows:
+            await conn.execute(f"TRUNCATE {', '.join(r['t'] for r in rows)} RESTART IDENTITY CASCADE")
+
+
+async def delete_prefix(url: str, prefix: str, queues: Iterable[str] | None = None) -> None:
+    """Delete the exchanges and queues under ``prefix`` (``queues``: those not declared by a service)."""
+    broker = Broker(url, prefix=prefix, retry_delays_ms=TEST_RETRY_DELAYS_MS)
+    await broker.connect()
+    try:
+        await broker.delete_topology(queues)
+    finally:
+        await broker.close()
+
+
+QueueBrokers = Callable[..., Awaitable[Broker]]
+
+
+@contextlib.asynccontextmanager
+async def queue_brokers(prefix: str, queues: Iterable[str]) -> AsyncIterator[QueueBrokers]:
+    """``await make(url, **broker_options)`` -> a connected broker with ``queues`` declared; all closed on exit."""
+    made: list[Broker] = []
+
+    async def make(url: str, **options: Any) -> Broker:
+        broker = Broker(url, prefix=prefix, retry_delays_ms=TEST_RETRY_DELAYS_MS, **options)
+        made.append(broker)
+        await broker.connect()
+        await broker.declare(list(queues))
+        return broker
+
+    try:
+        yield make
+    finally:
+        for broker in made:
+            await broker.close()
 
 
 def _admin_dsn() -> str:
@@ -97,14 +142,7 @@ async def db(database_url: str) -> AsyncIterator[asyncpg.Pool]:
 async def clean_db(db: asyncpg.Pool) -> AsyncIterator[asyncpg.Pool]:
     """The assertion pool; every service table is emptied after the test."""
     yield db
-    async with db.acquire() as conn:
-        rows = await conn.fetch(
-            "SELECT format('%I.%I', schemaname, tablename) AS t FROM pg_tables"
-            " WHERE schemaname = ANY($1::text[]) AND tablename <> 'schema_migrations'",
-            list(SERVICE_SCHEMAS),
-        )
-        if rows:
-            await conn.execute(f"TRUNCATE {', '.join(r['t'] for r in rows)} RESTART IDENTITY CASCADE")
+    await empty_service_tables(db)
 
 
 @pytest_asyncio.fixture
@@ -112,12 +150,7 @@ async def amqp_prefix(amqp_url: str) -> AsyncIterator[str]:
     """A unique name prefix for this test's exchanges and queues; all of them are deleted afterwards."""
     prefix = f"t{uuid.uuid4().hex[:8]}."
     yield prefix
-    broker = Broker(amqp_url, prefix=prefix, retry_delays_ms=TEST_RETRY_DELAYS_MS)
-    await broker.connect()
-    try:
-        await broker.delete_topology()
-    finally:
-        await broker.close()
+    await delete_prefix(amqp_url, prefix)
 
 
 @pytest.fixture
