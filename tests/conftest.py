@@ -13,6 +13,7 @@ on (docs/security.md), and the ``broker`` fixture publishes each message as its 
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import secrets
 import uuid
@@ -28,6 +29,7 @@ import pytest_asyncio
 from shared import topology
 from shared.amqp import Broker
 from shared.config import DEFAULT_AMQP_URL, DEFAULT_DATABASE_URL, BrokerUsers, CommonConfig, Env, GoogleConfig
+from tests.service.auth.flow import StartAuth, running_auth
 from tests.support.bus import BrokerUsersMissing, PublishingBroker, check_logins, user_url
 from tests.support.helpers import Probe, bind_probe, eventually
 from tests.support.service_apps import google_for
@@ -270,3 +272,9 @@ async def emulator() -> AsyncIterator[Any]:
 def google_config(emulator: Any) -> GoogleConfig:
     """Our OAuth client settings pointing at the emulator."""
     return google_for(emulator)
+
+
+@pytest.fixture
+def start_auth(common_config: Callable[..., CommonConfig], google_config: GoogleConfig) -> StartAuth:
+    """``async with start_auth(clock=..., **config_changes) as auth``: auth on the emulator, other settings."""
+    return functools.partial(running_auth, common_config("auth"), google_config)
