@@ -29,6 +29,7 @@ import pytest_asyncio
 from shared import topology
 from shared.amqp import Broker
 from shared.config import DEFAULT_AMQP_URL, DEFAULT_DATABASE_URL, BrokerUsers, CommonConfig, Env, GoogleConfig
+from shared.db import SHARED_MIGRATIONS, close_pool, create_pool, migrate
 from tests.service.auth.flow import StartAuth, running_auth
 from tests.support.bus import BrokerUsersMissing, PublishingBroker, check_logins, user_url
 from tests.support.helpers import Probe, bind_probe, eventually
@@ -58,6 +59,18 @@ async def delete_prefix(url: str, prefix: str, queues: Iterable[str] | None = No
         await broker.delete_topology(queues)
     finally:
         await broker.close()
+
+
+@contextlib.asynccontextmanager
+async def messaging_schema(
+    database_url: str, schema: str, application_name: str
+) -> AsyncIterator[asyncpg.Pool]:
+    """A pool on ``schema`` with only the shared outbox and processed_messages tables, emptied on exit."""
+    pool = await create_pool(database_url, schema=schema, application_name=application_name)
+    await migrate(pool, schema, [SHARED_MIGRATIONS])
+    yield pool
+    await pool.execute("TRUNCATE outbox, processed_messages RESTART IDENTITY")
+    await close_pool(pool)
 
 
 QueueBrokers = Callable[..., Awaitable[Broker]]

@@ -16,10 +16,9 @@ import asyncpg
 import pytest
 import pytest_asyncio
 
-from shared import db
 from shared.amqp import Broker
 from shared.config import amqp_addresses
-from tests.conftest import delete_prefix, queue_brokers
+from tests.conftest import delete_prefix, messaging_schema, queue_brokers
 
 SCRIPT = Path(__file__).resolve().parents[3] / "scripts" / "cluster.sh"
 DEFAULT_CLUSTER_URL = ",".join(f"amqp://guest:guest@127.0.0.1:{port}/" for port in (5681, 5682, 5683))
@@ -123,8 +122,5 @@ async def cluster_broker(cluster_url: str, cluster_prefix: str) -> AsyncIterator
 @pytest_asyncio.fixture
 async def messaging_pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
     """A pool on a schema with only the shared outbox and processed_messages tables, emptied after."""
-    pool = await db.create_pool(database_url, schema=SCHEMA, application_name="cluster-test")
-    await db.migrate(pool, SCHEMA, [db.SHARED_MIGRATIONS])
-    yield pool
-    await pool.execute("TRUNCATE outbox, processed_messages RESTART IDENTITY")
-    await db.close_pool(pool)
+    async with messaging_schema(database_url, SCHEMA, "cluster-test") as pool:
+        yield pool

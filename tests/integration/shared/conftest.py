@@ -14,11 +14,10 @@ import asyncpg
 import pytest
 import pytest_asyncio
 
-from shared import db
 from shared import messages as m
 from shared.amqp import Broker
 from shared.config import BrokerUsers
-from tests.conftest import queue_brokers
+from tests.conftest import messaging_schema, queue_brokers
 
 SCHEMA = "messaging_test"
 QUEUE = "notifier.user_events"  # bound to platform.events, platform.user.*
@@ -27,11 +26,8 @@ QUEUE = "notifier.user_events"  # bound to platform.events, platform.user.*
 @pytest_asyncio.fixture
 async def messaging_pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
     """A pool on a schema with only the shared outbox and processed_messages tables, emptied after."""
-    pool = await db.create_pool(database_url, schema=SCHEMA, application_name="messaging-test")
-    await db.migrate(pool, SCHEMA, [db.SHARED_MIGRATIONS])
-    yield pool
-    await pool.execute("TRUNCATE outbox, processed_messages RESTART IDENTITY")
-    await db.close_pool(pool)
+    async with messaging_schema(database_url, SCHEMA, "messaging-test") as pool:
+        yield pool
 
 
 QueueBroker = Callable[..., Awaitable[Broker]]
