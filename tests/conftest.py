@@ -12,10 +12,12 @@ on (docs/security.md), and the ``broker`` fixture publishes each message as its 
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
 import secrets
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import replace
 from typing import Any
 
@@ -27,12 +29,70 @@ import pytest_asyncio
 from shared import topology
 from shared.amqp import Broker
 from shared.config import DEFAULT_AMQP_URL, DEFAULT_DATABASE_URL, BrokerUsers, CommonConfig, Env, GoogleConfig
+from shared.db import SHARED_MIGRATIONS, close_pool, create_pool, migrate
+from tests.service.auth.flow import StartAuth, running_auth
 from tests.support.bus import BrokerUsersMissing, PublishingBroker, check_logins, user_url
 from tests.support.helpers import Probe, bind_probe, eventually
 from tests.support.service_apps import google_for
 
 SERVICE_SCHEMAS = ("auth", "sync", "notifier")
 TEST_RETRY_DELAYS_MS = (50, 200)
+
+
+async def empty_service_tables(pool: asyncpg.Pool) -> None:
+    """Truncate every service table (the migration ledger stays)."""
+    async with pool.acquire() as conn:
+        rows = await conn.fetch(
+            "SELECT format('%I.%I', schemaname, tablename) AS t FROM pg_tables"
+            " WHERE schemaname = ANY($1::text[]) AND tablename <> 'schema_migrations'",
+            list(SERVICE_SCHEMAS),
+        )
+        if rows:
+            await conn.execute(f"TRUNCATE {', '.join(r['t'] for r in rows)} RESTART IDENTITY CASCADE")
+
+
+async def delete_prefix(url: str, prefix: str, queues: Iterable[str] | None = None) -> None:
+    """Delete the exchanges and queues under ``prefix`` (``queues``: those not declared by a service)."""
+    broker = Broker(url, prefix=prefix, retry_delays_ms=TEST_RETRY_DELAYS_MS)
+    await broker.connect()
+    try:
+        await broker.delete_topology(queues)
+    finally:
+        await broker.close()
+
+
+@contextlib.asynccontextmanager
+async def messaging_schema(
+    database_url: str, schema: str, application_name: str
+) -> AsyncIterator[asyncpg.Pool]:
+    """A pool on ``schema`` with only the shared outbox and processed_messages tables, emptied on exit."""
+    pool = await create_pool(database_url, schema=schema, application_name=application_name)
+    await migrate(pool, schema, [SHARED_MIGRATIONS])
+    yield pool
+    await pool.execute("TRUNCATE outbox, processed_messages RESTART IDENTITY")
+    await close_pool(pool)
+
+
+QueueBrokers = Callable[..., Awaitable[Broker]]
+
+
+@contextlib.asynccontextmanager
+async def queue_brokers(prefix: str, queues: Iterable[str]) -> AsyncIterator[QueueBrokers]:
+    """``await make(url, **broker_options)`` -> a connected broker with ``queues`` declared; all closed on exit."""
+    made: list[Broker] = []
+
+    async def make(url: str, **options: Any) -> Broker:
+        broker = Broker(url, prefix=prefix, retry_delays_ms=TEST_RETRY_DELAYS_MS, **options)
+        made.append(broker)
+        await broker.connect()
+        await broker.declare(list(queues))
+        return broker
+
+    try:
+        yield make
+    finally:
+        for broker in made:
+            await broker.close()
 
 
 def _admin_dsn() -> str:
@@ -97,14 +157,7 @@ async def db(database_url: str) -> AsyncIterator[asyncpg.Pool]:
 async def clean_db(db: asyncpg.Pool) -> AsyncIterator[asyncpg.Pool]:
     """The assertion pool; every service table is emptied after the test."""
     yield db
-    async with db.acquire() as conn:
-        rows = await conn.fetch(
-            "SELECT format('%I.%I', schemaname, tablename) AS t FROM pg_tables"
-            " WHERE schemaname = ANY($1::text[]) AND tablename <> 'schema_migrations'",
-            list(SERVICE_SCHEMAS),
-        )
-        if rows:
-            await conn.execute(f"TRUNCATE {', '.join(r['t'] for r in rows)} RESTART IDENTITY CASCADE")
+    await empty_service_tables(db)
 
 
 @pytest_asyncio.fixture
@@ -112,12 +165,7 @@ async def amqp_prefix(amqp_url: str) -> AsyncIterator[str]:
     """A unique name prefix for this test's exchanges and queues; all of them are deleted afterwards."""
     prefix = f"t{uuid.uuid4().hex[:8]}."
     yield prefix
-    broker = Broker(amqp_url, prefix=prefix, retry_delays_ms=TEST_RETRY_DELAYS_MS)
-    await broker.connect()
-    try:
-        await broker.delete_topology()
-    finally:
-        await broker.close()
+    await delete_prefix(amqp_url, prefix)
 
 
 @pytest.fixture
@@ -237,3 +285,9 @@ async def emulator() -> AsyncIterator[Any]:
 def google_config(emulator: Any) -> GoogleConfig:
     """Our OAuth client settings pointing at the emulator."""
     return google_for(emulator)
+
+
+@pytest.fixture
+def start_auth(common_config: Callable[..., CommonConfig], google_config: GoogleConfig) -> StartAuth:
+    """``async with start_auth(clock=..., **config_changes) as auth``: auth on the emulator, other settings."""
+    return functools.partial(running_auth, common_config("auth"), google_config)

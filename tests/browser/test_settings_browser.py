@@ -3,14 +3,12 @@ and the German page with its umlauts."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import asyncpg
 import pytest
 
-from shared.config import CommonConfig, GoogleConfig
-from tests.service.auth.flow import new_user_id, running_auth
+from tests.service.auth.flow import StartAuth, new_user_id
 
 pytestmark = pytest.mark.browser
 
@@ -21,16 +19,12 @@ async def _state(page: Any) -> str:
 
 
 async def test_connect_delete_and_connect_again_in_a_browser(
-    page: Any,
-    common_config: Callable[..., CommonConfig],
-    google_config: GoogleConfig,
-    emulator: Any,
-    clean_db: asyncpg.Pool,
+    page: Any, start_auth: StartAuth, emulator: Any, clean_db: asyncpg.Pool
 ) -> None:
     """A user opens the link, connects, deletes after ticking the box, and connects again."""
     emulator.add_user("alice@example.com")
     user_id = new_user_id()
-    async with running_auth(common_config("auth"), google_config, revoke_retry_interval=0.05) as auth:
+    async with start_auth(revoke_retry_interval=0.05) as auth:
         await page.goto(await auth.link(user_id, "en"))
         assert page.url == auth.url + "/settings"  # the signed link left the address bar
         assert await _state(page) == "none"
@@ -55,17 +49,13 @@ async def test_connect_delete_and_connect_again_in_a_browser(
 
 
 async def test_german_page_shows_umlauts(
-    page: Any,
-    common_config: Callable[..., CommonConfig],
-    google_config: GoogleConfig,
-    emulator: Any,
-    clean_db: asyncpg.Pool,
+    page: Any, start_auth: StartAuth, emulator: Any, clean_db: asyncpg.Pool
 ) -> None:
     """A German link shows the German page, umlauts intact, and a revoked grant explained."""
     emulator.add_user("jürgen@example.com")
     emulator.set_consent("jürgen@example.com")
     user_id = new_user_id()
-    async with running_auth(common_config("auth"), google_config) as auth:
+    async with start_auth() as auth:
         await page.goto(await auth.link(user_id, "de"))
         assert await page.get_attribute("html", "lang") == "de"
         await page.get_by_role("button", name="Mit Google verbinden").click()
@@ -84,17 +74,13 @@ async def test_german_page_shows_umlauts(
 
 
 async def test_another_users_link_asks_before_switching_in_a_browser(
-    page: Any,
-    common_config: Callable[..., CommonConfig],
-    google_config: GoogleConfig,
-    emulator: Any,
-    clean_db: asyncpg.Pool,
+    page: Any, start_auth: StartAuth, emulator: Any, clean_db: asyncpg.Pool
 ) -> None:
     """A browser showing one user's settings that opens another user's link is asked first; staying
     keeps the first user's page and connecting still acts for them, switching opens the other's."""
     emulator.add_user("alice@example.com")
     victim, attacker = new_user_id(), new_user_id()
-    async with running_auth(common_config("auth"), google_config) as auth:
+    async with start_auth() as auth:
         await page.goto(await auth.link(victim, "en", display_name="Vera"))
         assert f"Vera ({victim})" in await page.inner_text("#platform-account")
         attacker_link = await auth.link(attacker, "en", display_name="Mallory")

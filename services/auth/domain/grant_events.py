@@ -5,6 +5,7 @@ The use cases only choose which event and save it to the outbox with the state c
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from services.auth.domain.model import Connection, Grant
 from shared import messages as m
@@ -26,24 +27,24 @@ def connected(connection: Connection, previous: Grant | None, *, account_changed
 
 def recovered(grant: Grant) -> m.GrantConnected:
     """A grant the breaker held as dead refreshed fine after all."""
-    return m.GrantConnected(
-        user_id=grant.user_id,
-        grant_id=grant.grant_id,
-        cause="recovered",
-        google_sub=grant.google_sub or "",
-        google_email=grant.mailbox,
-        scopes=grant.scopes,
-    )
+    return _back(grant, cause="recovered", google_email=grant.mailbox)
 
 
 def suspension_lifted(grant: Grant) -> m.GrantConnected:
     """Google re-enabled the account of a suspended grant (the hijacked flag is cleared with it)."""
+    return _back(grant, cause="suspension_lifted", google_email=grant.google_email)
+
+
+def _back(
+    grant: Grant, *, cause: Literal["recovered", "suspension_lifted"], google_email: str | None
+) -> m.GrantConnected:
+    """The same grant usable again without a new consent."""
     return m.GrantConnected(
         user_id=grant.user_id,
         grant_id=grant.grant_id,
-        cause="suspension_lifted",
+        cause=cause,
         google_sub=grant.google_sub or "",
-        google_email=grant.google_email,
+        google_email=google_email,
         scopes=grant.scopes,
     )
 

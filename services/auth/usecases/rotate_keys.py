@@ -19,6 +19,12 @@ def _reseal(cipher: TokenCipher, blob: bytes | None, aad: str) -> bytes | None:
     return None if blob is None else cipher.reseal(bytes(blob), aad=aad)
 
 
+def _resealed_if_stale(cipher: TokenCipher, blob: bytes, aad: str) -> bytes | None:
+    """The value sealed under the newest key, or None when it already is."""
+    current = bytes(blob)
+    return None if cipher.is_current(current) else cipher.reseal(current, aad=aad)
+
+
 async def rotate(pool: asyncpg.Pool, cipher: TokenCipher) -> int:
     """Re-encrypt grants, OAuth states and pending revocations; returns how many values changed."""
     changed, after = 0, ""
@@ -42,20 +48,16 @@ async def rotate(pool: asyncpg.Pool, cipher: TokenCipher) -> int:
         after = rows[-1]["grant_id"]
     async with pool.acquire() as conn, conn.transaction():
         for row in await connection_repository.state_ciphertexts(conn):
-            blob = bytes(row["code_verifier_enc"])
-            if not cipher.is_current(blob):
-                aad = field_aad(row["state_hash"], "code_verifier")
-                await connection_repository.update_state_ciphertext(
-                    conn, row["state_hash"], cipher.reseal(blob, aad=aad)
-                )
+            sealed = _resealed_if_stale(
+                cipher, row["code_verifier_enc"], field_aad(row["state_hash"], "code_verifier")
+            )
+            if sealed is not None:
+                await connection_repository.update_state_ciphertext(conn, row["state_hash"], sealed)
                 changed += 1
         for row in await connection_repository.revocation_ciphertexts(conn):
-            blob = bytes(row["token_enc"])
-            if not cipher.is_current(blob):
-                aad = field_aad(row["grant_id"], "refresh_token")
-                await connection_repository.update_revocation_ciphertext(
-                    conn, row["revocation_id"], cipher.reseal(blob, aad=aad)
-                )
+            sealed = _resealed_if_stale(cipher, row["token_enc"], field_aad(row["grant_id"], "refresh_token"))
+            if sealed is not None:
+                await connection_repository.update_revocation_ciphertext(conn, row["revocation_id"], sealed)
                 changed += 1
     log.info("keys_rotated", key_id=cipher.current_kid, values_reencrypted=changed)
     return changed

@@ -16,10 +16,9 @@ import asyncpg
 import pytest
 import pytest_asyncio
 
-from shared import db
 from shared.amqp import Broker
 from shared.config import amqp_addresses
-from tests.conftest import TEST_RETRY_DELAYS_MS
+from tests.conftest import delete_prefix, messaging_schema, queue_brokers
 
 SCRIPT = Path(__file__).resolve().parents[3] / "scripts" / "cluster.sh"
 DEFAULT_CLUSTER_URL = ",".join(f"amqp://guest:guest@127.0.0.1:{port}/" for port in (5681, 5682, 5683))
@@ -103,12 +102,7 @@ async def cluster_prefix(cluster_url: str) -> AsyncIterator[str]:
     """A unique name prefix on the cluster; its exchanges and queues are deleted afterwards."""
     prefix = f"t{uuid.uuid4().hex[:8]}."
     yield prefix
-    broker = Broker(cluster_url, prefix=prefix, retry_delays_ms=TEST_RETRY_DELAYS_MS)
-    await broker.connect()
-    try:
-        await broker.delete_topology([QUEUE])
-    finally:
-        await broker.close()
+    await delete_prefix(cluster_url, prefix, [QUEUE])
 
 
 ClusterBroker = Callable[..., Awaitable[Broker]]
@@ -117,25 +111,16 @@ ClusterBroker = Callable[..., Awaitable[Broker]]
 @pytest_asyncio.fixture
 async def cluster_broker(cluster_url: str, cluster_prefix: str) -> AsyncIterator[ClusterBroker]:
     """``await cluster_broker(name, url=...)`` -> a connected broker on the cluster with QUEUE declared."""
-    made: list[Broker] = []
+    async with queue_brokers(cluster_prefix, [QUEUE]) as make:
 
-    async def make(name: str, url: str = cluster_url) -> Broker:
-        broker = Broker(url, prefix=cluster_prefix, retry_delays_ms=TEST_RETRY_DELAYS_MS, name=name)
-        made.append(broker)
-        await broker.connect()
-        await broker.declare([QUEUE])
-        return broker
+        async def named(name: str, url: str = cluster_url) -> Broker:
+            return await make(url, name=name)
 
-    yield make
-    for broker in made:
-        await broker.close()
+        yield named
 
 
 @pytest_asyncio.fixture
 async def messaging_pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
     """A pool on a schema with only the shared outbox and processed_messages tables, emptied after."""
-    pool = await db.create_pool(database_url, schema=SCHEMA, application_name="cluster-test")
-    await db.migrate(pool, SCHEMA, [db.SHARED_MIGRATIONS])
-    yield pool
-    await pool.execute("TRUNCATE outbox, processed_messages RESTART IDENTITY")
-    await db.close_pool(pool)
+    async with messaging_schema(database_url, SCHEMA, "cluster-test") as pool:
+        yield pool

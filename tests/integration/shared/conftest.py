@@ -14,11 +14,10 @@ import asyncpg
 import pytest
 import pytest_asyncio
 
-from shared import db
 from shared import messages as m
 from shared.amqp import Broker
 from shared.config import BrokerUsers
-from tests.conftest import TEST_RETRY_DELAYS_MS
+from tests.conftest import messaging_schema, queue_brokers
 
 SCHEMA = "messaging_test"
 QUEUE = "notifier.user_events"  # bound to platform.events, platform.user.*
@@ -27,11 +26,8 @@ QUEUE = "notifier.user_events"  # bound to platform.events, platform.user.*
 @pytest_asyncio.fixture
 async def messaging_pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
     """A pool on a schema with only the shared outbox and processed_messages tables, emptied after."""
-    pool = await db.create_pool(database_url, schema=SCHEMA, application_name="messaging-test")
-    await db.migrate(pool, SCHEMA, [db.SHARED_MIGRATIONS])
-    yield pool
-    await pool.execute("TRUNCATE outbox, processed_messages RESTART IDENTITY")
-    await db.close_pool(pool)
+    async with messaging_schema(database_url, SCHEMA, "messaging-test") as pool:
+        yield pool
 
 
 QueueBroker = Callable[..., Awaitable[Broker]]
@@ -45,18 +41,14 @@ GUEST_PLAYS_ALL = BrokerUsers(auth="guest", sync="guest", notifier="guest", plat
 async def queue_broker(amqp_url: str, amqp_prefix: str) -> AsyncIterator[QueueBroker]:
     """``await queue_broker(url=..., users=..., **broker_options)`` -> a connected broker with QUEUE
     declared (by default guest, trusted as every publisher)."""
-    made: list[Broker] = []
+    async with queue_brokers(amqp_prefix, [QUEUE]) as make:
 
-    async def make(url: str = amqp_url, users: BrokerUsers = GUEST_PLAYS_ALL, **options: Any) -> Broker:
-        broker = Broker(url, prefix=amqp_prefix, retry_delays_ms=TEST_RETRY_DELAYS_MS, users=users, **options)
-        made.append(broker)
-        await broker.connect()
-        await broker.declare([QUEUE])
-        return broker
+        async def trusted(
+            url: str = amqp_url, users: BrokerUsers = GUEST_PLAYS_ALL, **options: Any
+        ) -> Broker:
+            return await make(url, users=users, **options)
 
-    yield make
-    for broker in made:
-        await broker.close()
+        yield trusted
 
 
 def contact(user_id: str) -> m.UserContactChanged:

@@ -1,22 +1,14 @@
-"""Fixtures for auth service tests: a running auth service on the emulator, and a Google account."""
+"""Fixtures for auth service tests: a running auth service on the emulator that knows a Google account
+(``start_auth``, for other settings, is in tests/conftest.py)."""
 
 from __future__ import annotations
 
-import functools
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
 import pytest_asyncio
 
-from shared.config import CommonConfig, GoogleConfig
-from tests.service.auth.flow import Auth, StartAuth, running_auth
-
-
-@pytest.fixture
-def start_auth(common_config: Callable[..., CommonConfig], google_config: GoogleConfig) -> StartAuth:
-    """``async with start_auth(clock=..., **config_changes) as auth``: auth on the emulator, other settings."""
-    return functools.partial(running_auth, common_config("auth"), google_config)
+from tests.service.auth.flow import Auth, StartAuth
 
 
 @pytest_asyncio.fixture

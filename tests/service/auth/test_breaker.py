@@ -4,7 +4,7 @@ operator once, and waits for a human; after the reset, recovered grants come bac
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -17,6 +17,17 @@ from shared.outbox import Outbox
 from tests.support.helpers import eventually
 
 from .refresh_support import add_grant, grant_row, refresh_config, running
+
+
+async def _hold_as_revoked(db: asyncpg.Pool, grant_id: str, *, since: datetime, due: datetime) -> None:
+    """Put the grant in the breaker's hold: a pending 'revoked' verdict, next refresh at ``due``."""
+    await db.execute(
+        "UPDATE auth.grants SET verdict_pending_since = $2, verdict_pending_reason = 'revoked',"
+        " next_refresh_at = $3 WHERE grant_id = $1",
+        grant_id,
+        since,
+        due,
+    )
 
 
 async def test_burst_of_dead_grants_trips_the_breaker(
@@ -81,12 +92,8 @@ async def test_reset_during_a_dead_grant_decision_does_not_deadlock(
     config = refresh_config(common_config("auth"), google_config, poll_interval=60.0)  # scheduler stays out
     async with running(config, clock):
         g = await add_grant(clean_db, emulator, clock, expires_in=3600)
-        await clean_db.execute(
-            "UPDATE auth.grants SET verdict_pending_since = $2, verdict_pending_reason = 'revoked',"
-            " next_refresh_at = $3 WHERE grant_id = $1",
-            g["grant_id"],
-            clock.now(),
-            clock.now() + timedelta(hours=1),
+        await _hold_as_revoked(
+            clean_db, g["grant_id"], since=clock.now(), due=clock.now() + timedelta(hours=1)
         )
         settings = {"search_path": "auth", "timezone": "UTC"}
         refreshing = await asyncpg.connect(database_url, server_settings=settings)
@@ -134,12 +141,8 @@ async def test_reset_re_judges_a_held_grant_whose_token_is_still_fresh(
     config = refresh_config(common_config("auth"), google_config, jitter=0.0)
     async with running(config, clock) as url:
         g = await add_grant(clean_db, emulator, clock, expires_in=3600)
-        await clean_db.execute(
-            "UPDATE auth.grants SET verdict_pending_since = $2, verdict_pending_reason = 'revoked',"
-            " next_refresh_at = $3 WHERE grant_id = $1",
-            g["grant_id"],
-            clock.now(),
-            clock.now() + timedelta(minutes=30),
+        await _hold_as_revoked(
+            clean_db, g["grant_id"], since=clock.now(), due=clock.now() + timedelta(minutes=30)
         )
         await clean_db.execute(
             "INSERT INTO auth.incidents (incident_id, kind, error, detail, opened_at)"

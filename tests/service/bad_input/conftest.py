@@ -16,7 +16,7 @@ import pytest_asyncio
 from shared.amqp import Broker
 from shared.clock import SystemClock
 from shared.config import BrokerUsers, CommonConfig
-from tests.conftest import SERVICE_SCHEMAS, TEST_RETRY_DELAYS_MS
+from tests.conftest import TEST_RETRY_DELAYS_MS, delete_prefix, empty_service_tables
 from tests.service.auth.flow import Auth, running_auth
 from tests.service.notifier.support import Notifier, running_notifier
 from tests.support.service_apps import google_for
@@ -31,26 +31,14 @@ async def module_prefix(amqp_url: str) -> AsyncIterator[str]:
     """An AMQP name prefix for this module; its exchanges and queues are deleted afterwards."""
     prefix = f"b{uuid.uuid4().hex[:8]}."
     yield prefix
-    broker = Broker(amqp_url, prefix=prefix, retry_delays_ms=TEST_RETRY_DELAYS_MS)
-    await broker.connect()
-    try:
-        await broker.delete_topology()
-    finally:
-        await broker.close()
+    await delete_prefix(amqp_url, prefix)
 
 
 @pytest_asyncio.fixture(scope="module")
 async def module_db(db: asyncpg.Pool) -> AsyncIterator[asyncpg.Pool]:
     """The assertion pool; every service table is emptied after the module."""
     yield db
-    async with db.acquire() as conn:
-        rows = await conn.fetch(
-            "SELECT format('%I.%I', schemaname, tablename) AS t FROM pg_tables"
-            " WHERE schemaname = ANY($1::text[]) AND tablename <> 'schema_migrations'",
-            list(SERVICE_SCHEMAS),
-        )
-        if rows:
-            await conn.execute(f"TRUNCATE {', '.join(r['t'] for r in rows)} RESTART IDENTITY CASCADE")
+    await empty_service_tables(db)
 
 
 @pytest_asyncio.fixture(scope="module")
