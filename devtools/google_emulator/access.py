@@ -1,5 +1,5 @@
 """Checks every emulated Calendar call passes: Bearer token, scope (from the vendored discovery
-document), query parameters and JSON body (`validation`), calendar access and role (google.md §6)."""
+document), query parameters and JSON body (`validation`), calendar access and role (docs/google.md §6)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """calendarList.list and calendarList.get of the emulated Calendar: per-user roles,
-`minAccessRole`, `primary` on one entry only, paging and sync tokens (google.md §7)."""
+`minAccessRole`, `primary` on one entry only, paging and sync tokens (docs/google.md §7)."""
 
 from __future__ import annotations
 

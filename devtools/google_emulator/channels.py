@@ -1,6 +1,6 @@
 """Watch channels of the emulator: events.watch, channels.stop, and the `Pusher` that sends push
 notifications in the background like Google's (no body, X-Goog-* headers, 5xx retried), with
-drops on demand (google.md §9)."""
+drops on demand (docs/google.md §9)."""
 
 from __future__ import annotations
 

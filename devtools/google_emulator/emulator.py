@@ -71,7 +71,7 @@ class _Url:
 
 
 class GoogleEmulator:
-    """Behaves like Google's OAuth server and Calendar API v3 (see google.md). The seeding,
+    """Behaves like Google's OAuth server and Calendar API v3 (see docs/google.md). The seeding,
     fault and inspection methods below are the state's (see `EmulatorState`)."""
 
     def __init__(

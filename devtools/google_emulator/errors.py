@@ -1,5 +1,5 @@
 """Google's error bodies, byte-compatible in shape: OAuth `{"error", "error_description"}` and
-Calendar `{"error": {"code", "message", "errors": [...]}}` (google.md §3, §6)."""
+Calendar `{"error": {"code", "message", "errors": [...]}}` (docs/google.md §3, §6)."""
 
 from __future__ import annotations
 

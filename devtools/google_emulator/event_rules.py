@@ -1,4 +1,4 @@
-"""Event storage rules of the emulated Calendar (google.md §8): ids, etags, change sequence
+"""Event storage rules of the emulated Calendar (docs/google.md §8): ids, etags, change sequence
 numbers, patch merging and extended-property limits; pure functions over a `CalendarData`."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Calendar v3 event endpoints of the emulator: insert, get, patch, update, delete (and list,
-from `listing`) with client ids, etags and roles (google.md §7-8)."""
+from `listing`) with client ids, etags and roles (docs/google.md §7-8)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Signing keys of the emulator (state): the JWKS, id_tokens and Security Event Tokens
-(RISC, google.md §11) signed RS256 with a rotating key; pure, no I/O."""
+(RISC, docs/google.md §11) signed RS256 with a rotating key; pure, no I/O."""
 
 from __future__ import annotations
 

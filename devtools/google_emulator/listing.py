@@ -1,5 +1,5 @@
 """events.list of the emulated Calendar: filters, snapshot paging, incremental results with
-syncToken, parameters forbidden with it and 410 after invalidation (google.md §10)."""
+syncToken, parameters forbidden with it and 410 after invalidation (docs/google.md §10)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Google's OAuth endpoints as the emulator serves them: consent (auto, no UI), token exchange
-and refresh, revocation and userinfo (google.md §2-5)."""
+and refresh, revocation and userinfo (docs/google.md §2-5)."""
 
 from __future__ import annotations
 

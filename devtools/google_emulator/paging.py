@@ -1,5 +1,5 @@
 """Page and sync tokens of the emulated list methods (state): snapshot paging with pageToken,
-nextSyncToken on the last page only (google.md §7, §10); pure bookkeeping."""
+nextSyncToken on the last page only (docs/google.md §7, §10); pure bookkeeping."""
 
 from __future__ import annotations
 

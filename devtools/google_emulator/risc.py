@@ -1,5 +1,5 @@
 """Discovery documents, the JWKS and Security Event Token delivery of the emulator (RISC,
-google.md §11): the keys live in the state (`keys`), this module serves and POSTs them."""
+docs/google.md §11): the keys live in the state (`keys`), this module serves and POSTs them."""
 
 from __future__ import annotations
 

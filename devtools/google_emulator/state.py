@@ -234,7 +234,7 @@ class EmulatorState:
             self.revoke_grant(grant)
 
     def change_password(self, email: str, *, revokes_calendar: bool = False) -> None:
-        """The user changed their password: grants holding a Gmail scope die (google.md §4, row 3);
+        """The user changed their password: grants holding a Gmail scope die (docs/google.md §4, row 3);
         `revokes_calendar=True` also ends Calendar-only grants, as older Google docs described."""
         for grant in self.live_grants(email):
             gmail = any(s.startswith(GMAIL_SCOPE_PREFIXES) for s in grant.scopes)

@@ -1,7 +1,7 @@
 """Request validation of the emulated Calendar, driven entirely by the vendored discovery
 document: query parameters (known, typed, in enum/range, not repeated unless allowed) and
 request bodies (known fields at every nesting level via `$ref`, right JSON types). A problem
-comes back as Google's 400 error body (google.md §6); pure, no I/O."""
+comes back as Google's 400 error body (docs/google.md §6); pure, no I/O."""
 
 from __future__ import annotations
 

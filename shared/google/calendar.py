@@ -2,7 +2,7 @@
 
 Requests are built by aiogoogle's `GoogleAPI` from the vendored discovery document (URL, verb,
 query only; no discovery fetch, no token handling) and sent on the caller's aiohttp session.
-Errors become `GoogleApiError` (classified by `classify`, google.md §6) or `GoogleTransportError`.
+Errors become `GoogleApiError` (classified by `classify`, docs/google.md §6) or `GoogleTransportError`.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Outbound adapter for Google's OAuth endpoints (google.md §3, §5): code exchange, refresh, revoke
+"""Outbound adapter for Google's OAuth endpoints (docs/google.md §3, §5): code exchange, refresh, revoke
 and userinfo over plain aiohttp. Answers and typed errors are the pure types of ``oauth_types``."""
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ class GoogleOAuth:
         return parse_token_response(await self._post(self._config.token_url, form, client_auth=True))
 
     async def revoke(self, token: str) -> None:
-        """Revoke a token, judged by the status alone (google.md §5: the body is undocumented): 2xx is
+        """Revoke a token, judged by the status alone (docs/google.md §5: the body is undocumented): 2xx is
         done, 400 is done too (the token is already dead); anything else raises for a later retry."""
         status, data = await self._request("POST", self._config.revoke_url, data={"token": token})
         if 200 <= status < 300 or status == 400:

@@ -1,4 +1,4 @@
-"""Verifies Google's Security Event Tokens (google.md §11): issuer and JWKS from the configured RISC
+"""Verifies Google's Security Event Tokens (docs/google.md §11): issuer and JWKS from the configured RISC
 configuration document (cached; refetched on an unknown ``kid``, at most once per interval), RS256,
 ``aud`` = our client id, ``iss`` = the configured issuer, no ``exp`` check."""
 

@@ -1,5 +1,5 @@
 """The outcome of one refresh attempt, decided from plain values: what Google's answer (or failure)
-means for the grant (google.md §3-4), its new state and next due time, the events to publish, the
+means for the grant (docs/google.md §3-4), its new state and next due time, the events to publish, the
 incident to open and what the token request is told. The refresh use cases apply it; no I/O here."""
 
 from __future__ import annotations

@@ -84,7 +84,7 @@ async def start(
 
 
 def _consent_url(config: AuthConfig, state: str, verifier: str, login_hint: str | None) -> str:
-    """Google's consent screen: offline access, consent every time, PKCE S256 (google.md §2)."""
+    """Google's consent screen: offline access, consent every time, PKCE S256 (docs/google.md §2)."""
     params = {
         "response_type": "code",
         "client_id": config.google.client_id,

@@ -1,4 +1,4 @@
-"""Act on a verified Security Event Token (google.md §11; entrypoints/risc_receiver.py verifies it):
+"""Act on a verified Security Event Token (docs/google.md §11; entrypoints/risc_receiver.py verifies it):
 dedupe on ``jti``, then revoke, suspend or lift a suspension at once, in one transaction with the outbox
 events; the rest is logged and counted."""
 

@@ -1,4 +1,4 @@
-"""Google event ids sync chooses before the first insert (google.md §8): deterministic, so a retried
+"""Google event ids sync chooses before the first insert (docs/google.md §8): deterministic, so a retried
 insert after a crash uses the same id and can never create a second event."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""What a failed write means for the appointment (google.md §6), and when to try again (pure)."""
+"""What a failed write means for the appointment (docs/google.md §6), and when to try again (pure)."""
 
 from __future__ import annotations
 

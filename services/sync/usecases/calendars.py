@@ -1,5 +1,5 @@
 """A user's destination calendar: Google's ``primary`` alias resolved to the concrete id once the
-user connects (google.md §7), or the calendar the user chose (checked for write access); the
+user connects (docs/google.md §7), or the calendar the user chose (checked for write access); the
 user's waiting appointments then become due, and upcoming ones move to a newly chosen calendar."""
 
 from __future__ import annotations

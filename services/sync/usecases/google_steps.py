@@ -1,4 +1,4 @@
-"""The Google calls that bring one event to the appointment's state (google.md §8): insert under
+"""The Google calls that bring one event to the appointment's state (docs/google.md §8): insert under
 our stored id, treat our own earlier insert (409) as done, re-apply after 412, and recreate under a
 new generation when the user deleted the event in Google."""
 
@@ -106,7 +106,7 @@ async def _after_error(
 
 
 def _forbidden(err: GoogleApiError) -> bool:
-    """A write to a deleted event answers 403 ``forbidden`` (google.md §8 [obs])."""
+    """A write to a deleted event answers 403 ``forbidden`` (docs/google.md §8, observed)."""
     return err.status == 403 and err.reason == "forbidden"
 
 

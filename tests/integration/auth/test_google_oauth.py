@@ -78,7 +78,7 @@ async def test_revoke_is_judged_by_status_alone(
     emulator: Any, google_config: Any, status: int, body: Any, done: bool
 ) -> None:
     """Whatever the revoke endpoint's body says, 2xx and 400 mean the token is dead and anything else
-    is retried later (google.md §5: the body is undocumented)."""
+    is retried later (docs/google.md §5: the body is undocumented)."""
     token = _grant(emulator)
     emulator.fail_next("/revoke", status, body=body)
     async with aiohttp.ClientSession() as http:

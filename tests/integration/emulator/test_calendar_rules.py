@@ -1,4 +1,4 @@
-"""Calendar rules of the emulator not covered by the client contract suite (google.md §6-7, §10)."""
+"""Calendar rules of the emulator not covered by the client contract suite (docs/google.md §6-7, §10)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The emulator's OAuth endpoints behave like Google's (google.md §2-5)."""
+"""The emulator's OAuth endpoints behave like Google's (docs/google.md §2-5)."""
 
 from __future__ import annotations
 

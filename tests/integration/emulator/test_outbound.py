@@ -1,5 +1,5 @@
 """What sync's outbound writes rely on in the emulator: calendarList roles, client ids, per-copy
-private tags, dead tokens, rate limits, password changes and Calendar latency (google.md §4, §7-8)."""
+private tags, dead tokens, rate limits, password changes and Calendar latency (docs/google.md §4, §7-8)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Watch channels: the emulator pushes like Google (google.md §9)."""
+"""Watch channels: the emulator pushes like Google (docs/google.md §9)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""RISC: the emulator publishes its configuration and keys and sends signed SETs (google.md §11)."""
+"""RISC: the emulator publishes its configuration and keys and sends signed SETs (docs/google.md §11)."""
 
 from __future__ import annotations
 

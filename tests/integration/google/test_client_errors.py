@@ -1,4 +1,4 @@
-"""Our Calendar client's error mapping, driven by emulator faults and roles (google.md §6)."""
+"""Our Calendar client's error mapping, driven by emulator faults and roles (docs/google.md §6)."""
 
 from __future__ import annotations
 

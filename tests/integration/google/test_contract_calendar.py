@@ -1,5 +1,5 @@
 """Calendar v3 contract: what our client relies on, checked against the emulator and (with
-`-m google_live`) against real Google (google.md §6-10)."""
+`-m google_live`) against real Google (docs/google.md §6-10)."""
 
 from __future__ import annotations
 
