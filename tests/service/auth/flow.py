@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -20,17 +19,11 @@ from services.auth.config import AuthConfig
 from shared.clock import Clock, SystemClock
 from shared.config import CommonConfig, GoogleConfig
 from tests.support.helpers import serve
+from tests.support.service_process import free_port
 
 TEST_KEYS = (("k1", os.urandom(32)),)
 LINK_SECRET = b"link-secret-for-tests-" + b"x" * 20
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def auth_config(common: CommonConfig, google: GoogleConfig, **changes: Any) -> AuthConfig:
