@@ -7,7 +7,7 @@ with the service token, 201 ``{"url", "expires_at"}``); it can be told to fail, 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -225,6 +225,10 @@ async def alert_recorded(db: asyncpg.Pool) -> None:
         assert [r["state"] for r in states] == ["sent"]
 
     await eventually(check)
+
+
+PermanentFailure = Callable[[], Awaitable[dict[str, Any]]]
+"""The ``permanent_failure`` fixture: ``failed_for_good`` with the test's events, database and clock bound."""
 
 
 async def failed_for_good(events: Probe, db: asyncpg.Pool, clock: ManualClock) -> dict[str, Any]:
