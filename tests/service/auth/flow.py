@@ -141,6 +141,13 @@ async def connect(auth: Auth, http: aiohttp.ClientSession, user_id: str, locale:
     return await get(http, callback)
 
 
+async def connect_new_user(auth: Auth, locale: str = "en") -> tuple[str, Page]:
+    """A new user connects in a browser of their own; their id and the result page."""
+    user_id = new_user_id()
+    async with browser() as http:
+        return user_id, await connect(auth, http, user_id, locale)
+
+
 def query_of(url: str) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
 
