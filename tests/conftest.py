@@ -30,6 +30,7 @@ from shared import topology
 from shared.amqp import Broker
 from shared.config import DEFAULT_AMQP_URL, DEFAULT_DATABASE_URL, BrokerUsers, CommonConfig, Env, GoogleConfig
 from shared.db import SHARED_MIGRATIONS, close_pool, create_pool, migrate
+from tests.service.auth.calendar_support import StartAuthAndSync, auth_and_sync
 from tests.service.auth.flow import StartAuth, running_auth
 from tests.support.bus import BrokerUsersMissing, PublishingBroker, check_logins, user_url
 from tests.support.helpers import Probe, bind_probe, eventually
@@ -291,3 +292,11 @@ def google_config(emulator: Any) -> GoogleConfig:
 def start_auth(common_config: Callable[..., CommonConfig], google_config: GoogleConfig) -> StartAuth:
     """``async with start_auth(clock=..., **config_changes) as auth``: auth on the emulator, other settings."""
     return functools.partial(running_auth, common_config("auth"), google_config)
+
+
+@pytest.fixture
+def start_auth_and_sync(
+    common_config: Callable[..., CommonConfig], google_config: GoogleConfig
+) -> StartAuthAndSync:
+    """``async with start_auth_and_sync(**auth_changes) as (auth, sync)``: auth and sync side by side."""
+    return functools.partial(auth_and_sync, common_config, google_config)

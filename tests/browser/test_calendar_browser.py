@@ -3,15 +3,13 @@ email's link lands on the picker, the health reads plainly, and a new choice mov
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import asyncpg
 import pytest
 
 from shared.amqp import Broker
-from shared.config import CommonConfig, GoogleConfig
-from tests.service.auth.calendar_support import auth_and_sync, synced
+from tests.service.auth.calendar_support import StartAuthAndSync, synced
 from tests.service.auth.flow import new_user_id
 from tests.service.sync.support import booked, calendar_of, ours
 
@@ -21,19 +19,14 @@ EMAIL, TEAM = "alice@example.com", "team@group.calendar.google.com"
 
 
 async def test_choosing_another_calendar_in_a_browser_moves_the_events(
-    page: Any,
-    common_config: Callable[..., CommonConfig],
-    google_config: GoogleConfig,
-    emulator: Any,
-    broker: Broker,
-    clean_db: asyncpg.Pool,
+    page: Any, start_auth_and_sync: StartAuthAndSync, emulator: Any, broker: Broker, clean_db: asyncpg.Pool
 ) -> None:
     """The user connects, opens the email's "Choose a calendar" link, reads the health, picks the
     team calendar, saves, and sees it chosen; the events are now there, and only there."""
     emulator.add_user(EMAIL)
     emulator.add_calendar(EMAIL, TEAM, "Team", access_role="writer")
     user_id = new_user_id()
-    async with auth_and_sync(common_config, google_config) as (auth, _):
+    async with start_auth_and_sync() as (auth, _):
         await page.goto(await auth.link(user_id, "en"))
         await page.get_by_role("button", name="Connect with Google").click()
         await page.wait_for_selector('#result[data-result="connected"]')

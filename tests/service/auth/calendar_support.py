@@ -6,7 +6,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 import asyncpg
@@ -18,6 +18,9 @@ from tests.service.sync.support import Sync, running_sync
 from tests.support.helpers import eventually
 
 HEADLINE = re.compile(r'<p id="sync-headline">([^<]*)</p>')
+
+StartAuthAndSync = Callable[..., AbstractAsyncContextManager[tuple[Auth, Sync]]]
+"""The ``start_auth_and_sync`` fixture: ``auth_and_sync`` with the test's common and Google settings bound."""
 
 
 @asynccontextmanager

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -20,17 +19,11 @@ from services.auth.config import AuthConfig
 from shared.clock import Clock, SystemClock
 from shared.config import CommonConfig, GoogleConfig
 from tests.support.helpers import serve
+from tests.support.service_process import free_port
 
 TEST_KEYS = (("k1", os.urandom(32)),)
 LINK_SECRET = b"link-secret-for-tests-" + b"x" * 20
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def auth_config(common: CommonConfig, google: GoogleConfig, **changes: Any) -> AuthConfig:
@@ -146,6 +139,13 @@ async def connect(auth: Auth, http: aiohttp.ClientSession, user_id: str, locale:
     settings = await open_settings(auth, http, await auth.link(user_id, locale))
     callback = await consent(http, await start_connect(auth, http, settings))
     return await get(http, callback)
+
+
+async def connect_new_user(auth: Auth, locale: str = "en") -> tuple[str, Page]:
+    """A new user connects in a browser of their own; their id and the result page."""
+    user_id = new_user_id()
+    async with browser() as http:
+        return user_id, await connect(auth, http, user_id, locale)
 
 
 def query_of(url: str) -> dict[str, str]:

@@ -4,7 +4,6 @@ while sync cannot be reached."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import asyncpg
@@ -12,8 +11,7 @@ import asyncpg
 from services.auth.config import SyncApiSettings
 from shared import messages as m
 from shared.amqp import Broker
-from shared.config import CommonConfig, GoogleConfig
-from tests.service.auth.calendar_support import auth_and_sync, headline, synced
+from tests.service.auth.calendar_support import StartAuthAndSync, headline, synced
 from tests.service.auth.flow import (
     StartAuth,
     absolute,
@@ -32,11 +30,7 @@ EMAIL, TEAM, BOARD = "alice@example.com", "team@group.calendar.google.com", "boa
 
 
 async def test_the_section_shows_the_health_and_switching_moves_the_appointments(
-    common_config: Callable[..., CommonConfig],
-    google_config: GoogleConfig,
-    emulator: Any,
-    broker: Broker,
-    clean_db: asyncpg.Pool,
+    start_auth_and_sync: StartAuthAndSync, emulator: Any, broker: Broker, clean_db: asyncpg.Pool
 ) -> None:
     """A connected user sees "all in your calendar", a picker of the calendars they may write to,
     saves another one, and finds the appointments there once, and gone from the old one."""
@@ -44,7 +38,7 @@ async def test_the_section_shows_the_health_and_switching_moves_the_appointments
     emulator.add_calendar(EMAIL, TEAM, "Team", access_role="writer")
     emulator.add_calendar(EMAIL, BOARD, "Board", access_role="reader")
     user_id = new_user_id()
-    async with auth_and_sync(common_config, google_config) as (auth, _), browser() as http:
+    async with start_auth_and_sync() as (auth, _), browser() as http:
         await connect(auth, http, user_id)
         assert await calendar_of(clean_db, user_id) == EMAIL
         for number in range(2):
@@ -69,18 +63,14 @@ async def test_the_section_shows_the_health_and_switching_moves_the_appointments
 
 
 async def test_waiting_appointments_are_counted_in_plain_german_and_english(
-    common_config: Callable[..., CommonConfig],
-    google_config: GoogleConfig,
-    emulator: Any,
-    broker: Broker,
-    clean_db: asyncpg.Pool,
+    start_auth_and_sync: StartAuthAndSync, emulator: Any, broker: Broker, clean_db: asyncpg.Pool
 ) -> None:
     """Disconnected: "3 appointments are waiting until you reconnect" (German too), without a picker;
     a forged form is refused and a read-only calendar is refused with a reason."""
     emulator.add_user(EMAIL)
     emulator.add_calendar(EMAIL, BOARD, "Board", access_role="reader")
     user_id = new_user_id()
-    async with auth_and_sync(common_config, google_config) as (auth, _), browser() as http:
+    async with start_auth_and_sync() as (auth, _), browser() as http:
         await connect(auth, http, user_id)
         await calendar_of(clean_db, user_id)
         page = await open_settings(auth, http, await auth.link(user_id))

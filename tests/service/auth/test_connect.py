@@ -17,6 +17,7 @@ from tests.service.auth.flow import (
     Auth,
     browser,
     connect,
+    connect_new_user,
     consent,
     get,
     new_user_id,
@@ -43,9 +44,7 @@ async def test_connect_stores_the_grant_and_announces_it(
 ) -> None:
     """After Connect and consent the page says connected, the API agrees and grant.connected is published."""
     events = await probe(m.AUTH_EVENTS, "auth.grant.#")
-    user_id = new_user_id()
-    async with browser() as http:
-        result = await connect(auth, http, user_id)
+    user_id, result = await connect_new_user(auth)
     assert result.status == 200
     assert 'data-result="connected"' in result.text
     assert "alice@example.com" in result.text
@@ -64,9 +63,7 @@ async def test_raw_grants_row_holds_no_token_in_plaintext(
     auth: Auth, emulator: Any, clean_db: asyncpg.Pool
 ) -> None:
     """Someone reading the grants table directly finds neither the refresh nor the access token."""
-    user_id = new_user_id()
-    async with browser() as http:
-        await connect(auth, http, user_id)
+    await connect_new_user(auth)
     refresh_token = emulator.refresh_tokens_of("alice@example.com")[0]
     access_tokens = emulator.access_tokens_of("alice@example.com")
     async with clean_db.acquire() as conn:
@@ -104,9 +101,7 @@ async def test_consent_request_carries_offline_pkce_and_state(auth: Auth, clean_
 async def test_declining_at_google_changes_nothing(auth: Auth, emulator: Any, clean_db: asyncpg.Pool) -> None:
     """Cancelling on Google's screen shows a page saying nothing changed, and nothing is stored."""
     emulator.set_consent("alice@example.com", deny=True)
-    user_id = new_user_id()
-    async with browser() as http:
-        result = await connect(auth, http, user_id)
+    user_id, result = await connect_new_user(auth)
     assert result.status == 200 and 'data-result="denied"' in result.text
     assert "Nothing was changed" in result.text
     assert (await auth.status(user_id))["state"] == "none"
@@ -118,9 +113,7 @@ async def test_unticked_calendar_box_stores_nothing_and_names_the_box(
 ) -> None:
     """Without the calendar permission nothing is connected and the page names the box to tick."""
     emulator.set_consent("alice@example.com", granted_scopes=["openid", "email", CAL_LIST])
-    user_id = new_user_id()
-    async with browser() as http:
-        result = await connect(auth, http, user_id, locale="de")
+    user_id, result = await connect_new_user(auth, locale="de")
     assert 'data-result="missing_scopes"' in result.text
     assert "Termine in allen Ihren Kalendern ansehen und bearbeiten" in result.text
     assert "Liste der Google-Kalender" not in result.text
@@ -133,9 +126,7 @@ async def test_token_response_without_scope_means_requested_scopes(
 ) -> None:
     """A token response that leaves out `scope` grants what was asked for (RFC 6749), so it connects."""
     emulator.omit_scope_in_token_response(True)
-    user_id = new_user_id()
-    async with browser() as http:
-        result = await connect(auth, http, user_id)
+    user_id, result = await connect_new_user(auth)
     assert 'data-result="connected"' in result.text
     row = await _grant(clean_db, user_id)
     assert row is not None and EVENTS in row["scopes"] and CAL_LIST in row["scopes"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -40,27 +42,34 @@ def _refresh_token_of(emulator: Any, email: str) -> str:
     return token
 
 
+@asynccontextmanager
+async def _alice_connected(
+    start_auth: StartAuth, emulator: Any, probe: Any
+) -> AsyncIterator[tuple[Auth, aiohttp.ClientSession, str, Any]]:
+    """Auth with a fast revoke retry and alice connected; yields auth, her browser, her user id and a
+    probe of grant.deleted."""
+    emulator.add_user("alice@example.com")
+    events = await probe(m.AUTH_EVENTS, "auth.grant.deleted")
+    user_id = new_user_id()
+    async with start_auth(revoke_retry_interval=0.05) as auth, browser() as http:
+        await connect(auth, http, user_id)
+        yield auth, http, user_id, events
+
+
 async def test_delete_with_confirmation_revokes_at_google_and_keeps_no_token(
     start_auth: StartAuth, emulator: Any, clean_db: asyncpg.Pool, probe: Any
 ) -> None:
     """Delete asks for a ticked box, then revokes at Google, forgets the tokens and says so."""
-    emulator.add_user("alice@example.com")
-    events = await probe(m.AUTH_EVENTS, "auth.grant.deleted")
-    user_id = new_user_id()
-    async with start_auth(revoke_retry_interval=0.05) as auth:
-        async with browser() as http:
-            await connect(auth, http, user_id)
-            token = _refresh_token_of(emulator, "alice@example.com")
-            settings = await open_settings(auth, http, await auth.link(user_id))
-            confirm = await get(http, auth.url + "/settings/delete")
-            assert confirm.status == 200 and 'type="checkbox"' in confirm.text and "required" in confirm.text
-            unticked = await post(http, auth.url + "/settings/delete", {"csrf": csrf_of(confirm)})
-            assert unticked.status == 400 and (await auth.status(user_id))["state"] == "connected"
-            done = await post(
-                http, auth.url + "/settings/delete", {"csrf": csrf_of(settings), "confirm": "yes"}
-            )
-            assert done.status == 303 and done.location == "/settings?done=deleted"
-            after = await get(http, auth.url + done.location)
+    async with _alice_connected(start_auth, emulator, probe) as (auth, http, user_id, events):
+        token = _refresh_token_of(emulator, "alice@example.com")
+        settings = await open_settings(auth, http, await auth.link(user_id))
+        confirm = await get(http, auth.url + "/settings/delete")
+        assert confirm.status == 200 and 'type="checkbox"' in confirm.text and "required" in confirm.text
+        unticked = await post(http, auth.url + "/settings/delete", {"csrf": csrf_of(confirm)})
+        assert unticked.status == 400 and (await auth.status(user_id))["state"] == "connected"
+        done = await post(http, auth.url + "/settings/delete", {"csrf": csrf_of(settings), "confirm": "yes"})
+        assert done.status == 303 and done.location == "/settings?done=deleted"
+        after = await get(http, auth.url + done.location)
         assert "The connection was deleted" in after.text and 'data-state="none"' in after.text
         assert "Connect with Google" in after.text
         assert (await auth.status(user_id))["state"] == "none"
@@ -127,12 +136,7 @@ async def test_platform_user_deletion_forgets_everything(
     start_auth: StartAuth, emulator: Any, clean_db: asyncpg.Pool, broker: Broker, probe: Any
 ) -> None:
     """When the platform deletes a user, auth drops every row about them and revokes the token."""
-    emulator.add_user("alice@example.com")
-    events = await probe(m.AUTH_EVENTS, "auth.grant.deleted")
-    user_id = new_user_id()
-    async with start_auth(revoke_retry_interval=0.05) as auth:
-        async with browser() as http:
-            await connect(auth, http, user_id)
+    async with _alice_connected(start_auth, emulator, probe) as (auth, _, user_id, events):
         token = _refresh_token_of(emulator, "alice@example.com")
         await broker.publish(m.UserDeleted(user_id=user_id))
         event = await events.next_json()

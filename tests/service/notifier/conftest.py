@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import asyncpg
 import pytest
 import pytest_asyncio
 
@@ -12,7 +14,14 @@ from devtools.mailcatcher import MailCatcher
 from shared import messages as m
 from shared.clock import ManualClock
 from shared.config import CommonConfig
-from tests.service.notifier.support import AuthLinksStandIn, Notifier, auth_links_stand_in, running_notifier
+from tests.service.notifier.support import (
+    AuthLinksStandIn,
+    Notifier,
+    PermanentFailure,
+    auth_links_stand_in,
+    failed_for_good,
+    running_notifier,
+)
 from tests.support.helpers import Probe
 
 
@@ -39,6 +48,13 @@ async def notifier_events(probe: Callable[..., Any]) -> Probe:
 @pytest.fixture
 def clock() -> ManualClock:
     return ManualClock()
+
+
+@pytest.fixture
+def permanent_failure(notifier_events: Probe, clean_db: asyncpg.Pool, clock: ManualClock) -> PermanentFailure:
+    """``await permanent_failure()``: the alert's ``notification.failed`` event, announced as permanent,
+    once a month later nothing is due (``failed_for_good``)."""
+    return functools.partial(failed_for_good, notifier_events, clean_db, clock)
 
 
 @pytest_asyncio.fixture

@@ -7,8 +7,7 @@ with the service token, 201 ``{"url", "expires_at"}``); it can be told to fail, 
 from __future__ import annotations
 
 import asyncio
-import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -28,16 +27,10 @@ from shared.clock import Clock, ManualClock
 from shared.config import CommonConfig
 from shared.web import REGISTRY
 from tests.support.helpers import Probe, eventually, serve
+from tests.support.service_process import free_port
 
 LINK_SECRET = "notifier-link-secret-for-tests-0123456789"
 MAIL_FROM = "Pilotly <noreply@pilotly.example>"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @dataclass
@@ -232,6 +225,10 @@ async def alert_recorded(db: asyncpg.Pool) -> None:
         assert [r["state"] for r in states] == ["sent"]
 
     await eventually(check)
+
+
+PermanentFailure = Callable[[], Awaitable[dict[str, Any]]]
+"""The ``permanent_failure`` fixture: ``failed_for_good`` with the test's events, database and clock bound."""
 
 
 async def failed_for_good(events: Probe, db: asyncpg.Pool, clock: ManualClock) -> dict[str, Any]:

@@ -16,10 +16,10 @@ from shared.clock import ManualClock
 from tests.service.notifier.support import (
     AuthLinksStandIn,
     Notifier,
+    PermanentFailure,
     alerted,
     attempts,
     disconnect_known_user,
-    failed_for_good,
     jobs,
     nothing_due,
 )
@@ -57,16 +57,12 @@ async def test_temporary_smtp_reply_is_retried_with_backoff_until_delivered(
 
 @pytest.mark.usefixtures("notifier")
 async def test_permanent_smtp_rejection_is_recorded_and_not_retried(
-    broker: Broker,
-    clean_db: asyncpg.Pool,
-    mail: MailCatcher,
-    clock: ManualClock,
-    notifier_events: Probe,
+    broker: Broker, clean_db: asyncpg.Pool, mail: MailCatcher, permanent_failure: PermanentFailure
 ) -> None:
     """A 550 reply is recorded as failed, announced as permanent, and never tried again."""
     mail.fail_next(1, 550)
     await disconnect_known_user(broker, clean_db)
-    failed = await failed_for_good(notifier_events, clean_db, clock)
+    failed = await permanent_failure()
     assert "550" in failed["error"]
     assert await attempts(clean_db) == [("failed", "smtp", 550)]
     assert len(mail.rejected) == 1 and mail.messages == []

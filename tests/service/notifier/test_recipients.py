@@ -16,15 +16,15 @@ from shared.amqp import Broker
 from shared.clock import ManualClock
 from tests.service.notifier.support import (
     Notifier,
+    PermanentFailure,
     all_consumed,
     contact,
     disconnected,
-    failed_for_good,
     given_contacts,
     jobs,
     nothing_due,
 )
-from tests.support.helpers import Probe, eventually
+from tests.support.helpers import eventually
 
 # (subject, a phrase of the honest explanation) per reason and language.
 EXPECTED = {
@@ -101,12 +101,7 @@ async def test_google_mailbox_is_the_fallback_when_no_platform_address_is_known(
 
 
 async def test_no_email_to_the_google_mailbox_of_a_hijacked_account(
-    notifier: Notifier,
-    broker: Broker,
-    clean_db: asyncpg.Pool,
-    mail: MailCatcher,
-    clock: ManualClock,
-    notifier_events: Probe,
+    notifier: Notifier, broker: Broker, mail: MailCatcher, permanent_failure: PermanentFailure
 ) -> None:
     """Once Google reports a hijack, its mailbox is never written to, not even for a known address."""
     since = datetime.now(UTC)
@@ -117,7 +112,7 @@ async def test_no_email_to_the_google_mailbox_of_a_hijacked_account(
     )
     await all_consumed(notifier, count=1)
     await broker.publish(disconnected("u1", google_email="victim@gmail.example", since=since))
-    failed = await failed_for_good(notifier_events, clean_db, clock)
+    failed = await permanent_failure()
     await all_consumed(notifier, count=2)
     assert "no address" in failed["error"]
     assert mail.messages == [] and mail.rejected == []

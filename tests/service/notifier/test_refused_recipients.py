@@ -9,19 +9,17 @@ import pytest
 from devtools.mailcatcher import MailCatcher
 from shared import messages as m
 from shared.amqp import Broker
-from shared.clock import ManualClock
 from shared.web import REGISTRY
 from tests.service.notifier.support import (
     Notifier,
+    PermanentFailure,
     all_consumed,
     attempts,
     contact,
     disconnected,
-    failed_for_good,
     given_contacts,
     jobs,
 )
-from tests.support.helpers import Probe
 
 REFUSED = [
     pytest.param([contact("u1", name="Anna\r\nBcc: all@evil.example")], None, "invalid_name", id="name-crlf"),
@@ -36,8 +34,7 @@ async def test_unusable_recipient_fails_at_once_without_smtp(
     broker: Broker,
     clean_db: asyncpg.Pool,
     mail: MailCatcher,
-    clock: ManualClock,
-    notifier_events: Probe,
+    permanent_failure: PermanentFailure,
     contacts: list[m.UserContactChanged],
     google_email: str | None,
     reason: str,
@@ -46,7 +43,7 @@ async def test_unusable_recipient_fails_at_once_without_smtp(
     if contacts:
         await given_contacts(broker, clean_db, *contacts)
     await broker.publish(disconnected("u1", google_email=google_email))
-    failed = await failed_for_good(notifier_events, clean_db, clock)
+    failed = await permanent_failure()
     assert failed["error"].startswith("recipient: ") and "evil" not in failed["error"]
     await all_consumed(notifier, count=len(contacts) + 1)
     assert await attempts(clean_db) == [("failed", "recipient", None)]

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 import asyncpg
 from aiohttp import web
@@ -177,8 +177,15 @@ async def pending_count(db: asyncpg.Pool, count: int) -> None:
     assert await db.fetchval("SELECT count(*) FROM sync.appointments WHERE state = 'pending'") == count
 
 
+async def _synced_count(db: asyncpg.Pool, column: Literal["owner_user_id", "calendar_id"], value: str) -> int:
+    query = f"SELECT count(*) FROM sync.appointments WHERE {column} = $1 AND state = 'synced'"
+    count: int = await db.fetchval(query, value)
+    return count
+
+
 async def synced_of(db: asyncpg.Pool, user_id: str, count: int) -> None:
-    synced = await db.fetchval(
-        "SELECT count(*) FROM sync.appointments WHERE owner_user_id = $1 AND state = 'synced'", user_id
-    )
-    assert synced == count
+    assert await _synced_count(db, "owner_user_id", user_id) == count
+
+
+async def synced_in(db: asyncpg.Pool, calendar_id: str, count: int) -> None:
+    assert await _synced_count(db, "calendar_id", calendar_id) == count

@@ -3,15 +3,12 @@ for them, the current choice marked, and clear refusals while disconnected or Go
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import aiohttp
-import asyncpg
 
 from shared import messages as m
-from shared.amqp import Broker
-from tests.service.sync.support import TokenStandIn, calendar_of, connected
+from tests.service.sync.support import SyncWorld
 from tests.service.sync.test_calendar_choice import choose
 from tests.support.helpers import eventually
 
@@ -29,23 +26,16 @@ async def listed(sync_url: str, service_token: str, user_id: str) -> tuple[int, 
 
 
 async def test_the_writable_calendars_are_listed_with_the_choice_marked(
-    start_sync: Callable[..., Any],
-    tokens: TokenStandIn,
-    emulator: Any,
-    broker: Broker,
-    clean_db: asyncpg.Pool,
-    service_token: str,
+    world: SyncWorld, service_token: str
 ) -> None:
     """Primary first, read-only calendars left out, the user's own name shown; after a choice the
     chosen calendar is the one marked."""
-    emulator.add_user(EMAIL)
-    emulator.add_calendar(EMAIL, TEAM, "Team", access_role="writer")
-    emulator.rename_calendar(EMAIL, TEAM, "Our team")
-    emulator.add_calendar(EMAIL, BOARD, "Board", access_role="reader")
-    tokens.accounts["u1"] = EMAIL
-    async with start_sync() as sync:
-        await broker.publish(connected("u1", EMAIL))
-        await calendar_of(clean_db, "u1")
+    world.add_account("u1", EMAIL)
+    world.emulator.add_calendar(EMAIL, TEAM, "Team", access_role="writer")
+    world.emulator.rename_calendar(EMAIL, TEAM, "Our team")
+    world.emulator.add_calendar(EMAIL, BOARD, "Board", access_role="reader")
+    async with world.start() as sync:
+        await world.connect("u1", EMAIL)
         status, body = await listed(sync.url, service_token, "u1")
         assert status == 200
         assert body == {
@@ -65,31 +55,24 @@ async def test_the_writable_calendars_are_listed_with_the_choice_marked(
         assert (await choose(sync.url, service_token, "u1", TEAM))[0] == 200
         _, body = await listed(sync.url, service_token, "u1")
         assert [(c["id"], c["chosen"]) for c in body["calendars"]] == [(EMAIL, False), (TEAM, True)]
-    calls = [r for r in emulator.requests if r.path == LIST_PATH]
+    calls = [r for r in world.emulator.requests if r.path == LIST_PATH]
     assert calls and all(r.query.get("minAccessRole") == "writer" for r in calls)
 
 
 async def test_listing_is_refused_clearly_when_disconnected_or_google_is_down(
-    start_sync: Callable[..., Any],
-    tokens: TokenStandIn,
-    emulator: Any,
-    broker: Broker,
-    clean_db: asyncpg.Pool,
-    service_token: str,
+    world: SyncWorld, service_token: str
 ) -> None:
     """An unknown or disconnected user gets 409 not_connected; Google failing gets 503."""
-    emulator.add_user(EMAIL)
-    tokens.accounts["u1"] = EMAIL
-    async with start_sync() as sync:
+    world.add_account("u1", EMAIL)
+    async with world.start() as sync:
         status, body = await listed(sync.url, service_token, "u1")
         assert (status, body["error"]) == (409, "not_connected")
-        await broker.publish(connected("u1", EMAIL))
-        await calendar_of(clean_db, "u1")
-        emulator.fail_next(LIST_PATH, 503, "backendError")
+        await world.connect("u1", EMAIL)
+        world.emulator.fail_next(LIST_PATH, 503, "backendError")
         status, body = await listed(sync.url, service_token, "u1")
         assert (status, body["error"]) == (503, "google_unavailable")
-        tokens.disconnected.add("u1")
-        await broker.publish(
+        world.tokens.disconnected.add("u1")
+        await world.broker.publish(
             m.GrantDisconnected(user_id="u1", grant_id="g-u1", reason="revoked", since=m._now())
         )
 

@@ -14,7 +14,7 @@ import asyncpg
 from shared import messages as m
 from shared.amqp import Broker
 from shared.clock import ManualClock
-from tests.service.sync.support import SyncWorld, all_synced, booked, connected, ours, synced_of
+from tests.service.sync.support import SyncWorld, all_synced, booked, connected, ours, synced_in, synced_of
 from tests.support.helpers import eventually
 
 ALICE, BOB, WORK = "alice@example.com", "bob@example.com", "alice@work.example"
@@ -39,7 +39,7 @@ async def test_switching_to_another_google_account_moves_upcoming_appointments(
             connected("u1", WORK, cause="reconnected", account_changed=True, previous_google_email=ALICE)
         )
         assert (await backfill.next_json())["user_id"] == "u1"
-        await eventually(lambda: _in_calendar(world.db, WORK, 2))
+        await eventually(lambda: synced_in(world.db, WORK, 2))
         await eventually(lambda: all_synced(world.db, 2))
     assert sorted(ours(world.emulator, WORK)) == ["a0", "a1"]
     assert all(len(copies) == 1 for copies in ours(world.emulator, WORK).values())
@@ -126,13 +126,6 @@ async def test_pending_work_of_a_deleted_connection_is_dropped_after_the_retenti
 
 async def _count(db: asyncpg.Pool, count: int) -> None:
     assert await db.fetchval("SELECT count(*) FROM sync.appointments") == count
-
-
-async def _in_calendar(db: asyncpg.Pool, calendar_id: str, count: int) -> None:
-    found = await db.fetchval(
-        "SELECT count(*) FROM sync.appointments WHERE calendar_id = $1 AND state = 'synced'", calendar_id
-    )
-    assert found == count
 
 
 async def _health(http: aiohttp.ClientSession, url: str, user_id: str, *, pending: int) -> dict[str, Any]:
