@@ -11,18 +11,9 @@ import asyncpg
 from services.auth.config import SyncApiSettings
 from shared import messages as m
 from shared.amqp import Broker
+from tests.service.auth import flow
 from tests.service.auth.calendar_support import StartAuthAndSync, headline, synced
-from tests.service.auth.flow import (
-    StartAuth,
-    absolute,
-    browser,
-    connect,
-    csrf_of,
-    get,
-    new_user_id,
-    open_settings,
-    post,
-)
+from tests.service.auth.flow import StartAuth
 from tests.service.sync.support import booked, calendar_of, ours
 from tests.support.helpers import eventually
 
@@ -37,24 +28,24 @@ async def test_the_section_shows_the_health_and_switching_moves_the_appointments
     emulator.add_user(EMAIL)
     emulator.add_calendar(EMAIL, TEAM, "Team", access_role="writer")
     emulator.add_calendar(EMAIL, BOARD, "Board", access_role="reader")
-    user_id = new_user_id()
-    async with start_auth_and_sync() as (auth, _), browser() as http:
-        await connect(auth, http, user_id)
+    user_id = flow.new_user_id()
+    async with start_auth_and_sync() as (auth, _), flow.browser() as http:
+        await flow.connect(auth, http, user_id)
         assert await calendar_of(clean_db, user_id) == EMAIL
         for number in range(2):
             await broker.publish(booked(f"a{number}", user_id, day=number))
         await synced(clean_db, 2, EMAIL)
-        page = await open_settings(auth, http, await auth.link(user_id))
+        page = await flow.open_settings(auth, http, await auth.link(user_id))
         assert headline(page) == "All appointments are in your calendar."
         assert 'id="calendar"' in page.text and "Last copied just now." in page.text
         assert f'<option value="{EMAIL}" selected>{EMAIL} (main calendar)</option>' in page.text
         assert f'<option value="{TEAM}">Team</option>' in page.text and BOARD not in page.text
 
-        saved = await post(
-            http, auth.url + "/settings/calendar", {"csrf": csrf_of(page), "calendar_id": TEAM}
+        saved = await flow.post(
+            http, auth.url + "/settings/calendar", {"csrf": flow.csrf_of(page), "calendar_id": TEAM}
         )
         assert (saved.status, saved.location) == (303, "/settings?calendar=saved#calendar")
-        after = await get(http, absolute(auth, saved.location or ""))
+        after = await flow.get(http, flow.absolute(auth, saved.location or ""))
         assert "Saved: your appointments now go to “Team”." in after.text
         assert f'<option value="{TEAM}" selected>Team</option>' in after.text
         await synced(clean_db, 2, TEAM)
@@ -69,17 +60,19 @@ async def test_waiting_appointments_are_counted_in_plain_german_and_english(
     a forged form is refused and a read-only calendar is refused with a reason."""
     emulator.add_user(EMAIL)
     emulator.add_calendar(EMAIL, BOARD, "Board", access_role="reader")
-    user_id = new_user_id()
-    async with start_auth_and_sync() as (auth, _), browser() as http:
-        await connect(auth, http, user_id)
+    user_id = flow.new_user_id()
+    async with start_auth_and_sync() as (auth, _), flow.browser() as http:
+        await flow.connect(auth, http, user_id)
         await calendar_of(clean_db, user_id)
-        page = await open_settings(auth, http, await auth.link(user_id))
-        refused = await post(
-            http, auth.url + "/settings/calendar", {"csrf": csrf_of(page), "calendar_id": BOARD}
+        page = await flow.open_settings(auth, http, await auth.link(user_id))
+        refused = await flow.post(
+            http, auth.url + "/settings/calendar", {"csrf": flow.csrf_of(page), "calendar_id": BOARD}
         )
-        after = await get(http, absolute(auth, refused.location or ""))
+        after = await flow.get(http, flow.absolute(auth, refused.location or ""))
         assert "You may not add events to this calendar. Please choose another one." in after.text
-        forged = await post(http, auth.url + "/settings/calendar", {"csrf": "forged", "calendar_id": EMAIL})
+        forged = await flow.post(
+            http, auth.url + "/settings/calendar", {"csrf": "forged", "calendar_id": EMAIL}
+        )
         assert forged.status == 403
 
         await clean_db.execute(
@@ -92,7 +85,7 @@ async def test_waiting_appointments_are_counted_in_plain_german_and_english(
             await broker.publish(booked(f"a{number}", user_id, day=number))
 
         async def waiting(locale: str, text: str) -> None:
-            page = await open_settings(auth, http, await auth.link(user_id, locale))
+            page = await flow.open_settings(auth, http, await auth.link(user_id, locale))
             assert headline(page) == text and 'id="calendar-choice"' not in page.text
 
         await eventually(lambda: waiting("en", "3 appointments are waiting until you reconnect."))
@@ -104,18 +97,18 @@ async def test_the_page_works_while_sync_cannot_be_reached(
 ) -> None:
     """With sync down the section says so in plain words; connection state and delete still work."""
     emulator.add_user(EMAIL)
-    user_id = new_user_id()
+    user_id = flow.new_user_id()
     async with (
         start_auth(sync=SyncApiSettings(url="http://127.0.0.1:1", timeout=1.0)) as auth,
-        browser() as http,
+        flow.browser() as http,
     ):
-        await connect(auth, http, user_id)
-        page = await open_settings(auth, http, await auth.link(user_id))
+        await flow.connect(auth, http, user_id)
+        page = await flow.open_settings(auth, http, await auth.link(user_id))
         assert headline(page).startswith("The state of your appointments cannot be shown right now.")
         assert "Connected to Google Calendar as alice@example.com." in page.text
         assert 'href="/settings/delete"' in page.text and 'id="calendar-choice"' not in page.text
-        failed = await post(
-            http, auth.url + "/settings/calendar", {"csrf": csrf_of(page), "calendar_id": EMAIL}
+        failed = await flow.post(
+            http, auth.url + "/settings/calendar", {"csrf": flow.csrf_of(page), "calendar_id": EMAIL}
         )
-        after = await get(http, absolute(auth, failed.location or ""))
+        after = await flow.get(http, flow.absolute(auth, failed.location or ""))
         assert "The calendar cannot be changed right now. Nothing was changed." in after.text

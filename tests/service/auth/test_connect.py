@@ -13,18 +13,8 @@ import structlog
 from shared import messages as m
 from shared.logs import configure_logging
 from shared.rpc import RpcClient
-from tests.service.auth.flow import (
-    Auth,
-    browser,
-    connect,
-    connect_new_user,
-    consent,
-    get,
-    new_user_id,
-    open_settings,
-    query_of,
-    start_connect,
-)
+from tests.service.auth import flow
+from tests.service.auth.flow import Auth
 from tests.support.helpers import eventually
 
 EVENTS = "https://www.googleapis.com/auth/calendar.events"
@@ -44,7 +34,7 @@ async def test_connect_stores_the_grant_and_announces_it(
 ) -> None:
     """After Connect and consent the page says connected, the API agrees and grant.connected is published."""
     events = await probe(m.AUTH_EVENTS, "auth.grant.#")
-    user_id, result = await connect_new_user(auth)
+    user_id, result = await flow.connect_new_user(auth)
     assert result.status == 200
     assert 'data-result="connected"' in result.text
     assert "alice@example.com" in result.text
@@ -63,7 +53,7 @@ async def test_raw_grants_row_holds_no_token_in_plaintext(
     auth: Auth, emulator: Any, clean_db: asyncpg.Pool
 ) -> None:
     """Someone reading the grants table directly finds neither the refresh nor the access token."""
-    await connect_new_user(auth)
+    await flow.connect_new_user(auth)
     refresh_token = emulator.refresh_tokens_of("alice@example.com")[0]
     access_tokens = emulator.access_tokens_of("alice@example.com")
     async with clean_db.acquire() as conn:
@@ -83,9 +73,9 @@ async def test_raw_grants_row_holds_no_token_in_plaintext(
 
 async def test_consent_request_carries_offline_pkce_and_state(auth: Auth, clean_db: asyncpg.Pool) -> None:
     """Connect sends the user to Google asking for offline access, consent, PKCE S256 and our scopes."""
-    async with browser() as http:
-        settings = await open_settings(auth, http, await auth.link(new_user_id()))
-        params = query_of(await start_connect(auth, http, settings))
+    async with flow.browser() as http:
+        settings = await flow.open_settings(auth, http, await auth.link(flow.new_user_id()))
+        params = flow.query_of(await flow.start_connect(auth, http, settings))
     assert params["response_type"] == "code"
     assert params["client_id"] == auth.config.google.client_id
     assert params["redirect_uri"] == auth.url + "/oauth/callback"
@@ -101,7 +91,7 @@ async def test_consent_request_carries_offline_pkce_and_state(auth: Auth, clean_
 async def test_declining_at_google_changes_nothing(auth: Auth, emulator: Any, clean_db: asyncpg.Pool) -> None:
     """Cancelling on Google's screen shows a page saying nothing changed, and nothing is stored."""
     emulator.set_consent("alice@example.com", deny=True)
-    user_id, result = await connect_new_user(auth)
+    user_id, result = await flow.connect_new_user(auth)
     assert result.status == 200 and 'data-result="denied"' in result.text
     assert "Nothing was changed" in result.text
     assert (await auth.status(user_id))["state"] == "none"
@@ -113,7 +103,7 @@ async def test_unticked_calendar_box_stores_nothing_and_names_the_box(
 ) -> None:
     """Without the calendar permission nothing is connected and the page names the box to tick."""
     emulator.set_consent("alice@example.com", granted_scopes=["openid", "email", CAL_LIST])
-    user_id, result = await connect_new_user(auth, locale="de")
+    user_id, result = await flow.connect_new_user(auth, locale="de")
     assert 'data-result="missing_scopes"' in result.text
     assert "Termine in allen Ihren Kalendern ansehen und bearbeiten" in result.text
     assert "Liste der Google-Kalender" not in result.text
@@ -126,7 +116,7 @@ async def test_token_response_without_scope_means_requested_scopes(
 ) -> None:
     """A token response that leaves out `scope` grants what was asked for (RFC 6749), so it connects."""
     emulator.omit_scope_in_token_response(True)
-    user_id, result = await connect_new_user(auth)
+    user_id, result = await flow.connect_new_user(auth)
     assert 'data-result="connected"' in result.text
     row = await _grant(clean_db, user_id)
     assert row is not None and EVENTS in row["scopes"] and CAL_LIST in row["scopes"]
@@ -137,9 +127,9 @@ async def test_reconnect_replaces_the_grant_in_place(
 ) -> None:
     """Reconnecting a disconnected grant keeps its id, clears the state and announces grant.connected."""
     events = await probe(m.AUTH_EVENTS, "auth.grant.connected")
-    user_id = new_user_id()
-    async with browser() as http:
-        await connect(auth, http, user_id)
+    user_id = flow.new_user_id()
+    async with flow.browser() as http:
+        await flow.connect(auth, http, user_id)
         first = await _grant(clean_db, user_id)
         assert first is not None
         async with clean_db.acquire() as conn:
@@ -148,11 +138,11 @@ async def test_reconnect_replaces_the_grant_in_place(
                 user_id,
             )
         assert (await auth.status(user_id))["reason"] == "revoked"
-        settings = await open_settings(auth, http, await auth.link(user_id))
+        settings = await flow.open_settings(auth, http, await auth.link(user_id))
         assert "Reconnect" in settings.text
-        consent_url = await start_connect(auth, http, settings)
-        assert query_of(consent_url)["login_hint"] == "alice@example.com"
-        result = await get(http, await consent(http, consent_url))
+        consent_url = await flow.start_connect(auth, http, settings)
+        assert flow.query_of(consent_url)["login_hint"] == "alice@example.com"
+        result = await flow.get(http, await flow.consent(http, consent_url))
     assert 'data-result="reconnected"' in result.text
     second = await _grant(clean_db, user_id)
     assert second is not None
@@ -177,17 +167,17 @@ async def test_reconnect_with_another_account_is_announced_and_old_grant_revoked
     """Choosing another Google account works, says so on the page and in the event, and frees the old one."""
     emulator.add_user("bob@example.com")
     events = await probe(m.AUTH_EVENTS, "auth.grant.connected")
-    user_id = new_user_id()
-    async with browser() as http:
+    user_id = flow.new_user_id()
+    async with flow.browser() as http:
         emulator.set_consent("alice@example.com")
-        await connect(auth, http, user_id)
+        await flow.connect(auth, http, user_id)
         old_token = emulator.refresh_tokens_of("alice@example.com")[0]
         # login_hint names alice; the person picks bob on Google's account chooser instead
-        settings = await open_settings(auth, http, await auth.link(user_id))
-        consent_url = (await start_connect(auth, http, settings)).replace(
+        settings = await flow.open_settings(auth, http, await auth.link(user_id))
+        consent_url = (await flow.start_connect(auth, http, settings)).replace(
             "login_hint=alice", "login_hint=bob"
         )
-        result = await get(http, await consent(http, consent_url))
+        result = await flow.get(http, await flow.consent(http, consent_url))
     assert 'data-result="reconnected"' in result.text
     assert "alice@example.com" in result.text and "bob@example.com" in result.text
     await events.next_json()
@@ -210,12 +200,12 @@ async def test_round_trip_logs_no_secret(auth: Auth, emulator: Any, clean_db: as
     saved = (root.handlers[:], root.level)
     configure_logging("DEBUG", stream=stream)
     try:
-        user_id = new_user_id()
+        user_id = flow.new_user_id()
         link = await auth.link(user_id)
-        async with browser() as http:
-            settings = await open_settings(auth, http, link)
-            callback = await consent(http, await start_connect(auth, http, settings))
-            await get(http, callback)
+        async with flow.browser() as http:
+            settings = await flow.open_settings(auth, http, link)
+            callback = await flow.consent(http, await flow.start_connect(auth, http, settings))
+            await flow.get(http, callback)
     finally:
         root.handlers[:], _ = saved
         root.setLevel(saved[1])
@@ -225,8 +215,8 @@ async def test_round_trip_logs_no_secret(auth: Auth, emulator: Any, clean_db: as
     secrets = [
         emulator.refresh_tokens_of("alice@example.com")[0],
         *emulator.access_tokens_of("alice@example.com"),
-        query_of(callback)["code"],
-        query_of(callback)["state"],
+        flow.query_of(callback)["code"],
+        flow.query_of(callback)["state"],
         link.split("token=")[1],
         link.split(".")[-1],
     ]
@@ -239,15 +229,17 @@ async def test_a_reconnected_grant_in_use_is_refreshed_ahead_of_expiry(
 ) -> None:
     """After a reconnect, a grant sync keeps using is due REFRESH_LEAD_SECONDS (plus jitter) before its
     new token expires, not on the idle schedule."""
-    user_id = new_user_id()
+    user_id = flow.new_user_id()
     client = RpcClient(broker)
     await client.start()
     lead = timedelta(seconds=auth.config.refresh.lead)
-    async with browser() as http:
-        await connect(auth, http, user_id)
+    async with flow.browser() as http:
+        await flow.connect(auth, http, user_id)
         assert await _token_status(client, user_id) == "token"
-        settings = await open_settings(auth, http, await auth.link(user_id))
-        result = await get(http, await consent(http, await start_connect(auth, http, settings)))
+        settings = await flow.open_settings(auth, http, await auth.link(user_id))
+        result = await flow.get(
+            http, await flow.consent(http, await flow.start_connect(auth, http, settings))
+        )
         assert 'data-result="reconnected"' in result.text
     for _ in range(2):  # what the reconnect stored, and after sync's next request
         row = await _grant(clean_db, user_id)

@@ -11,17 +11,8 @@ import asyncpg
 
 from services.auth.adapters.crypto import TokenCipher
 from shared.clock import ManualClock
-from tests.service.auth.flow import (
-    Auth,
-    StartAuth,
-    browser,
-    consent,
-    get,
-    new_user_id,
-    open_settings,
-    query_of,
-    start_connect,
-)
+from tests.service.auth import flow
+from tests.service.auth.flow import Auth, StartAuth
 
 
 async def _grants(db: asyncpg.Pool) -> int:
@@ -38,12 +29,14 @@ async def test_forged_state_is_refused_without_token_exchange(
     auth: Auth, emulator: Any, clean_db: asyncpg.Pool
 ) -> None:
     """A callback with a state we never issued shows an error page; no code is exchanged."""
-    async with browser() as http:
-        settings = await open_settings(auth, http, await auth.link(new_user_id()))
-        callback = await consent(http, await start_connect(auth, http, settings))
-        code = query_of(callback)["code"]
-        forged = await get(http, f"{auth.url}/oauth/callback?code={code}&state={secrets.token_urlsafe(32)}")
-        missing = await get(http, f"{auth.url}/oauth/callback?code={code}")
+    async with flow.browser() as http:
+        settings = await flow.open_settings(auth, http, await auth.link(flow.new_user_id()))
+        callback = await flow.consent(http, await flow.start_connect(auth, http, settings))
+        code = flow.query_of(callback)["code"]
+        forged = await flow.get(
+            http, f"{auth.url}/oauth/callback?code={code}&state={secrets.token_urlsafe(32)}"
+        )
+        missing = await flow.get(http, f"{auth.url}/oauth/callback?code={code}")
     assert _refused(forged) and _refused(missing)
     assert "Nothing was changed" in forged.text
     assert emulator.token_calls == 0
@@ -52,12 +45,12 @@ async def test_forged_state_is_refused_without_token_exchange(
 
 async def test_replayed_callback_is_refused(auth: Auth, emulator: Any, clean_db: asyncpg.Pool) -> None:
     """Opening Google's redirect a second time is refused and changes nothing."""
-    user_id = new_user_id()
-    async with browser() as http:
-        settings = await open_settings(auth, http, await auth.link(user_id))
-        callback = await consent(http, await start_connect(auth, http, settings))
-        first = await get(http, callback)
-        again = await get(http, callback)
+    user_id = flow.new_user_id()
+    async with flow.browser() as http:
+        settings = await flow.open_settings(auth, http, await auth.link(user_id))
+        callback = await flow.consent(http, await flow.start_connect(auth, http, settings))
+        first = await flow.get(http, callback)
+        again = await flow.get(http, callback)
     assert 'data-result="connected"' in first.text
     assert _refused(again)
     assert emulator.token_calls == 1
@@ -68,14 +61,14 @@ async def test_callback_in_another_browser_is_refused(
     auth: Auth, emulator: Any, clean_db: asyncpg.Pool
 ) -> None:
     """A redirect carried to another browser is refused there, and still completes in the right one."""
-    user_id = new_user_id()
-    async with browser() as mine, browser() as other:
-        settings = await open_settings(auth, mine, await auth.link(user_id))
-        callback = await consent(mine, await start_connect(auth, mine, settings))
-        stolen = await get(other, callback)
+    user_id = flow.new_user_id()
+    async with flow.browser() as mine, flow.browser() as other:
+        settings = await flow.open_settings(auth, mine, await auth.link(user_id))
+        callback = await flow.consent(mine, await flow.start_connect(auth, mine, settings))
+        stolen = await flow.get(other, callback)
         assert _refused(stolen)
         assert emulator.token_calls == 0 and await _grants(clean_db) == 0
-        mine_result = await get(mine, callback)
+        mine_result = await flow.get(mine, callback)
     assert 'data-result="connected"' in mine_result.text
 
 
@@ -83,11 +76,11 @@ async def test_expired_state_is_refused(start_auth: StartAuth, emulator: Any, cl
     """Coming back from Google more than ten minutes later is refused; nothing is stored."""
     emulator.add_user("alice@example.com")
     clock = ManualClock()
-    async with start_auth(clock=clock) as service, browser() as http:
-        settings = await open_settings(service, http, await service.link(new_user_id()))
-        callback = await consent(http, await start_connect(service, http, settings))
+    async with start_auth(clock=clock) as service, flow.browser() as http:
+        settings = await flow.open_settings(service, http, await service.link(flow.new_user_id()))
+        callback = await flow.consent(http, await flow.start_connect(service, http, settings))
         clock.advance(timedelta(minutes=10, seconds=1))
-        late = await get(http, callback)
+        late = await flow.get(http, callback)
     assert _refused(late)
     assert emulator.token_calls == 0
     assert await _grants(clean_db) == 0
@@ -97,13 +90,13 @@ async def test_two_tabs_finishing_at_once_leave_one_usable_grant(
     auth: Auth, emulator: Any, clean_db: asyncpg.Pool
 ) -> None:
     """Connecting from two tabs at the same moment ends with one grant whose tokens decrypt."""
-    user_id = new_user_id()
-    async with browser() as one, browser() as two:
+    user_id = flow.new_user_id()
+    async with flow.browser() as one, flow.browser() as two:
         callbacks = []
         for http in (one, two):
-            settings = await open_settings(auth, http, await auth.link(user_id))
-            callbacks.append(await consent(http, await start_connect(auth, http, settings)))
-        results = await asyncio.gather(get(one, callbacks[0]), get(two, callbacks[1]))
+            settings = await flow.open_settings(auth, http, await auth.link(user_id))
+            callbacks.append(await flow.consent(http, await flow.start_connect(auth, http, settings)))
+        results = await asyncio.gather(flow.get(one, callbacks[0]), flow.get(two, callbacks[1]))
     kinds = sorted(r.text.split('data-result="')[1].split('"')[0] for r in results)
     assert kinds == ["connected", "reconnected"]
     async with clean_db.acquire() as conn:

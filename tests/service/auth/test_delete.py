@@ -13,17 +13,8 @@ import asyncpg
 from shared import messages as m
 from shared.amqp import Broker
 from shared.clock import ManualClock
-from tests.service.auth.flow import (
-    Auth,
-    StartAuth,
-    browser,
-    connect,
-    csrf_of,
-    get,
-    new_user_id,
-    open_settings,
-    post,
-)
+from tests.service.auth import flow
+from tests.service.auth.flow import Auth, StartAuth
 from tests.support.helpers import eventually
 
 
@@ -50,9 +41,9 @@ async def _alice_connected(
     probe of grant.deleted."""
     emulator.add_user("alice@example.com")
     events = await probe(m.AUTH_EVENTS, "auth.grant.deleted")
-    user_id = new_user_id()
-    async with start_auth(revoke_retry_interval=0.05) as auth, browser() as http:
-        await connect(auth, http, user_id)
+    user_id = flow.new_user_id()
+    async with start_auth(revoke_retry_interval=0.05) as auth, flow.browser() as http:
+        await flow.connect(auth, http, user_id)
         yield auth, http, user_id, events
 
 
@@ -62,14 +53,16 @@ async def test_delete_with_confirmation_revokes_at_google_and_keeps_no_token(
     """Delete asks for a ticked box, then revokes at Google, forgets the tokens and says so."""
     async with _alice_connected(start_auth, emulator, probe) as (auth, http, user_id, events):
         token = _refresh_token_of(emulator, "alice@example.com")
-        settings = await open_settings(auth, http, await auth.link(user_id))
-        confirm = await get(http, auth.url + "/settings/delete")
+        settings = await flow.open_settings(auth, http, await auth.link(user_id))
+        confirm = await flow.get(http, auth.url + "/settings/delete")
         assert confirm.status == 200 and 'type="checkbox"' in confirm.text and "required" in confirm.text
-        unticked = await post(http, auth.url + "/settings/delete", {"csrf": csrf_of(confirm)})
+        unticked = await flow.post(http, auth.url + "/settings/delete", {"csrf": flow.csrf_of(confirm)})
         assert unticked.status == 400 and (await auth.status(user_id))["state"] == "connected"
-        done = await post(http, auth.url + "/settings/delete", {"csrf": csrf_of(settings), "confirm": "yes"})
+        done = await flow.post(
+            http, auth.url + "/settings/delete", {"csrf": flow.csrf_of(settings), "confirm": "yes"}
+        )
         assert done.status == 303 and done.location == "/settings?done=deleted"
-        after = await get(http, auth.url + done.location)
+        after = await flow.get(http, auth.url + done.location)
         assert "The connection was deleted" in after.text and 'data-state="none"' in after.text
         assert "Connect with Google" in after.text
         assert (await auth.status(user_id))["state"] == "none"
@@ -90,10 +83,10 @@ async def test_failed_revoke_does_not_block_delete_and_is_retried(
     """With Google's revoke endpoint failing the deletion still happens; the revoke follows later."""
     emulator.add_user("alice@example.com")
     clock = ManualClock()
-    user_id = new_user_id()
+    user_id = flow.new_user_id()
     async with start_auth(clock=clock, revoke_retry_interval=0.05) as auth:
-        async with browser() as http:
-            await connect(auth, http, user_id)
+        async with flow.browser() as http:
+            await flow.connect(auth, http, user_id)
         token = _refresh_token_of(emulator, "alice@example.com")
         emulator.fail_for("/revoke", 503)
         async with aiohttp.ClientSession(headers=auth.api_headers) as api:
@@ -122,12 +115,14 @@ async def test_connection_can_be_added_again_after_delete(
     auth: Auth, emulator: Any, clean_db: asyncpg.Pool
 ) -> None:
     """After deleting, Connect works again and gives a fresh connection (step 2 of the article)."""
-    user_id = new_user_id()
-    async with browser() as http:
-        await connect(auth, http, user_id)
-        settings = await open_settings(auth, http, await auth.link(user_id))
-        await post(http, auth.url + "/settings/delete", {"csrf": csrf_of(settings), "confirm": "yes"})
-        again = await connect(auth, http, user_id)
+    user_id = flow.new_user_id()
+    async with flow.browser() as http:
+        await flow.connect(auth, http, user_id)
+        settings = await flow.open_settings(auth, http, await auth.link(user_id))
+        await flow.post(
+            http, auth.url + "/settings/delete", {"csrf": flow.csrf_of(settings), "confirm": "yes"}
+        )
+        again = await flow.connect(auth, http, user_id)
     assert 'data-result="connected"' in again.text
     assert (await auth.status(user_id))["state"] == "connected"
 

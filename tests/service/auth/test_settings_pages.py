@@ -13,17 +13,8 @@ import asyncpg
 import pytest
 
 from shared.clock import ManualClock
-from tests.service.auth.flow import (
-    Auth,
-    StartAuth,
-    browser,
-    connect,
-    csrf_of,
-    get,
-    new_user_id,
-    open_settings,
-    post,
-)
+from tests.service.auth import flow
+from tests.service.auth.flow import Auth, StartAuth
 
 
 async def _set_state(db: asyncpg.Pool, user_id: str, state: str, reason: str | None) -> None:
@@ -35,11 +26,11 @@ async def _set_state(db: asyncpg.Pool, user_id: str, state: str, reason: str | N
 
 async def test_german_page_explains_a_revoked_grant(auth: Auth, clean_db: asyncpg.Pool) -> None:
     """A German user whose grant Google ended reads why in plain words and can reconnect or delete."""
-    user_id = new_user_id()
-    async with browser() as http:
-        await connect(auth, http, user_id, locale="de")
+    user_id = flow.new_user_id()
+    async with flow.browser() as http:
+        await flow.connect(auth, http, user_id, locale="de")
         await _set_state(clean_db, user_id, "disconnected", "revoked")
-        page = await open_settings(auth, http, await auth.link(user_id, "de"))
+        page = await flow.open_settings(auth, http, await auth.link(user_id, "de"))
     assert '<html lang="de">' in page.text
     assert "Getrennt: Google hat den Zugriff beendet, zum Beispiel nach einer Passwortänderung" in page.text
     assert "Ihre Termine gehen nicht verloren" in page.text
@@ -62,12 +53,12 @@ async def test_each_state_reads_plainly(
     auth: Auth, clean_db: asyncpg.Pool, state: str, reason: str | None, words: str
 ) -> None:
     """Every connection state and reason has its own honest sentence on the page."""
-    user_id = new_user_id()
-    async with browser() as http:
+    user_id = flow.new_user_id()
+    async with flow.browser() as http:
         if state != "none":
-            await connect(auth, http, user_id)
+            await flow.connect(auth, http, user_id)
             await _set_state(clean_db, user_id, state, reason)
-        page = await open_settings(auth, http, await auth.link(user_id))
+        page = await flow.open_settings(auth, http, await auth.link(user_id))
     assert f'data-state="{state}"' in page.text
     assert words in page.text
 
@@ -76,11 +67,11 @@ async def test_forged_link_gets_an_error_page(auth: Auth, clean_db: asyncpg.Pool
     """A link whose signature or user was changed opens nothing but a clear error page."""
     link = await auth.link("user-a")
     payload, _, signature = link.split("token=")[1].partition(".")
-    async with browser() as http:
-        bad_signature = await get(http, link[:-3] + ("AAA" if not link.endswith("AAA") else "BBB"))
-        swapped = await get(http, f"{auth.url}/settings?token={payload}x.{signature}")
-        garbage = await get(http, f"{auth.url}/settings?token=nonsense")
-        no_session = await get(http, auth.url + "/settings")
+    async with flow.browser() as http:
+        bad_signature = await flow.get(http, link[:-3] + ("AAA" if not link.endswith("AAA") else "BBB"))
+        swapped = await flow.get(http, f"{auth.url}/settings?token={payload}x.{signature}")
+        garbage = await flow.get(http, f"{auth.url}/settings?token=nonsense")
+        no_session = await flow.get(http, auth.url + "/settings")
     for page in (bad_signature, swapped, garbage):
         assert page.status == 403 and "This link is not valid" in page.text
         assert "set-cookie" not in page.text.lower()
@@ -103,14 +94,14 @@ async def test_forms_need_the_session_and_its_csrf_token(
     auth: Auth, emulator: Any, clean_db: asyncpg.Pool
 ) -> None:
     """Connect and Delete are refused without the page's CSRF token or from a browser without the session."""
-    user_id = new_user_id()
-    async with browser() as http, browser() as stranger:
-        await connect(auth, http, user_id)
-        settings = await open_settings(auth, http, await auth.link(user_id))
-        wrong = await post(http, auth.url + "/settings/delete", {"csrf": "guess", "confirm": "yes"})
-        missing = await post(http, auth.url + "/oauth/start", {})
-        foreign = await post(
-            stranger, auth.url + "/settings/delete", {"csrf": csrf_of(settings), "confirm": "yes"}
+    user_id = flow.new_user_id()
+    async with flow.browser() as http, flow.browser() as stranger:
+        await flow.connect(auth, http, user_id)
+        settings = await flow.open_settings(auth, http, await auth.link(user_id))
+        wrong = await flow.post(http, auth.url + "/settings/delete", {"csrf": "guess", "confirm": "yes"})
+        missing = await flow.post(http, auth.url + "/oauth/start", {})
+        foreign = await flow.post(
+            stranger, auth.url + "/settings/delete", {"csrf": flow.csrf_of(settings), "confirm": "yes"}
         )
     assert wrong.status == 403 and missing.status == 403 and foreign.status == 403
     assert (await auth.status(user_id))["state"] == "connected"
@@ -118,8 +109,8 @@ async def test_forms_need_the_session_and_its_csrf_token(
 
 async def test_pages_are_not_cached_framed_or_leaked_by_referer(auth: Auth, clean_db: asyncpg.Pool) -> None:
     """The settings page forbids caching, framing and Referer headers that could carry the link."""
-    async with browser() as http:
-        first = await http.get(await auth.link(new_user_id()), allow_redirects=False)
+    async with flow.browser() as http:
+        first = await http.get(await auth.link(flow.new_user_id()), allow_redirects=False)
         cookie = first.headers["Set-Cookie"]
         first.release()
         async with http.get(auth.url + "/settings", allow_redirects=False) as page:
@@ -168,11 +159,11 @@ async def test_link_api_refuses_a_deeply_nested_body(auth: Auth, clean_db: async
 async def test_page_names_the_platform_account(auth: Auth, clean_db: asyncpg.Pool) -> None:
     """The settings page says which platform account it acts for: the display name the platform gave
     with the link, and the user id."""
-    user_id = new_user_id()
-    async with browser() as http:
-        named = await open_settings(auth, http, await auth.link(user_id, display_name="Alice Example"))
-    async with browser() as http:
-        unnamed = await open_settings(auth, http, await auth.link(user_id, "de"))
+    user_id = flow.new_user_id()
+    async with flow.browser() as http:
+        named = await flow.open_settings(auth, http, await auth.link(user_id, display_name="Alice Example"))
+    async with flow.browser() as http:
+        unnamed = await flow.open_settings(auth, http, await auth.link(user_id, "de"))
     assert f"Settings for the platform account Alice Example ({user_id})." in named.text
     assert f"Einstellungen für das Plattform-Konto {user_id}." in unnamed.text
 
@@ -186,16 +177,16 @@ async def test_a_link_for_another_user_asks_before_switching(
 ) -> None:
     """A browser with a session for one platform user that opens another user's link is asked first,
     in the link's language; its session stays until the user confirms the switch."""
-    victim, attacker = new_user_id(), new_user_id()
-    async with browser() as http:
-        await open_settings(auth, http, await auth.link(victim, display_name="Vera"))
-        asked = await get(http, await auth.link(attacker, locale, display_name="Mallory"))
-        unchanged = await get(http, auth.url + "/settings")
-        forged = await post(http, auth.url + "/settings/switch", {"csrf": "guess", "token": "x"})
-        switched = await post(
-            http, auth.url + "/settings/switch", {"csrf": csrf_of(asked), **_token_of(asked)}
+    victim, attacker = flow.new_user_id(), flow.new_user_id()
+    async with flow.browser() as http:
+        await flow.open_settings(auth, http, await auth.link(victim, display_name="Vera"))
+        asked = await flow.get(http, await auth.link(attacker, locale, display_name="Mallory"))
+        unchanged = await flow.get(http, auth.url + "/settings")
+        forged = await flow.post(http, auth.url + "/settings/switch", {"csrf": "guess", "token": "x"})
+        switched = await flow.post(
+            http, auth.url + "/settings/switch", {"csrf": flow.csrf_of(asked), **_token_of(asked)}
         )
-        after = await get(http, auth.url + "/settings")
+        after = await flow.get(http, auth.url + "/settings")
     assert asked.status == 200 and question in asked.text and answer in asked.text
     assert f"Vera ({victim})" in asked.text and f"Mallory ({attacker})" in asked.text
     assert f"Vera ({victim})" in unchanged.text and "Mallory" not in unchanged.text
@@ -206,10 +197,10 @@ async def test_a_link_for_another_user_asks_before_switching(
 
 async def test_a_link_for_the_same_user_opens_without_asking(auth: Auth, clean_db: asyncpg.Pool) -> None:
     """Opening a newer link for the user the browser already has open needs no confirmation."""
-    user_id = new_user_id()
-    async with browser() as http:
-        await open_settings(auth, http, await auth.link(user_id))
-        again = await open_settings(auth, http, await auth.link(user_id, "de"))
+    user_id = flow.new_user_id()
+    async with flow.browser() as http:
+        await flow.open_settings(auth, http, await auth.link(user_id))
+        again = await flow.open_settings(auth, http, await auth.link(user_id, "de"))
     assert '<html lang="de">' in again.text
 
 

@@ -10,15 +10,8 @@ import asyncpg
 
 from shared import messages as m
 from shared.web import REGISTRY
-from tests.service.sync.support import (
-    SyncWorld,
-    all_synced,
-    booked,
-    connected,
-    ours,
-    pending_count,
-    synced_of,
-)
+from tests.service.sync import support
+from tests.service.sync.support import SyncWorld
 from tests.support.helpers import eventually
 
 ALICE, BOB = "alice@example.com", "bob@example.com"
@@ -37,26 +30,26 @@ async def test_a_grant_revoked_mid_stream_then_reconnected_loses_nothing(
     async with world.start():
         await world.connect("u1", ALICE)
         await world.book("u1", 4)
-        await eventually(lambda: all_synced(world.db, 4))
+        await eventually(lambda: support.all_synced(world.db, 4))
         world.emulator.revoke_user(ALICE)
         world.tokens.disconnected.add("u1")
-        await world.broker.publish(booked("a0", "u1", 2))  # sync discovers the dead grant itself
+        await world.broker.publish(support.booked("a0", "u1", 2))  # sync discovers the dead grant itself
         await eventually(lambda: _waiting(world.db, "a0", "disconnected"))
         await world.broker.publish(
             m.GrantDisconnected(user_id="u1", grant_id="g-u1", reason="revoked", since=m._now())
         )
         for number in range(2, 6):
-            await world.broker.publish(booked(f"a{number}", "u1", 2 if number < 4 else 1, day=number))
+            await world.broker.publish(support.booked(f"a{number}", "u1", 2 if number < 4 else 1, day=number))
         await world.broker.publish(
             m.AppointmentCancelled(appointment_id="a1", version=2, owner_user_id="u1", account_id="acc-1")
         )
-        await eventually(lambda: pending_count(world.db, 6))
+        await eventually(lambda: support.pending_count(world.db, 6))
         calls_while_dead = calendar_calls(world.emulator, ALICE)
         world.tokens.disconnected.discard("u1")
-        await world.broker.publish(connected("u1", ALICE, cause="reconnected"))
-        await eventually(lambda: all_synced(world.db, 6))
+        await world.broker.publish(support.connected("u1", ALICE, cause="reconnected"))
+        await eventually(lambda: support.all_synced(world.db, 6))
     assert calls_while_dead <= 8 + 1  # the writes before the revocation and the one that found it
-    events = ours(world.emulator, ALICE)
+    events = support.ours(world.emulator, ALICE)
     assert sorted(events) == ["a0", "a2", "a3", "a4", "a5"]
     assert all(len(copies) == 1 for copies in events.values())
     assert {k: v[0]["summary"] for k, v in events.items()} == {
@@ -79,17 +72,17 @@ async def test_a_rate_limit_storm_delays_one_user_while_another_keeps_flowing(
         await world.book("alice", 12, prefix="al")
         await world.book("bob", 3, prefix="bo")
         storm_began = time.monotonic()
-        await eventually(lambda: synced_of(world.db, "bob", 3))
+        await eventually(lambda: support.synced_of(world.db, "bob", 3))
         await eventually(lambda: _waiting_count(world.db, "alice", "rate_limited", 2))
         storm_calls, storm_seconds = calendar_calls(world.emulator, ALICE), time.monotonic() - storm_began
         world.emulator.clear_faults()
-        await eventually(lambda: all_synced(world.db, 15), timeout=20)
+        await eventually(lambda: support.all_synced(world.db, 15), timeout=20)
     # Backoff, not a hot loop: each of the 12 rows is tried after 0.2, 0.4, 0.8 s, then once a second.
     assert storm_calls <= 12 * (5 + storm_seconds)
     registry = sync.app[REGISTRY]
     assert registry.get_sample_value("calsync_sync_google_errors_total", {"kind": "rate_limit"}) >= 2
     assert registry.get_sample_value("calsync_sync_writes_total", {"outcome": "synced"}) == 15
-    events = ours(world.emulator, ALICE)
+    events = support.ours(world.emulator, ALICE)
     assert len(events) == 12 and all(len(copies) == 1 for copies in events.values())
 
 

@@ -12,15 +12,8 @@ import asyncpg
 
 from shared import messages as m
 from shared.clock import ManualClock
-from tests.service.sync.support import (
-    START,
-    SyncWorld,
-    all_synced,
-    booked,
-    connected,
-    ours,
-    pending_count,
-)
+from tests.service.sync import support
+from tests.service.sync.support import START, SyncWorld
 from tests.support.helpers import eventually
 
 EMAIL = "alice@example.com"
@@ -35,9 +28,9 @@ async def test_a_booked_appointment_appears_once_in_the_primary_calendar(
     world.add_account("u1", EMAIL)
     async with world.start() as sync:
         assert await world.connect("u1", EMAIL) == EMAIL
-        await world.broker.publish(booked("a1", "u1", location="Room 4", description="First talk"))
-        await eventually(lambda: all_synced(world.db, 1))
-        (event,) = ours(world.emulator, EMAIL)["a1"]
+        await world.broker.publish(support.booked("a1", "u1", location="Room 4", description="First talk"))
+        await eventually(lambda: support.all_synced(world.db, 1))
+        (event,) = support.ours(world.emulator, EMAIL)["a1"]
         assert event["summary"] == "a1 v1" and event["location"] == "Room 4"
         assert event["start"]["timeZone"] == "Europe/Berlin"
         (insert,) = [r for r in world.emulator.requests if r.method == "POST" and r.path.endswith("/events")]
@@ -66,12 +59,12 @@ async def test_versions_arriving_out_of_order_end_at_the_newest(
     async with world.start():
         await world.connect("u1", EMAIL)
         for version in (3, 1, 2):
-            await world.broker.publish(booked("a1", "u1", version))
-        await eventually(lambda: all_synced(world.db, 1))
-        await world.broker.publish(booked("a1", "u1", 2))  # a late duplicate of an old version
-        await world.broker.publish(booked("a2", "u1"))
-        await eventually(lambda: all_synced(world.db, 2))
-    events = ours(world.emulator, EMAIL)
+            await world.broker.publish(support.booked("a1", "u1", version))
+        await eventually(lambda: support.all_synced(world.db, 1))
+        await world.broker.publish(support.booked("a1", "u1", 2))  # a late duplicate of an old version
+        await world.broker.publish(support.booked("a2", "u1"))
+        await eventually(lambda: support.all_synced(world.db, 2))
+    events = support.ours(world.emulator, EMAIL)
     assert [e["summary"] for e in events["a1"]] == ["a1 v3"]
     assert world.tokens.requests == [("u1", False)]  # one token, cached for every later call
 
@@ -84,14 +77,14 @@ async def test_a_replay_skips_appointments_that_ended_long_ago(
     world.emulator.add_user(EMAIL)
     clock = ManualClock(START + timedelta(days=20))
     async with world.start(clock=clock, replay_past=timedelta(days=7)):
-        await world.broker.publish(booked("old", "u1", day=10))  # ended ten days before the clock
-        await world.broker.publish(booked("recent", "u1", day=18))
-        await world.broker.publish(booked("soon", "u1", day=21))
-        await eventually(lambda: pending_count(world.db, 3))
+        await world.broker.publish(support.booked("old", "u1", day=10))  # ended ten days before the clock
+        await world.broker.publish(support.booked("recent", "u1", day=18))
+        await world.broker.publish(support.booked("soon", "u1", day=21))
+        await eventually(lambda: support.pending_count(world.db, 3))
         world.tokens.accounts["u1"] = EMAIL
-        await world.broker.publish(connected("u1", EMAIL))
+        await world.broker.publish(support.connected("u1", EMAIL))
         await eventually(lambda: _states(world.db, {"old": "skipped", "recent": "synced", "soon": "synced"}))
-    assert sorted(ours(world.emulator, EMAIL)) == ["recent", "soon"]
+    assert sorted(support.ours(world.emulator, EMAIL)) == ["recent", "soon"]
     note = await world.db.fetchval("SELECT note FROM sync.appointments WHERE appointment_id = 'old'")
     assert note == "ended more than 7 days before it could be written"
 
@@ -111,14 +104,14 @@ async def test_appointments_wait_without_a_grant_and_replay_on_connection(
     backfill = await probe(m.SYNC_EVENTS, "sync.appointments.backfill_requested")
     async with world.start():
         await world.book("u1", 3)
-        await eventually(lambda: pending_count(world.db, 3))
+        await eventually(lambda: support.pending_count(world.db, 3))
         assert not [r for r in world.emulator.requests if r.path.startswith("/calendar/")]
         world.tokens.accounts["u1"] = EMAIL
-        await world.broker.publish(connected("u1", EMAIL))
+        await world.broker.publish(support.connected("u1", EMAIL))
         request = await backfill.next_json()
         assert request["user_id"] == "u1"
-        await eventually(lambda: all_synced(world.db, 3))
-    assert sorted(ours(world.emulator, EMAIL)) == ["a0", "a1", "a2"]
+        await eventually(lambda: support.all_synced(world.db, 3))
+    assert sorted(support.ours(world.emulator, EMAIL)) == ["a0", "a1", "a2"]
 
 
 async def test_two_replicas_never_write_the_same_appointment_twice(
@@ -131,7 +124,7 @@ async def test_two_replicas_never_write_the_same_appointment_twice(
     async with world.start(per_user_in_flight=4), world.start(per_user_in_flight=4):
         await world.connect("u1", EMAIL)
         await world.book("u1", 16)
-        await eventually(lambda: all_synced(world.db, 16), timeout=20)
+        await eventually(lambda: support.all_synced(world.db, 16), timeout=20)
     inserts = [r for r in world.emulator.requests if r.method == "POST" and r.path.endswith("/events")]
     assert len(inserts) == 16 and all(r.status == 200 for r in inserts)
     owners = await world.db.fetch("SELECT DISTINCT lease_owner FROM sync.appointments")
