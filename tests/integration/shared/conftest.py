@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+import aio_pika
 import asyncpg
 import pytest
 import pytest_asyncio
@@ -17,7 +18,8 @@ import pytest_asyncio
 from shared import messages as m
 from shared.amqp import Broker
 from shared.config import BrokerUsers
-from tests.conftest import messaging_schema, queue_brokers
+from tests.conftest import Parked, messaging_schema, queue_brokers
+from tests.support.helpers import eventually
 
 SCHEMA = "messaging_test"
 QUEUE = "notifier.user_events"  # bound to platform.events, platform.user.*
@@ -54,6 +56,21 @@ async def queue_broker(amqp_url: str, amqp_prefix: str) -> AsyncIterator[QueueBr
 def contact(user_id: str) -> m.UserContactChanged:
     """A contact change of ``user_id``: a message QUEUE receives."""
     return m.UserContactChanged(user_id=user_id, email=f"{user_id}@example.com", locale="de")
+
+
+async def parked_while_next_handled(
+    parked: Parked, handled: list[str], next_user: str, message: m.Message
+) -> aio_pika.abc.AbstractIncomingMessage:
+    """Waits until the contact change of ``next_user`` is the only one handled, then returns
+    ``message`` as QUEUE's dead-letter queue holds it (the first one parked there)."""
+
+    async def next_handled() -> None:
+        assert handled == [next_user]
+
+    await eventually(next_handled)
+    dead = await parked(QUEUE)
+    assert dead[0].message_id == message.message_id
+    return dead[0]
 
 
 async def _rabbitmqctl(*args: str) -> None:

@@ -12,7 +12,7 @@ from shared.amqp import Broker
 from shared.config import BrokerUsers
 from shared.consumer import Delivery, Route, Routes
 from tests.conftest import TEST_RETRY_DELAYS_MS, Parked
-from tests.integration.shared.conftest import QUEUE, QueueBroker, contact
+from tests.integration.shared.conftest import QUEUE, QueueBroker, contact, parked_while_next_handled
 from tests.support.helpers import eventually
 
 # The test broker connects as guest: here guest plays the platform, the publisher of platform.events.
@@ -46,17 +46,11 @@ async def test_message_from_another_broker_user_is_dead_lettered_without_reply_t
         await intruder.close()
     await consumer.publish(contact("u-real"))
 
-    async def real_handled() -> None:
-        assert handled == ["u-real"]
-
-    await eventually(real_handled)
-    dead = await parked(QUEUE)
-    assert dead[0].message_id == forged.message_id
+    dead = await parked_while_next_handled(parked, handled, "u-real", forged)
     assert (
-        dead[0].headers["x-calsync-reason"]
-        == f"untrusted publisher '{intruder_name}' for user.contact_changed"
+        dead.headers["x-calsync-reason"] == f"untrusted publisher '{intruder_name}' for user.contact_changed"
     )
-    assert dead[0].reply_to is None
+    assert dead.reply_to is None
 
 
 async def test_message_without_user_id_is_dead_lettered(

@@ -11,7 +11,7 @@ from shared.clock import ManualClock
 from shared.consumer import Delivery, Routes
 from shared.outbox import Outbox
 from tests.conftest import Parked
-from tests.integration.shared.conftest import QUEUE, QueueBroker, contact
+from tests.integration.shared.conftest import QUEUE, QueueBroker, contact, parked_while_next_handled
 from tests.support.helpers import eventually
 
 
@@ -30,13 +30,8 @@ async def test_unrouted_type_is_dead_lettered_and_next_is_processed(
     await broker.publish(unrouted)
     await broker.publish(contact("u-next"))
 
-    async def next_handled() -> None:
-        assert handled == ["u-next"]
-
-    await eventually(next_handled)
-    dead = await parked(QUEUE)
-    assert dead[0].message_id == unrouted.message_id
-    assert dead[0].headers["x-calsync-reason"] == f"no route for message type 'user.deleted' on {QUEUE}"
+    dead = await parked_while_next_handled(parked, handled, "u-next", unrouted)
+    assert dead.headers["x-calsync-reason"] == f"no route for message type 'user.deleted' on {QUEUE}"
 
 
 async def test_handler_effect_commits_with_processed_message(
