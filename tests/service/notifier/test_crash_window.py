@@ -11,7 +11,7 @@ import asyncio
 import signal
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -113,28 +113,52 @@ async def blocked_by(db: asyncpg.Pool, holder_pid: int) -> None:
     assert waiting >= 1
 
 
-async def test_a_notifier_killed_after_the_smtp_reply_never_sends_the_alert_twice(
+@dataclass(frozen=True)
+class CrashWindow:
+    """Both halves of a crash test: ``spawn()`` starts the notifier process to kill, ``survivor()``
+    the notifier that takes over; ``disconnect()`` sets off the alert, ``settled()`` waits for the
+    job's final state with nothing else due."""
+
+    spawn: Callable[[], Any]
+    survivor: Callable[[], Any]
+    broker: Broker
+    db: asyncpg.Pool
+    clock: ManualClock
+
+    async def disconnect(self) -> None:
+        await disconnect_known_user(self.broker, self.db)
+
+    async def settled(self, job_id: Any, state: str, timeout: float = 20.0) -> None:
+        await eventually(lambda: _state(self.db, job_id, state), timeout=timeout)
+        await nothing_due(self.db, self.clock)
+
+
+@pytest.fixture
+def crash(
     spawn_notifier: Callable[[], Any],
     survivor: Callable[[], Any],
     broker: Broker,
     clean_db: asyncpg.Pool,
-    mail: MailCatcher,
     clock: ManualClock,
-    database_url: str,
+) -> CrashWindow:
+    return CrashWindow(spawn_notifier, survivor, broker, clean_db, clock)
+
+
+async def test_a_notifier_killed_after_the_smtp_reply_never_sends_the_alert_twice(
+    crash: CrashWindow, clean_db: asyncpg.Pool, mail: MailCatcher, database_url: str
 ) -> None:
     """The user gets one alert even when the notifier that sent it died before noting it down; the
     job is recorded as maybe sent and the reminder cadence goes on."""
-    async with spawn_notifier() as proc, row_held_at_250(mail, database_url) as holder_pid:
-        await disconnect_known_user(broker, clean_db)
+    async with crash.spawn() as proc, row_held_at_250(mail, database_url) as holder_pid:
+        await crash.disconnect()
         await mail.wait_for(timeout=20)
         await eventually(lambda: blocked_by(clean_db, holder_pid))  # it got the 250 and is recording it
         await kill(proc)
     job = await clean_db.fetchrow("SELECT id, state, smtp_started_at, sending_by FROM notifier.jobs")
     assert job["state"] == "sending" and job["smtp_started_at"] is not None and job["sending_by"]
 
-    async with survivor() as other:
-        await eventually(lambda: _state(clean_db, job["id"], "maybe_sent"), timeout=15)
-        await nothing_due(clean_db, clock)
+    async with crash.survivor() as other:
+        await crash.settled(job["id"], "maybe_sent", timeout=15)
         labels = {"kind": "alert", "outcome": "maybe_sent"}
         assert other.app[REGISTRY].get_sample_value("calsync_notifier_emails_total", labels) == 1.0
     log = await clean_db.fetch("SELECT outcome, stage, message_id FROM notifier.delivery_log")
@@ -150,19 +174,13 @@ async def _state(db: asyncpg.Pool, job_id: Any, state: str) -> None:
 
 
 async def test_an_attempt_interrupted_before_smtp_is_simply_tried_again(
-    spawn_notifier: Callable[[], Any],
-    survivor: Callable[[], Any],
-    broker: Broker,
-    clean_db: asyncpg.Pool,
-    mail: MailCatcher,
-    auth_links: AuthLinksStandIn,
-    clock: ManualClock,
+    crash: CrashWindow, clean_db: asyncpg.Pool, mail: MailCatcher, auth_links: AuthLinksStandIn
 ) -> None:
     """An alert whose notifier died while preparing it (before any SMTP contact) still arrives, once."""
     auth_links.gate = asyncio.Event()
     try:
-        async with spawn_notifier() as proc:
-            await disconnect_known_user(broker, clean_db)
+        async with crash.spawn() as proc:
+            await crash.disconnect()
             await eventually(lambda: _link_requested(auth_links), timeout=20)
             await kill(proc)
     finally:
@@ -171,10 +189,9 @@ async def test_an_attempt_interrupted_before_smtp_is_simply_tried_again(
     job = await clean_db.fetchrow("SELECT id, state, smtp_started_at FROM notifier.jobs")
     assert job["state"] == "sending" and job["smtp_started_at"] is None
 
-    async with survivor():
+    async with crash.survivor():
         await mail.wait_for(timeout=15)
-        await eventually(lambda: _state(clean_db, job["id"], "sent"))
-        await nothing_due(clean_db, clock)
+        await crash.settled(job["id"], "sent")
     log = await clean_db.fetch("SELECT outcome, stage FROM notifier.delivery_log ORDER BY id")
     assert [(r["outcome"], r["stage"]) for r in log] == [("retry", "interrupted"), ("sent", "smtp")]
     assert len(mail.messages) == 1
