@@ -12,11 +12,13 @@ import pytest_asyncio
 
 from devtools.mailcatcher import MailCatcher
 from shared import messages as m
+from shared.amqp import Broker
 from shared.clock import ManualClock
 from shared.config import CommonConfig
 from tests.service.notifier.support import (
     AuthLinksStandIn,
     Notifier,
+    NotifierWorld,
     PermanentFailure,
     auth_links_stand_in,
     failed_for_good,
@@ -69,6 +71,14 @@ async def notifier(
         common_config("notifier"), smtp_port=mail.port, auth_url=auth_links.url, clock=clock
     ) as service:
         yield service
+
+
+@pytest.fixture
+def world(
+    notifier: Notifier, broker: Broker, clean_db: asyncpg.Pool, mail: MailCatcher, clock: ManualClock
+) -> NotifierWorld:
+    """The running notifier with its bus, database (emptied after), mail catcher and clock."""
+    return NotifierWorld(notifier, broker, clean_db, mail, clock)
 
 
 @pytest.fixture

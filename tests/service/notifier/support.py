@@ -23,6 +23,7 @@ from services.notifier.config import NotifierConfig, SmtpConfig
 from services.notifier.entrypoints.jobs import DeliveryWorker
 from services.notifier.keys import WORKER
 from shared import messages as m
+from shared.amqp import Broker
 from shared.clock import Clock, ManualClock
 from shared.config import CommonConfig
 from shared.web import REGISTRY
@@ -104,6 +105,18 @@ class Notifier:
     @property
     def worker(self) -> DeliveryWorker:
         return self.app[WORKER]
+
+
+@dataclass(frozen=True)
+class NotifierWorld:
+    """What a test of the running notifier drives and watches: the bus it consumes, its database,
+    the mail catcher it sends to and the clock it reads."""
+
+    notifier: Notifier
+    broker: Broker
+    db: asyncpg.Pool
+    mail: MailCatcher
+    clock: ManualClock
 
 
 @asynccontextmanager

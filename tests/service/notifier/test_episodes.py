@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
-import pytest
 
 from devtools.mailcatcher import MailCatcher
 from shared import messages as m
@@ -16,6 +15,7 @@ from shared.clock import ManualClock
 from shared.web import REGISTRY
 from tests.service.notifier.support import (
     Notifier,
+    NotifierWorld,
     alerted,
     all_consumed,
     contact,
@@ -100,27 +100,24 @@ def _counted(instance: Notifier, metric: str, **labels: str) -> float:
     )
 
 
-@pytest.mark.usefixtures("notifier")
-async def test_reconnect_ends_the_episode_with_good_news_and_no_more_reminders(
-    broker: Broker, clean_db: asyncpg.Pool, mail: MailCatcher, clock: ManualClock
-) -> None:
+async def test_reconnect_ends_the_episode_with_good_news_and_no_more_reminders(world: NotifierWorld) -> None:
     """After reconnecting the user hears "connected again" once, and no reminder follows."""
-    await alerted(broker, clean_db, mail)
-    await broker.publish(
+    await alerted(world.broker, world.db, world.mail)
+    await world.broker.publish(
         m.GrantConnected(user_id="u1", grant_id="g-u1", cause="reconnected", google_sub="sub-1")
     )
-    good_news = await mail.wait_for(lambda msg: "connected again" in msg["Subject"])
+    good_news = await world.mail.wait_for(lambda msg: "connected again" in msg["Subject"])
     body = good_news.get_body(("plain",))
     assert body is not None and "being copied to your calendar now" in body.get_content()
 
     async def recorded() -> None:
-        kinds = sorted((j["kind"], j["state"]) for j in await jobs(clean_db))
+        kinds = sorted((j["kind"], j["state"]) for j in await jobs(world.db))
         assert kinds == [("alert", "sent"), ("reconnected", "sent"), ("reminder", "cancelled")]
 
     await eventually(recorded)
-    clock.advance(timedelta(days=8))
-    await nothing_due(clean_db, clock)
-    assert len(mail.messages) == 2
+    world.clock.advance(timedelta(days=8))
+    await nothing_due(world.db, world.clock)
+    assert len(world.mail.messages) == 2
 
 
 async def test_reconnect_confirmation_can_be_switched_off(
@@ -142,24 +139,15 @@ async def test_reconnect_confirmation_can_be_switched_off(
     assert len(mail.messages) == 1
 
 
-@pytest.mark.usefixtures("notifier")
-async def test_deleting_the_connection_on_purpose_sends_nothing(
-    broker: Broker, clean_db: asyncpg.Pool, mail: MailCatcher, clock: ManualClock
-) -> None:
+async def test_deleting_the_connection_on_purpose_sends_nothing(world: NotifierWorld) -> None:
     """A user who deleted the connection gets no confirmation and no reminders."""
-    await alerted(broker, clean_db, mail)
-    await broker.publish(m.GrantDeleted(user_id="u1", grant_id="g-u1", cause="user_request"))
+    await alerted(world.broker, world.db, world.mail)
+    await world.broker.publish(m.GrantDeleted(user_id="u1", grant_id="g-u1", cause="user_request"))
 
-    async def cancelled() -> None:
-        assert [(j["kind"], j["state"]) for j in await jobs(clean_db)] == [
-            ("alert", "sent"),
-            ("reminder", "cancelled"),
-        ]
-
-    await eventually(cancelled)
-    clock.advance(timedelta(days=8))
-    await nothing_due(clean_db, clock)
-    assert len(mail.messages) == 1
+    await eventually(lambda: _kinds(world.db, [("alert", "sent"), ("reminder", "cancelled")]))
+    world.clock.advance(timedelta(days=8))
+    await nothing_due(world.db, world.clock)
+    assert len(world.mail.messages) == 1
 
 
 async def test_a_report_older_than_the_reconnect_is_ignored(
@@ -198,29 +186,28 @@ async def test_deleted_user_is_forgotten_and_pending_emails_cancelled(
     assert len(mail.messages) == 1
 
 
-@pytest.mark.usefixtures("notifier")
-async def test_choosing_a_new_calendar_ends_the_calendar_problem(
-    broker: Broker, clean_db: asyncpg.Pool, mail: MailCatcher, clock: ManualClock
-) -> None:
+async def test_choosing_a_new_calendar_ends_the_calendar_problem(world: NotifierWorld) -> None:
     """A user told their calendar is gone hears nothing more once they choose another calendar."""
-    await given_contacts(broker, clean_db, contact("u1"))
-    await broker.publish(
-        m.CalendarProblem(user_id="u1", problem="calendar_unavailable", calendar_id="c1", since=clock.now())
+    await given_contacts(world.broker, world.db, contact("u1"))
+    await world.broker.publish(
+        m.CalendarProblem(
+            user_id="u1", problem="calendar_unavailable", calendar_id="c1", since=world.clock.now()
+        )
     )
-    alert = await mail.wait_for()
+    alert = await world.mail.wait_for()
     assert "please choose a calendar" in str(alert["Subject"])
-    await eventually(lambda: _kinds(clean_db, [("alert", "sent"), ("reminder", "pending")]))
+    await eventually(lambda: _kinds(world.db, [("alert", "sent"), ("reminder", "pending")]))
 
-    await broker.publish(m.CalendarSelected(user_id="u1", calendar_id="c2"))
-    await eventually(lambda: _kinds(clean_db, [("alert", "sent"), ("reminder", "cancelled")]))
-    episode = await clean_db.fetchrow("SELECT subject, end_cause FROM notifier.episodes")
+    await world.broker.publish(m.CalendarSelected(user_id="u1", calendar_id="c2"))
+    await eventually(lambda: _kinds(world.db, [("alert", "sent"), ("reminder", "cancelled")]))
+    episode = await world.db.fetchrow("SELECT subject, end_cause FROM notifier.episodes")
     assert (episode["subject"], episode["end_cause"]) == ("calendar:u1", "calendar_selected")
-    start = clock.now()
+    start = world.clock.now()
     for day in (1, 3, 7, 8):  # each reminder day, then past the last one
-        clock.set(start + timedelta(days=day))
-        await nothing_due(clean_db, clock)
-    assert len(mail.messages) == 1
-    await _kinds(clean_db, [("alert", "sent"), ("reminder", "cancelled")])
+        world.clock.set(start + timedelta(days=day))
+        await nothing_due(world.db, world.clock)
+    assert len(world.mail.messages) == 1
+    await _kinds(world.db, [("alert", "sent"), ("reminder", "cancelled")])
 
 
 async def _kinds(db: asyncpg.Pool, expected: list[tuple[str, str]]) -> None:
