@@ -250,3 +250,8 @@ class GoogleConfig:
             risc_config_url=urls["GOOGLE_RISC_CONFIG_URL"],
             calendar_base_url=base if base.endswith("/") else base + "/",
         )
+
+
+def google_service(env: Env, *, service: str, default_port: int) -> tuple[CommonConfig, GoogleConfig]:
+    """The settings of a service that calls Google on its users' behalf: the common ones and Google's."""
+    return CommonConfig.from_env(env, service=service, default_port=default_port), GoogleConfig.from_env(env)

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from services.auth.domain.refresh_rules import RefreshSettings
-from shared.config import CommonConfig, ConfigError, Env, GoogleConfig
+from shared.config import CommonConfig, ConfigError, Env, GoogleConfig, google_service
 
 KID_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
 KEY_BYTES = 32
@@ -72,9 +72,10 @@ class AuthConfig:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> AuthConfig:
         env = Env(environ)
+        common, google = google_service(env, service="auth", default_port=8081)
         return cls(
-            common=CommonConfig.from_env(env, service="auth", default_port=8081),
-            google=GoogleConfig.from_env(env),
+            common=common,
+            google=google,
             token_keys=parse_token_keys(env.text("TOKEN_KEYS")),
             link_secret=parse_link_secret(env.text("LINK_SECRET")),
             link_ttl=env.integer("LINK_TTL_SECONDS", 48 * 3600, minimum=60),

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from services.sync.domain.failures import Backoff
 from services.sync.domain.mapping import SEND_UPDATES, MappingRules
-from shared.config import CommonConfig, ConfigError, Env, GoogleConfig
+from shared.config import CommonConfig, ConfigError, Env, GoogleConfig, google_service
 
 
 @dataclass(frozen=True)
@@ -37,12 +37,8 @@ class SyncConfig:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> SyncConfig:
         env = Env(environ)
-        return cls(
-            common=CommonConfig.from_env(env, service="sync", default_port=8082),
-            google=GoogleConfig.from_env(env),
-            writer=_writer(env),
-            mapping=_mapping(env),
-        )
+        common, google = google_service(env, service="sync", default_port=8082)
+        return cls(common=common, google=google, writer=_writer(env), mapping=_mapping(env))
 
 
 def _writer(env: Env) -> WriterConfig:

@@ -6,24 +6,24 @@ Created once in the composition root on the app's registry; the delivery use cas
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client import CollectorRegistry
+
+from shared.metrics import MetricDefinitions
 
 
 class Metrics:
     def __init__(self, registry: CollectorRegistry) -> None:
-        self.emails = Counter(
-            "calsync_notifier_emails_total",
+        define = MetricDefinitions(registry, "calsync_notifier_")
+        self.emails = define.counter(
+            "emails_total",
             "Email delivery attempts by kind and outcome (sent, maybe_sent, retry, failed)",
-            ["kind", "outcome"],
-            registry=registry,
+            "kind",
+            "outcome",
         )
-        self.failed = Counter(
-            "calsync_notifier_emails_failed_total",
+        self.failed = define.counter(
+            "emails_failed_total",
             "Emails given up, by reason (no_address, invalid_address, invalid_name, unsafe_header,"
             " smtp_rejected, retries_exhausted)",
-            ["reason"],
-            registry=registry,
+            "reason",
         )
-        self.episodes_open = Gauge(
-            "calsync_notifier_episodes_open", "Problem episodes not yet ended", registry=registry
-        )
+        self.episodes_open = define.gauge("episodes_open", "Problem episodes not yet ended")

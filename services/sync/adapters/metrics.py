@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry
+
+from shared.metrics import MetricDefinitions
+
+WRITE_OUTCOMES = "synced, deferred, failed, skipped, calendar_problem, no_token"
 
 
 class SyncMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
-        self.writes = Counter(
-            "calsync_sync_writes_total",
-            "Appointment writes by outcome (synced, deferred, failed, skipped, calendar_problem, no_token)",
-            ["outcome"],
-            registry=registry,
+        define = MetricDefinitions(registry, "calsync_sync_")
+        self.writes = define.counter(
+            "writes_total", f"Appointment writes by outcome ({WRITE_OUTCOMES})", "outcome"
         )
-        self.google_errors = Counter(
-            "calsync_sync_google_errors_total",
-            "Google errors met while writing, by class",
-            ["kind"],
-            registry=registry,
+        self.google_errors = define.counter(
+            "google_errors_total", "Google errors met while writing, by class", "kind"
         )
