@@ -80,7 +80,7 @@ of {delivery_limit}, a dead-letter queue `<queue>.dead` and delay queues `<queue
 
 
 # A SafeDumper that writes text with paragraphs as a literal block, so the YAML reads like its prose.
-_Dumper = type("_Dumper", (yaml.SafeDumper,), {})
+_Dumper: Any = type("_Dumper", (yaml.SafeDumper,), {})
 
 
 def _text(dumper: Any, value: str) -> Any:
