@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -442,8 +441,4 @@ def _headers() -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    text = render()
-    if "--check" in sys.argv:
-        sys.exit(0 if OUT.read_text() == text else "docs/asyncapi.yaml is out of date: run `make docs`")
-    OUT.write_text(text)
-    print(f"wrote {OUT}")
+    doc.write_or_check(OUT, render())
