@@ -70,8 +70,9 @@ bench: up sync ## run the benchmarks (devtools/bench); one alone: make bench BEN
 screenshots: up browser sync ## render the user-facing pages and emails to PNG
 	$(RUN) python -m devtools.screenshots
 
-docs: sync ## regenerate docs/messages.md from the message contract
+docs: sync ## regenerate docs/messages.md and docs/asyncapi.yaml from the message contract
 	$(RUN) python -m scripts.gen_messages_doc
+	$(RUN) python -m scripts.gen_asyncapi
 
 cluster-up: ## start a local three-node RabbitMQ cluster (AMQP 127.0.0.1:5681-5683, data in .cluster/)
 	@scripts/cluster.sh up

@@ -190,7 +190,9 @@ EXAMPLES: dict[type[m.Message], dict[str, Any]] = {
 
 INTRO = """# Message contract
 
-Generated from `shared/messages.py` by `make docs`; do not edit by hand.
+Generated from `shared/messages.py` by `make docs`; do not edit by hand. The same contract in
+AsyncAPI 3.0, for tools and code generators, is [asyncapi.yaml](asyncapi.yaml) (also generated); the
+HTTP routes of the services are described in OpenAPI 3.1 in [openapi.yaml](openapi.yaml).
 
 Every message is a persistent AMQP message with `content_type: application/json`, the AMQP
 `message_id` and `type` properties set, and a JSON body: the envelope fields `message_id`, `type`,
@@ -303,9 +305,13 @@ def render() -> str:
     return "".join(parts)
 
 
-if __name__ == "__main__":
-    text = render()
+def write_or_check(out: Path, text: str) -> None:
+    """Write ``text`` to ``out``; with ``--check`` only exit non-zero if ``out`` differs."""
     if "--check" in sys.argv:
-        sys.exit(0 if OUT.read_text() == text else "docs/messages.md is out of date: run `make docs`")
-    OUT.write_text(text)
-    print(f"wrote {OUT}")
+        sys.exit(0 if out.read_text() == text else f"{out.name} is out of date: run `make docs`")
+    out.write_text(text)
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    write_or_check(OUT, render())
