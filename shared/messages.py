@@ -82,7 +82,7 @@ class Message(_Storable):
     TYPE: ClassVar[str]
     SCHEMA_VERSION: ClassVar[int] = 1
     EXCHANGE: ClassVar[str]
-    ROUTING_KEY: ClassVar[str]
+    ROUTING_KEY: ClassVar[str]  # "<producer>.<TYPE>" unless a class sets it (__pydantic_init_subclass__)
 
     message_id: str = Field(default_factory=_new_id, min_length=1, max_length=200)
     occurred_at: datetime = Field(default_factory=_now)
@@ -91,6 +91,14 @@ class Message(_Storable):
     @classmethod
     def _aware(cls, value: datetime) -> datetime:
         return _require_aware(value)
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        """A message's routing key is ``<producer>.<TYPE>`` (the producer names its exchange) unless
+        the class names its own."""
+        super().__pydantic_init_subclass__(**kwargs)
+        if "TYPE" in cls.__dict__ and "ROUTING_KEY" not in cls.__dict__:
+            cls.ROUTING_KEY = f"{cls.EXCHANGE.partition('.')[0]}.{cls.TYPE}"
 
     def to_json(self) -> bytes:
         body = {"type": self.TYPE, "schema_version": self.SCHEMA_VERSION}
@@ -196,21 +204,18 @@ class AppointmentCreated(_AppointmentBody):
     """An appointment was booked on the platform."""
 
     TYPE: ClassVar[str] = "appointment.created"
-    ROUTING_KEY: ClassVar[str] = "platform.appointment.created"
 
 
 class AppointmentUpdated(_AppointmentBody):
     """An appointment changed (any field); carries the whole new state."""
 
     TYPE: ClassVar[str] = "appointment.updated"
-    ROUTING_KEY: ClassVar[str] = "platform.appointment.updated"
 
 
 class AppointmentCancelled(_AppointmentRef):
     """An appointment was cancelled or deleted on the platform."""
 
     TYPE: ClassVar[str] = "appointment.cancelled"
-    ROUTING_KEY: ClassVar[str] = "platform.appointment.cancelled"
 
 
 # --------------------------------------------------------------------------- platform: users
@@ -234,7 +239,6 @@ class UserDeleted(Message):
 
     TYPE: ClassVar[str] = "user.deleted"
     EXCHANGE: ClassVar[str] = PLATFORM_EVENTS
-    ROUTING_KEY: ClassVar[str] = "platform.user.deleted"
 
     user_id: str = Field(min_length=1, max_length=200)
 
@@ -255,7 +259,6 @@ class GrantConnected(_GrantEvent):
     """A grant is usable: first connect, reconnect, recovery after failures, or a lifted suspension."""
 
     TYPE: ClassVar[str] = "grant.connected"
-    ROUTING_KEY: ClassVar[str] = "auth.grant.connected"
 
     cause: Literal["connected", "reconnected", "recovered", "suspension_lifted"]
     google_sub: str
@@ -269,7 +272,6 @@ class GrantDisconnected(_GrantEvent):
     """Google ended the grant; the user must reconnect. ``reason`` is as specific as Google allows."""
 
     TYPE: ClassVar[str] = "grant.disconnected"
-    ROUTING_KEY: ClassVar[str] = "auth.grant.disconnected"
 
     reason: DisconnectReason
     since: AwareDatetime
@@ -281,7 +283,6 @@ class GrantSuspended(_GrantEvent):
     """Google disabled the account (Cross-Account Protection); ``hijacking`` means the mailbox is unsafe."""
 
     TYPE: ClassVar[str] = "grant.suspended"
-    ROUTING_KEY: ClassVar[str] = "auth.grant.suspended"
 
     reason: Literal["security_block"] = "security_block"
     hijacking: bool = False
@@ -296,7 +297,6 @@ class GrantExpiring(_GrantEvent):
     """A time-limited grant ends soon (``expires_at``); reconnecting before then avoids a gap."""
 
     TYPE: ClassVar[str] = "grant.expiring"
-    ROUTING_KEY: ClassVar[str] = "auth.grant.expiring"
 
     expires_at: AwareDatetime
     google_email: str | None = None
@@ -306,7 +306,6 @@ class GrantDeleted(_GrantEvent):
     """The connection was deleted on purpose (by the user, or because the user was deleted)."""
 
     TYPE: ClassVar[str] = "grant.deleted"
-    ROUTING_KEY: ClassVar[str] = "auth.grant.deleted"
 
     cause: Literal["user_request", "user_deleted"] = "user_request"
 
@@ -316,7 +315,6 @@ class OperatorAlert(Message):
 
     TYPE: ClassVar[str] = "operator.alert"
     EXCHANGE: ClassVar[str] = AUTH_EVENTS
-    ROUTING_KEY: ClassVar[str] = "auth.operator.alert"
 
     incident_id: str
     kind: Literal["app_config", "circuit_open", "circuit_closed"]
@@ -332,7 +330,6 @@ class TokenRequested(Message):
 
     TYPE: ClassVar[str] = "token.requested"
     EXCHANGE: ClassVar[str] = AUTH_RPC
-    ROUTING_KEY: ClassVar[str] = "auth.token.requested"
 
     user_id: str
     force_refresh: bool = False
@@ -373,7 +370,6 @@ class CalendarProblem(Message):
 
     TYPE: ClassVar[str] = "calendar.problem"
     EXCHANGE: ClassVar[str] = SYNC_EVENTS
-    ROUTING_KEY: ClassVar[str] = "sync.calendar.problem"
 
     user_id: str
     problem: Literal["calendar_unavailable", "needs_consent"]
@@ -386,7 +382,6 @@ class CalendarSelected(Message):
 
     TYPE: ClassVar[str] = "calendar.selected"
     EXCHANGE: ClassVar[str] = SYNC_EVENTS
-    ROUTING_KEY: ClassVar[str] = "sync.calendar.selected"
 
     user_id: str
     calendar_id: str
@@ -403,7 +398,6 @@ class AppointmentsBackfillRequested(Message):
 
     TYPE: ClassVar[str] = "appointments.backfill_requested"
     EXCHANGE: ClassVar[str] = SYNC_EVENTS
-    ROUTING_KEY: ClassVar[str] = "sync.appointments.backfill_requested"
 
     user_id: str = Field(min_length=1, max_length=200)
     since: AwareDatetime
@@ -426,14 +420,12 @@ class NotificationSent(_NotificationEvent):
     """An email was accepted by the SMTP server; the platform may show an in-app banner too."""
 
     TYPE: ClassVar[str] = "notification.sent"
-    ROUTING_KEY: ClassVar[str] = "notifier.notification.sent"
 
 
 class NotificationFailed(_NotificationEvent):
     """An email could not be delivered (``permanent``: rejected; otherwise given up after retries)."""
 
     TYPE: ClassVar[str] = "notification.failed"
-    ROUTING_KEY: ClassVar[str] = "notifier.notification.failed"
 
     error: str
     permanent: bool

@@ -233,8 +233,7 @@ def _sync_env(bench: Bench, calendar_base: str) -> dict[str, str]:
 
 
 async def _ours(bench: Bench, broker: Broker, sync: Child) -> Phase:
-    pool = await asyncpg.create_pool(bench.dsn, min_size=1, max_size=2)
-    try:
+    async with asyncpg.create_pool(bench.dsn, min_size=1, max_size=2) as pool:
         for user_id, (email, _) in bench.accounts.items():
             await broker.publish(m.GrantConnected.model_validate({
                 "user_id": user_id, "grant_id": f"g-{user_id}", "cause": "connected",
@@ -256,12 +255,7 @@ async def _ours(bench: Bench, broker: Broker, sync: Child) -> Phase:
         async def synced() -> int:
             return int(await pool.fetchval("SELECT count(*) FROM sync.appointments WHERE state = 'synced'"))
 
-        phase = await _phase(bench, sync, "s", publish, synced)
-        bench.reached("sync run done")
-    finally:
-        await pool.close()
-    sync.stop()
-    return phase
+        return await _phase(bench, sync, "sync", publish, synced)
 
 
 def _floor_env(bench: Bench) -> dict[str, str]:
@@ -276,22 +270,16 @@ def _floor_env(bench: Bench) -> dict[str, str]:
 
 async def _floor(bench: Bench, broker: Broker, floor: Child) -> Phase:
     queue = bench.prefix + FLOOR_QUEUE
-    conn = await asyncpg.connect(bench.dsn)
-    try:
+    async with asyncpg.create_pool(bench.dsn, min_size=1, max_size=1) as pool:
 
         async def publish(message: m.AppointmentCreated) -> None:
             await broker.publish_raw("", queue, message.to_json(), message_id=message.message_id,
                                      message_type=message.TYPE)  # fmt: skip
 
         async def stored() -> int:
-            return int(await conn.fetchval(f"SELECT count(*) FROM {FLOOR_TABLE}"))
+            return int(await pool.fetchval(f"SELECT count(*) FROM {FLOOR_TABLE}"))
 
-        phase = await _phase(bench, floor, "f", publish, stored)
-        bench.reached("floor run done")
-    finally:
-        await conn.close()
-    floor.stop()
-    return phase
+        return await _phase(bench, floor, "floor", publish, stored)
 
 
 def _appointments(bench: Bench, tag: str) -> list[m.AppointmentCreated]:
@@ -312,12 +300,13 @@ def _appointments(bench: Bench, tag: str) -> list[m.AppointmentCreated]:
 async def _phase(
     bench: Bench,
     child: Child,
-    tag: str,
+    name: str,
     publish: Callable[[m.AppointmentCreated], Awaitable[None]],
     done: Callable[[], Awaitable[int]],
 ) -> Phase:
-    """Publish every appointment at once and wait until ``done()`` counts them all."""
-    todo = iter(_appointments(bench, tag))
+    """Publish every appointment at once, wait until ``done()`` counts them all, then stop ``child``.
+    Appointment ids start with the phase name's first letter, so the two phases never share one."""
+    todo = iter(_appointments(bench, name[0]))
     phase = Phase()
     cpu_before = child.cpu_seconds()
 
@@ -338,6 +327,8 @@ async def _phase(
     await eventually(all_done, timeout=max(120.0, bench.settings.events / 10), interval=0.2)
     phase.cpu_seconds = child.cpu_seconds() - cpu_before
     phase.peak_rss_mb = child.peak_rss_mb()
+    bench.reached(f"{name} run done")
+    child.stop()
     return phase
 
 

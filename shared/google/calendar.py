@@ -42,6 +42,8 @@ class GoogleTransportError(Exception):
     """No usable HTTP answer: connection refused or reset, DNS, or timeout."""
 
 
+Event = dict[str, Any]  # an event resource, as Google's JSON
+
 _SYNC_INVALID = {"fullSyncRequired", "updatedMinTooLongAgo"}
 _RATE = {"rateLimitExceeded", "userRateLimitExceeded"}
 _FORBIDDEN = {
@@ -163,7 +165,7 @@ class GoogleCalendar:
         return await self._call(self._api.calendarList.get(calendarId=calendar_id), access_token)
 
     async def events_insert(
-        self, access_token: str, calendar_id: str, body: dict[str, Any], send_updates: str | None = None
+        self, access_token: str, calendar_id: str, body: Event, send_updates: str | None = None
     ) -> dict[str, Any]:
         """Create the event (with a client-chosen `id` in `body`, a retry cannot duplicate it)."""
         req = self._api.events.insert(calendarId=calendar_id, sendUpdates=send_updates, json=body)
@@ -183,30 +185,34 @@ class GoogleCalendar:
         access_token: str,
         calendar_id: str,
         event_id: str,
-        body: dict[str, Any],
+        body: Event,
         if_match: str | None = None,
         send_updates: str | None = None,
     ) -> dict[str, Any]:
         """Change only the given fields (null deletes a key); 412 if `if_match` is stale."""
-        req = self._api.events.patch(
-            calendarId=calendar_id, eventId=event_id, sendUpdates=send_updates, json=body
+        return await self._write(
+            "patch", access_token, calendar_id, event_id, body, if_match, sendUpdates=send_updates
         )
-        return await self._write(req, access_token, if_match)
 
     async def events_update(
+        self, access_token: str, calendar_id: str, event_id: str, body: Event, if_match: str | None = None
+    ) -> dict[str, Any]:
+        """Replace the event (omitted fields are cleared); 412 if `if_match` is stale."""
+        return await self._write("update", access_token, calendar_id, event_id, body, if_match)
+
+    async def _write(
         self,
+        method: str,
         access_token: str,
         calendar_id: str,
         event_id: str,
-        body: dict[str, Any],
-        if_match: str | None = None,
+        body: Event,
+        if_match: str | None,
+        **params: Any,
     ) -> dict[str, Any]:
-        """Replace the event (omitted fields are cleared); 412 if `if_match` is stale."""
-        req = self._api.events.update(calendarId=calendar_id, eventId=event_id, json=body)
-        return await self._write(req, access_token, if_match)
-
-    async def _write(self, req: Any, access_token: str, if_match: str | None) -> dict[str, Any]:
-        """Send a conditional write: with `if_match`, Google answers 412 when the event changed since."""
+        """Send `events.<method>` conditionally: with `if_match`, Google answers 412 when the event
+        changed since."""
+        req = getattr(self._api.events, method)(calendarId=calendar_id, eventId=event_id, json=body, **params)
         return await self._call(req, access_token, {"If-Match": if_match} if if_match else None)
 
     async def events_delete(

@@ -257,30 +257,23 @@ async def update_grant_ciphertexts(
     )
 
 
-async def state_ciphertexts(conn: asyncpg.Connection) -> list[asyncpg.Record]:
-    rows: list[asyncpg.Record] = await conn.fetch(
-        "SELECT state_hash, code_verifier_enc FROM oauth_states FOR UPDATE"
-    )
-    return rows
+# Tables holding one sealed value a row: (row key, sealed column, the id the value's AAD names).
+_SEALED_COLUMNS: dict[str, tuple[str, str, str]] = {
+    "oauth_states": ("state_hash", "code_verifier_enc", "state_hash"),
+    "pending_revocations": ("revocation_id", "token_enc", "grant_id"),
+}
 
 
-async def update_state_ciphertext(conn: asyncpg.Connection, state_hash: str, blob: bytes) -> None:
-    await conn.execute(
-        "UPDATE oauth_states SET code_verifier_enc = $2 WHERE state_hash = $1", state_hash, blob
-    )
+async def sealed_values(conn: asyncpg.Connection, table: str) -> list[tuple[str, str, bytes]]:
+    """Every ``(row key, AAD id, sealed value)`` of ``table``, locked for this transaction."""
+    key, column, aad_id = _SEALED_COLUMNS[table]
+    rows = await conn.fetch(f"SELECT {key}, {aad_id}, {column} FROM {table} FOR UPDATE")  # noqa: S608
+    return [(str(r[0]), str(r[1]), bytes(r[2])) for r in rows]
 
 
-async def revocation_ciphertexts(conn: asyncpg.Connection) -> list[asyncpg.Record]:
-    rows: list[asyncpg.Record] = await conn.fetch(
-        "SELECT revocation_id, grant_id, token_enc FROM pending_revocations FOR UPDATE"
-    )
-    return rows
-
-
-async def update_revocation_ciphertext(conn: asyncpg.Connection, revocation_id: str, blob: bytes) -> None:
-    await conn.execute(
-        "UPDATE pending_revocations SET token_enc = $2 WHERE revocation_id = $1", revocation_id, blob
-    )
+async def update_sealed_value(conn: asyncpg.Connection, table: str, key_value: str, blob: bytes) -> None:
+    key, column, _ = _SEALED_COLUMNS[table]
+    await conn.execute(f"UPDATE {table} SET {column} = $2 WHERE {key} = $1", key_value, blob)  # noqa: S608
 
 
 # --- refresh (auth B)

@@ -92,18 +92,23 @@ class Refreshed:
     last_used_at: datetime | None = None
 
 
+async def _update_grant(conn: asyncpg.Connection, grant_id: str, assignments: str, *values: object) -> None:
+    """``UPDATE grants SET <assignments>`` for one grant: ``$1`` is the grant id, ``values`` are $2, $3..."""
+    await conn.execute(f"UPDATE grants SET {assignments} WHERE grant_id = $1", grant_id, *values)  # noqa: S608
+
+
 async def save_refreshed(
     conn: asyncpg.Connection, grant_id: str, refreshed: Refreshed, now: datetime
 ) -> None:
-    await conn.execute(
-        "UPDATE grants SET access_token_enc = $2, access_expires_at = $3,"
+    await _update_grant(
+        conn,
+        grant_id,
+        "access_token_enc = $2, access_expires_at = $3,"
         " refresh_token_enc = COALESCE($4, refresh_token_enc), token_hash = COALESCE($5, token_hash),"
         " token_prefix_hash = COALESCE($6, token_prefix_hash),"
         " refresh_token_expires_at = COALESCE($7, refresh_token_expires_at), next_refresh_at = $8,"
         " last_refreshed_at = $9, last_attempt_at = $9, refresh_failures = 0, verdict_pending_since = NULL,"
-        " verdict_pending_reason = NULL, updated_at = $9, last_used_at = COALESCE($10, last_used_at)"
-        " WHERE grant_id = $1",
-        grant_id,
+        " verdict_pending_reason = NULL, updated_at = $9, last_used_at = COALESCE($10, last_used_at)",
         refreshed.access_token_enc,
         refreshed.access_expires_at,
         refreshed.refresh_token_enc,
@@ -119,49 +124,36 @@ async def save_refreshed(
 async def save_failure(
     conn: asyncpg.Connection, grant_id: str, *, failures: int, next_refresh_at: datetime, now: datetime
 ) -> None:
-    await conn.execute(
-        "UPDATE grants SET refresh_failures = $2, next_refresh_at = $3, last_attempt_at = $4,"
-        " updated_at = $4 WHERE grant_id = $1",
-        grant_id,
-        failures,
-        next_refresh_at,
-        now,
-    )
+    sets = "refresh_failures = $2, next_refresh_at = $3, last_attempt_at = $4, updated_at = $4"
+    await _update_grant(conn, grant_id, sets, failures, next_refresh_at, now)
 
 
 async def reschedule(conn: asyncpg.Connection, grant_id: str, *, next_refresh_at: datetime) -> None:
     """A claimed grant left alone: its next due time, and no backoff pending."""
-    await conn.execute(
-        "UPDATE grants SET next_refresh_at = $2, refresh_failures = 0 WHERE grant_id = $1",
-        grant_id,
-        next_refresh_at,
-    )
+    await _update_grant(conn, grant_id, "next_refresh_at = $2, refresh_failures = 0", next_refresh_at)
 
 
 async def disconnect(
     conn: asyncpg.Connection, grant_id: str, *, reason: str, detected_by: str, now: datetime
 ) -> None:
     """State disconnected with a reason; the access token is dropped (it is useless or unsafe)."""
-    await conn.execute(
-        "UPDATE grants SET state = 'disconnected', reason = $2, detected_by = $3, state_since = $4,"
+    sets = (
+        "state = 'disconnected', reason = $2, detected_by = $3, state_since = $4,"
         " access_token_enc = NULL, access_expires_at = NULL, next_refresh_at = NULL,"
-        " last_attempt_at = $4, verdict_pending_since = NULL, verdict_pending_reason = NULL,"
-        " updated_at = $4 WHERE grant_id = $1",
-        grant_id,
-        reason,
-        detected_by,
-        now,
+        " last_attempt_at = $4, verdict_pending_since = NULL, verdict_pending_reason = NULL, updated_at = $4"
     )
+    await _update_grant(conn, grant_id, sets, reason, detected_by, now)
 
 
 async def hold_verdict(
     conn: asyncpg.Connection, grant_id: str, *, reason: str, now: datetime, next_refresh_at: datetime
 ) -> None:
-    await conn.execute(
-        "UPDATE grants SET verdict_pending_since = COALESCE(verdict_pending_since, $3),"
-        " verdict_pending_reason = $2, last_attempt_at = $3, next_refresh_at = $4, updated_at = $3"
-        " WHERE grant_id = $1",
+    """The breaker holds a disconnect verdict back: the grant stays connected and is tried again."""
+    await _update_grant(
+        conn,
         grant_id,
+        "verdict_pending_since = COALESCE(verdict_pending_since, $3), verdict_pending_reason = $2,"
+        " last_attempt_at = $3, next_refresh_at = $4, updated_at = $3",
         reason,
         now,
         next_refresh_at,
@@ -172,16 +164,11 @@ async def set_state(
     conn: asyncpg.Connection, grant_id: str, *, state: str, reason: str | None, now: datetime, **flags: object
 ) -> None:
     """Suspend or lift a suspension (``hijacked`` may be passed); refresh is due at once on lifting."""
-    await conn.execute(
-        "UPDATE grants SET state = $2, reason = $3, state_since = $4, updated_at = $4,"
-        " hijacked = COALESCE($5, hijacked), next_refresh_at = CASE WHEN $2 = 'connected' THEN $4"
-        " ELSE next_refresh_at END WHERE grant_id = $1",
-        grant_id,
-        state,
-        reason,
-        now,
-        flags.get("hijacked"),
+    sets = (
+        "state = $2, reason = $3, state_since = $4, updated_at = $4, hijacked = COALESCE($5, hijacked),"
+        " next_refresh_at = CASE WHEN $2 = 'connected' THEN $4 ELSE next_refresh_at END"
     )
+    await _update_grant(conn, grant_id, sets, state, reason, now, flags.get("hijacked"))
 
 
 # --------------------------------------------------------------------------- breaker and incidents
@@ -293,9 +280,7 @@ async def expiring_candidates(conn: asyncpg.Connection, horizon: datetime, limit
 
 
 async def mark_expiring_announced(conn: asyncpg.Connection, grant_id: str, expires_at: datetime) -> None:
-    await conn.execute(
-        "UPDATE grants SET expiring_announced_for = $2 WHERE grant_id = $1", grant_id, expires_at
-    )
+    await _update_grant(conn, grant_id, "expiring_announced_for = $2", expires_at)
 
 
 # --------------------------------------------------------------------------- security events

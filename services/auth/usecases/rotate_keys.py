@@ -47,17 +47,11 @@ async def rotate(pool: asyncpg.Pool, cipher: TokenCipher) -> int:
             break
         after = rows[-1]["grant_id"]
     async with pool.acquire() as conn, conn.transaction():
-        for row in await connection_repository.state_ciphertexts(conn):
-            sealed = _resealed_if_stale(
-                cipher, row["code_verifier_enc"], field_aad(row["state_hash"], "code_verifier")
-            )
-            if sealed is not None:
-                await connection_repository.update_state_ciphertext(conn, row["state_hash"], sealed)
-                changed += 1
-        for row in await connection_repository.revocation_ciphertexts(conn):
-            sealed = _resealed_if_stale(cipher, row["token_enc"], field_aad(row["grant_id"], "refresh_token"))
-            if sealed is not None:
-                await connection_repository.update_revocation_ciphertext(conn, row["revocation_id"], sealed)
-                changed += 1
+        for table, field in (("oauth_states", "code_verifier"), ("pending_revocations", "refresh_token")):
+            for key, aad_id, blob in await connection_repository.sealed_values(conn, table):
+                sealed = _resealed_if_stale(cipher, blob, field_aad(aad_id, field))
+                if sealed is not None:
+                    await connection_repository.update_sealed_value(conn, table, key, sealed)
+                    changed += 1
     log.info("keys_rotated", key_id=cipher.current_kid, values_reencrypted=changed)
     return changed

@@ -8,6 +8,19 @@ from datetime import datetime
 import asyncpg
 
 
+async def _update(
+    conn: asyncpg.Connection, user_id: str, assignments: str, *values: object, where: str = "true"
+) -> bool:
+    """``UPDATE grant_states SET <assignments>`` for one user, where ``where`` holds: ``$1`` is the
+    user id, ``values`` are $2, $3... True if the row was updated."""
+    status = await conn.execute(
+        f"UPDATE grant_states SET {assignments} WHERE user_id = $1 AND ({where})",  # noqa: S608
+        user_id,
+        *values,
+    )
+    return str(status) != "UPDATE 0"
+
+
 async def set_grant_state(
     conn: asyncpg.Connection, user_id: str, state: str, reason: str | None, at: datetime
 ) -> bool:
@@ -27,26 +40,17 @@ async def set_grant_state(
 async def reset_destination(conn: asyncpg.Connection, user_id: str, now: datetime) -> None:
     """Forget the destination calendar and any blocking problem: the calendar is resolved again
     (an open problem episode stays open until a write succeeds)."""
-    await conn.execute(
-        "UPDATE grant_states SET calendar_id = NULL, calendar_problem = NULL, resolve_due_at = $2"
-        " WHERE user_id = $1",
-        user_id,
-        now,
-    )
+    await _update(conn, user_id, "calendar_id = NULL, calendar_problem = NULL, resolve_due_at = $2", now)
 
 
 async def resolve_soon(conn: asyncpg.Connection, user_id: str, now: datetime) -> None:
     """A user without a destination calendar gets one resolved at the resolver's next look."""
-    await conn.execute(
-        "UPDATE grant_states SET resolve_due_at = $2 WHERE user_id = $1 AND calendar_id IS NULL",
-        user_id,
-        now,
-    )
+    await _update(conn, user_id, "resolve_due_at = $2", now, where="calendar_id IS NULL")
 
 
 async def clear_calendar_problem(conn: asyncpg.Connection, user_id: str) -> None:
     """Writes may be tried again (e.g. after reconsent); the episode ends with the next success."""
-    await conn.execute("UPDATE grant_states SET calendar_problem = NULL WHERE user_id = $1", user_id)
+    await _update(conn, user_id, "calendar_problem = NULL")
 
 
 async def open_calendar_problem(
@@ -57,40 +61,27 @@ async def open_calendar_problem(
     was_open = await conn.fetchval(
         "SELECT problem_episode FROM grant_states WHERE user_id = $1 FOR UPDATE", user_id
     )
-    await conn.execute(
-        "UPDATE grant_states SET calendar_problem = $2, problem_calendar = $3,"
+    sets = (
+        "calendar_problem = $2, problem_calendar = $3,"
         " problem_since = CASE WHEN problem_episode THEN problem_since ELSE $4 END, problem_episode = true"
-        " WHERE user_id = $1",
-        user_id,
-        problem,
-        calendar_id,
-        since,
     )
+    await _update(conn, user_id, sets, problem, calendar_id, since)
     return was_open is False
 
 
 async def close_problem_episode(conn: asyncpg.Connection, user_id: str) -> bool:
     """A write succeeded: an open episode ends (True: tell the notifier)."""
-    closed = await conn.fetchval(
-        "UPDATE grant_states SET problem_episode = false, problem_calendar = NULL, problem_since = NULL"
-        " WHERE user_id = $1 AND problem_episode AND calendar_problem IS NULL RETURNING true",
-        user_id,
-    )
-    return bool(closed)
+    sets = "problem_episode = false, problem_calendar = NULL, problem_since = NULL"
+    return await _update(conn, user_id, sets, where="problem_episode AND calendar_problem IS NULL")
 
 
 async def note_user_outcome(
     conn: asyncpg.Connection, user_id: str, now: datetime, failure: str | None
 ) -> None:
     if failure is None:
-        await conn.execute("UPDATE grant_states SET last_success_at = $2 WHERE user_id = $1", user_id, now)
+        await _update(conn, user_id, "last_success_at = $2", now)
     else:
-        await conn.execute(
-            "UPDATE grant_states SET last_failure_at = $2, last_failure = $3 WHERE user_id = $1",
-            user_id,
-            now,
-            failure,
-        )
+        await _update(conn, user_id, "last_failure_at = $2, last_failure = $3", now, failure)
 
 
 async def claim_unresolved(pool: asyncpg.Pool, now: datetime, retry_at: datetime) -> list[str]:
@@ -106,26 +97,19 @@ async def claim_unresolved(pool: asyncpg.Pool, now: datetime, retry_at: datetime
 
 
 async def set_calendar(conn: asyncpg.Connection, user_id: str, calendar_id: str) -> bool:
-    changed = await conn.fetchval(
-        "UPDATE grant_states SET calendar_id = $2 WHERE user_id = $1 AND state = 'connected'"
-        " AND calendar_id IS NULL RETURNING true",
-        user_id,
-        calendar_id,
+    return await _update(
+        conn, user_id, "calendar_id = $2", calendar_id, where="state = 'connected' AND calendar_id IS NULL"
     )
-    return bool(changed)
 
 
 async def choose_calendar(conn: asyncpg.Connection, user_id: str, calendar_id: str) -> bool:
     """The user's choice replaces the destination and ends any calendar problem; False if the user
     is not connected (any more)."""
-    chosen = await conn.fetchval(
-        "UPDATE grant_states SET calendar_id = $2, calendar_problem = NULL, problem_episode = false,"
-        " problem_calendar = NULL, problem_since = NULL WHERE user_id = $1 AND state = 'connected'"
-        " RETURNING true",
-        user_id,
-        calendar_id,
+    sets = (
+        "calendar_id = $2, calendar_problem = NULL, problem_episode = false, problem_calendar = NULL,"
+        " problem_since = NULL"
     )
-    return bool(chosen)
+    return await _update(conn, user_id, sets, calendar_id, where="state = 'connected'")
 
 
 async def is_connected(conn: asyncpg.Connection, user_id: str) -> bool:
