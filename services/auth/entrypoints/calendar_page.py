@@ -5,7 +5,7 @@ If sync cannot be reached the section says so and the rest of the page works as 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import structlog
 from aiohttp import web
@@ -27,8 +27,9 @@ ANCHOR = "/settings?calendar={outcome}#calendar"
 _FAILED = {"google_unavailable": "unavailable"}  # any other refusal: sync itself could not help
 
 
-@dataclass(frozen=True)
-class Option:
+class Option(NamedTuple):
+    """One calendar the picker offers."""
+
     id: str
     label: str
     chosen: bool

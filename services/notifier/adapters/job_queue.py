@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import asyncpg
 
@@ -142,6 +142,15 @@ async def reschedule_job(
     )
 
 
+class AttemptDetails(TypedDict, total=False):
+    """What an attempt's ``delivery_log`` row records besides its outcome, as far as it is known."""
+
+    smtp_code: int | None
+    detail: str | None
+    recipient: str | None
+    message_id: str | None
+
+
 async def log_attempt(
     conn: asyncpg.Connection,
     job_id: uuid.UUID,
@@ -150,10 +159,7 @@ async def log_attempt(
     at: datetime,
     outcome: str,
     stage: str,
-    smtp_code: int | None = None,
-    detail: str | None = None,
-    recipient: str | None = None,
-    message_id: str | None = None,
+    **details: Unpack[AttemptDetails],
 ) -> None:
     await conn.execute(
         "INSERT INTO delivery_log (job_id, attempt, at, outcome, stage, smtp_code, detail, recipient, message_id)"
@@ -163,8 +169,8 @@ async def log_attempt(
         at,
         outcome,
         stage,
-        smtp_code,
-        (detail or "")[:500] or None,
-        recipient,
-        message_id,
+        details.get("smtp_code"),
+        (details.get("detail") or "")[:500] or None,
+        details.get("recipient"),
+        details.get("message_id"),
     )

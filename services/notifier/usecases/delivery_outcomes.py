@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Unpack
 
 import asyncpg
 import structlog
@@ -148,7 +148,7 @@ class Outcomes:
         *,
         stage: str,
         at: datetime | None = None,
-        **entry: Any,
+        **entry: Unpack[job_queue.AttemptDetails],
     ) -> tuple[datetime, int]:
         """Write this attempt to ``delivery_log`` and count it by outcome; returns when, and its number.
 
