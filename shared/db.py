@@ -157,11 +157,34 @@ def pool_context(
     return ctx
 
 
-async def ping(pool: asyncpg.Pool, timeout: float = 2.0) -> None:
-    """Raise unless the database answers within ``timeout`` seconds."""
-    async with asyncio.timeout(timeout):
-        async with pool.acquire() as conn:
+class DatabaseProbe:
+    """The readiness check of a pool: raise unless the database answers within ``timeout`` seconds.
+
+    One check is in flight at a time and a probe's time limit never cancels it: after an outage the
+    pool reconnects inside the check, and on a busy machine a reconnect can outlast one probe's
+    limit; cancelling it would start the same slow reconnect again at every probe, so readiness
+    would never come back. The reconnect finishes instead, and a later probe sees the answer."""
+
+    def __init__(self, pool_of: Callable[[], asyncpg.Pool], timeout: float = 2.0) -> None:
+        self._pool_of, self._timeout = pool_of, timeout
+        self._in_flight: asyncio.Future[None] | None = None
+
+    async def __call__(self) -> None:
+        if self._in_flight is None or self._in_flight.done():
+            self._in_flight = asyncio.ensure_future(self._select_one())
+            self._in_flight.add_done_callback(_retrieve)
+        async with asyncio.timeout(self._timeout):
+            await asyncio.shield(self._in_flight)
+
+    async def _select_one(self) -> None:
+        async with self._pool_of().acquire() as conn:
             await conn.fetchval("SELECT 1")
+
+
+def _retrieve(future: asyncio.Future[None]) -> None:
+    """A check that failed after its probe gave up is retrieved here (the next probe starts anew)."""
+    if not future.cancelled():
+        future.exception()
 
 
 def record(row: Any) -> dict[str, Any]:

@@ -65,7 +65,7 @@ def base_app(common: CommonConfig, *, migrations: Path, outbox: Outbox | None = 
     )
     app.cleanup_ctx.append(_http_client_context)
     app.cleanup_ctx.append(_tasks_context)
-    add_readiness_check(app, "database", lambda: db.ping(app[POOL]))
+    add_readiness_check(app, "database", db.DatabaseProbe(lambda: app[POOL]))
     add_readiness_check(app, "broker", lambda: _broker_ready(app[BROKER]))
     return app
 

@@ -36,8 +36,12 @@ async def proxies(database_url: str, amqp_url: str) -> AsyncIterator[dict[str, T
 
 
 async def _status(http: aiohttp.ClientSession, url: str) -> int:
+    return (await _readiness(http, url))[0]
+
+
+async def _readiness(http: aiohttp.ClientSession, url: str) -> tuple[int, Any]:
     async with http.get(url + "/readyz") as response:
-        return response.status
+        return response.status, await response.json()
 
 
 @pytest.mark.parametrize("service", SERVICES)
@@ -70,6 +74,9 @@ async def test_readiness_follows_dependencies(
         proxies[dependency].restore()
 
         async def ready_again() -> None:
-            assert await _status(http, base) == 200
+            status, report = await _readiness(http, base)
+            assert status == 200, report
 
-        await eventually(ready_again, timeout=20)
+        # After a partition every pooled connection is made again; on a busy two-core machine that
+        # takes a while, and what matters is that readiness comes back on its own.
+        await eventually(ready_again, timeout=60)
