@@ -59,6 +59,9 @@ FIELD_NOTES = {
     "detail": "Human-readable detail for operators.",
     "force_refresh": "Ask for a new access token even if the cached one looks valid (after a 401).",
     "access_token": "The access token (only with status `token`); never log it.",
+    "for_deleted_grant": "Set to a just-deleted grant's id when the token is needed to stop its watch channels.",
+    "stopped": "How many watch channels Google confirmed stopped.",
+    "abandoned": "Watch channels that could not be stopped; they lapse at their expiration.",
     "retry_after": "Seconds to wait before asking again (status `temporarily_unavailable`).",
     "problem": "What is wrong with the destination calendar.",
     "calendar_id": "Google calendar id.",
@@ -89,6 +92,7 @@ HANDLING: dict[str, dict[str, str]] = {
         "token.requested": "auth answers on `reply_to` with `token.reply` (same `correlation_id`). Refresh tokens never leave auth.",
         "calendar.problem": "notifier emails the user once per episode (the calendar is gone, read-only, or a permission was withdrawn).",
         "calendar.selected": "notifier ends a calendar-problem episode.",
+        "channels.stopped": "auth revokes the deleted grant's token now instead of at the end of its hold.",
         "appointments.backfill_requested": "The platform publishes `appointment.created` again for the user's appointments starting at or after `since` (current versions); no calsync service consumes it, and it is dropped if the platform has bound no queue.",
     },
     "notifier": {
@@ -169,6 +173,7 @@ EXAMPLES: dict[type[m.Message], dict[str, Any]] = {
         "since": WHEN,
     },
     m.CalendarSelected: {"user_id": "user-42", "calendar_id": "anna@gmail.com"},
+    m.ChannelsStopped: {"user_id": "user-42", "grant_id": "g-7f3a", "stopped": 1},
     m.AppointmentsBackfillRequested: {"user_id": "user-42", "since": WHEN},
     m.NotificationSent: {
         "notification_id": "n-1",

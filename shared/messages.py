@@ -333,6 +333,14 @@ class TokenRequested(Message):
 
     user_id: str
     force_refresh: bool = False
+    for_deleted_grant: str | None = Field(
+        default=None,
+        description=(
+            "The id of a just-deleted grant whose watch channels sync must stop: auth answers from the"
+            " grant's held revocation (docs/auth.md) instead of a live grant, and `no_grant` once it is"
+            " revoked."
+        ),
+    )
 
 
 class TokenReply(Message):
@@ -385,6 +393,24 @@ class CalendarSelected(Message):
 
     user_id: str
     calendar_id: str
+
+
+class ChannelsStopped(Message):
+    """sync stopped every watch channel of a deleted grant (or gave up on them): auth may revoke it now.
+
+    auth holds a deleted grant's revocation until this message or its hold timeout, whichever comes
+    first, because stopping a channel at Google needs the grant's token."""
+
+    TYPE: ClassVar[str] = "channels.stopped"
+    EXCHANGE: ClassVar[str] = SYNC_EVENTS
+    ROUTING_KEY: ClassVar[str] = "sync.channels.stopped"
+
+    user_id: str
+    grant_id: str
+    stopped: int = Field(ge=0, description="How many channels Google confirmed stopped.")
+    abandoned: int = Field(
+        default=0, ge=0, description="Channels sync could not stop (they lapse at their expiration)."
+    )
 
 
 class AppointmentsBackfillRequested(Message):
@@ -447,6 +473,7 @@ ALL_MESSAGES: tuple[type[Message], ...] = (
     TokenReply,
     CalendarProblem,
     CalendarSelected,
+    ChannelsStopped,
     AppointmentsBackfillRequested,
     NotificationSent,
     NotificationFailed,

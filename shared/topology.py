@@ -8,6 +8,7 @@
     auth.events (topic) -----auth.grant.*-------------> sync.grant_events
                             --auth.#------------------> notifier.auth_events
     sync.events (topic) -----sync.calendar.*----------> notifier.calendar_events
+                            --sync.channels.stopped----> auth.sync_events
                             --sync.appointments.backfill_requested--> (the platform's own queue)
     auth.rpc (direct) -------auth.token.requested-----> auth.token_requests --reply_to--> caller
     notifier.events (topic)  (published for the platform; nobody in calsync consumes it)
@@ -88,6 +89,7 @@ QUEUES: dict[str, QueueSpec] = {
         QueueSpec("sync.grant_events", m.AUTH_EVENTS, ("auth.grant.*",), "sync"),
         QueueSpec("auth.user_events", m.PLATFORM_EVENTS, ("platform.user.deleted",), "auth"),
         QueueSpec("auth.token_requests", m.AUTH_RPC, ("auth.token.requested",), "auth"),
+        QueueSpec("auth.sync_events", m.SYNC_EVENTS, ("sync.channels.stopped",), "auth"),
         QueueSpec("notifier.user_events", m.PLATFORM_EVENTS, ("platform.user.*",), "notifier"),
         QueueSpec("notifier.auth_events", m.AUTH_EVENTS, ("auth.#",), "notifier"),
         QueueSpec("notifier.calendar_events", m.SYNC_EVENTS, ("sync.calendar.*",), "notifier"),
