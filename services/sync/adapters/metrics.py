@@ -1,4 +1,5 @@
-"""sync's Prometheus metrics: how writes to Google end, and which Google errors they meet."""
+"""sync's Prometheus metrics: how writes to Google end, which Google errors they meet, how inbound
+syncs end, and changes the safety net found that no push had announced."""
 
 from __future__ import annotations
 
@@ -17,5 +18,16 @@ class SyncMetrics:
             "calsync_sync_google_errors_total",
             "Google errors met while writing, by class",
             ["kind"],
+            registry=registry,
+        )
+        self.inbound_runs = Counter(
+            "calsync_sync_inbound_runs_total",
+            "Inbound calendar syncs by outcome (incremental, full, no_token, google_error)",
+            ["outcome"],
+            registry=registry,
+        )
+        self.missed_pushes = Counter(
+            "calsync_sync_channel_missed_pushes_total",
+            "Safety-net syncs that found changes although no push notification had come",
             registry=registry,
         )
