@@ -18,12 +18,12 @@ async def request(
     gets one follow-up run (however many requests arrive meanwhile)."""
     await conn.execute(
         "INSERT INTO calendar_syncs (user_id, calendar_id, due_at, requested_by, last_push_at)"
-        " VALUES ($1, $2, $3, $4, CASE WHEN $4 = 'push' THEN $3 END)"
+        " VALUES ($1, $2, $3::timestamptz, $4::text, CASE WHEN $4 = 'push' THEN $3::timestamptz END)"
         " ON CONFLICT (user_id, calendar_id) DO UPDATE SET"
         " follow_up = calendar_syncs.follow_up OR calendar_syncs.state = 'running',"
         " state = CASE WHEN calendar_syncs.state = 'running' THEN 'running' ELSE 'pending' END,"
         " due_at = least(calendar_syncs.due_at, $3), requested_by = $4,"
-        " last_push_at = CASE WHEN $4 = 'push' THEN $3 ELSE calendar_syncs.last_push_at END",
+        " last_push_at = CASE WHEN $4 = 'push' THEN $3::timestamptz ELSE calendar_syncs.last_push_at END",
         user_id,
         calendar_id,
         now,
@@ -69,7 +69,7 @@ async def finish(
     otherwise idle until the safety net's ``next_due``."""
     await conn.execute(
         "UPDATE calendar_syncs SET state = CASE WHEN follow_up THEN 'pending' ELSE 'idle' END,"
-        " due_at = CASE WHEN follow_up THEN $4 ELSE $5 END, follow_up = false,"
+        " due_at = CASE WHEN follow_up THEN $4::timestamptz ELSE $5::timestamptz END, follow_up = false,"
         " lease_owner = NULL, lease_until = NULL, sync_token = coalesce($6, sync_token), last_synced_at = $4"
         " WHERE user_id = $1 AND calendar_id = $2 AND lease_owner = $3",
         user_id,
