@@ -6,6 +6,7 @@ for, and requests during a run cause exactly one more run."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -59,7 +60,9 @@ async def _known(db: asyncpg.Pool, event_id: str, **expected: Any) -> None:
 
 
 async def _announced(db: asyncpg.Pool) -> list[str]:
-    rows = await db.fetch("SELECT message_type FROM sync.outbox WHERE message_type = ANY($1)", list(ANNOUNCED))
+    rows = await db.fetch(
+        "SELECT message_type FROM sync.outbox WHERE message_type = ANY($1)", list(ANNOUNCED)
+    )
     return [r["message_type"] for r in rows]
 
 
@@ -74,7 +77,9 @@ def _lists(emulator: Any) -> int:
     return sum(1 for r in emulator.requests if r.method == "GET" and r.path.endswith("/events"))
 
 
-async def test_the_first_sync_lists_everything_and_stores_the_token(world: SyncWorld, probe: Callable[..., Any]) -> None:
+async def test_the_first_sync_lists_everything_and_stores_the_token(
+    world: SyncWorld, probe: Callable[..., Any]
+) -> None:
     """Connecting requests a full list from 30 days ago; its token is kept and the calendar waits
     for the safety net (6 h ± 10 %); the events already there are announced."""
     world.add_account("u1", EMAIL)
@@ -108,7 +113,9 @@ async def test_an_event_added_in_google_is_announced(world: SyncWorld, probe: Ca
     assert "syncToken" in incremental.query and "timeMin" not in incremental.query
 
 
-async def test_a_410_while_paging_recovers_with_a_full_list(world: SyncWorld, probe: Callable[..., Any]) -> None:
+async def test_a_410_while_paging_recovers_with_a_full_list(
+    world: SyncWorld, probe: Callable[..., Any]
+) -> None:
     """Google answers 410 fullSyncRequired on the second page: sync lists everything again, sees
     the deletion made meanwhile, announces it once and stores the full list's token."""
     world.add_account("u1", EMAIL)
@@ -168,10 +175,10 @@ async def test_our_own_writes_are_not_announced(world: SyncWorld) -> None:
         calendar_id = await _started(world, clock)
         for version in (1, 2):
             await world.broker.publish(booked("a0", "u1", version, day=version))
-            await eventually(lambda v=version: _synced_at(world.db, v))
+            await eventually(functools.partial(_synced_at, world.db, version))
             (event,) = ours(world.emulator, EMAIL)["a0"]
             await _request(world.db, clock, calendar_id)
-            await eventually(lambda e=event, v=version: _known(world.db, e["id"], tag_version=v))
+            await eventually(functools.partial(_known, world.db, event["id"], tag_version=version))
         await world.broker.publish(
             m.AppointmentCancelled(appointment_id="a0", version=3, owner_user_id="u1", account_id="acc-1")
         )
@@ -185,7 +192,9 @@ async def _synced_at(db: asyncpg.Pool, version: int) -> None:
     assert await db.fetchval("SELECT synced_version FROM sync.appointments") == version
 
 
-async def test_the_safety_net_syncs_a_calendar_without_pushes(world: SyncWorld, probe: Callable[..., Any]) -> None:
+async def test_the_safety_net_syncs_a_calendar_without_pushes(
+    world: SyncWorld, probe: Callable[..., Any]
+) -> None:
     """No push came for 7 hours: the safety net lists the calendar anyway, finds the new event,
     and counts the missed push."""
     world.add_account("u1", EMAIL)
