@@ -418,19 +418,25 @@ class ChannelsStopped(Message):
     )
 
 
-class CalendarEventChanged(Message):
+class _CalendarEventRef(Message):
+    """Names one event of a user's destination calendar (the base of inbound sync's messages)."""
+
+    EXCHANGE: ClassVar[str] = SYNC_EVENTS
+
+    user_id: str
+    calendar_id: str
+    event_id: str
+
+
+class CalendarEventChanged(_CalendarEventRef):
     """An event in the user's destination calendar was created or changed in Google (seen by
     inbound sync). Events sync wrote itself are not announced.
 
     ``appointment_id`` is set when the event is one of ours (it carries our private tag)."""
 
     TYPE: ClassVar[str] = "calendar.event.changed"
-    EXCHANGE: ClassVar[str] = SYNC_EVENTS
     ROUTING_KEY: ClassVar[str] = "sync.calendar.event.changed"
 
-    user_id: str
-    calendar_id: str
-    event_id: str
     start: EventTime | None = Field(default=None, description="The event's start (None if Google gave none).")
     end: EventTime | None = Field(
         default=None, description="The event's end, exclusive (None if Google gave none)."
@@ -441,34 +447,27 @@ class CalendarEventChanged(Message):
     appointment_id: str | None = None
 
 
-class CalendarEventDeleted(Message):
+class CalendarEventDeleted(_CalendarEventRef):
     """An event sync had seen in the user's destination calendar was deleted in Google (a
     cancelled entry, or its absence from a full list). Deletions sync made itself are not announced."""
 
     TYPE: ClassVar[str] = "calendar.event.deleted"
-    EXCHANGE: ClassVar[str] = SYNC_EVENTS
     ROUTING_KEY: ClassVar[str] = "sync.calendar.event.deleted"
 
-    user_id: str
-    calendar_id: str
-    event_id: str
     appointment_id: str | None = None
 
 
-class AppointmentExternalChange(Message):
-    """The user moved, deleted or edited in Google the event sync wrote for an appointment.
+class AppointmentExternalChange(_CalendarEventRef):
+    """The user moved or deleted in Google the event sync wrote for an appointment, or it was
+    rewritten without our private tag (``edited``).
 
     The platform stays the source of truth: sync does not change the appointment; the platform
     decides (accept the move, cancel, or publish the appointment again)."""
 
     TYPE: ClassVar[str] = "appointment.external_change"
-    EXCHANGE: ClassVar[str] = SYNC_EVENTS
     ROUTING_KEY: ClassVar[str] = "sync.appointment.external_change"
 
-    user_id: str
     appointment_id: str
-    calendar_id: str
-    event_id: str
     change: Literal["moved", "deleted", "edited"]
     start: EventTime | None = Field(default=None, description="The event's new start (None when deleted).")
     end: EventTime | None = Field(default=None, description="The event's new end (None when deleted).")
