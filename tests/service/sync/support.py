@@ -16,6 +16,7 @@ from typing import Any, Literal
 import asyncpg
 from aiohttp import web
 
+from services.sync.adapters import calendar_syncs
 from services.sync.app import create_app
 from services.sync.config import InboundConfig, SyncConfig, WriterConfig
 from services.sync.domain.failures import Backoff
@@ -195,3 +196,10 @@ async def synced_of(db: asyncpg.Pool, user_id: str, count: int) -> None:
 
 async def synced_in(db: asyncpg.Pool, calendar_id: str, count: int) -> None:
     assert await _synced_count(db, "calendar_id", calendar_id) == count
+
+
+async def push_arrived(db: asyncpg.Pool, user_id: str, calendar_id: str, now: datetime) -> None:
+    """What the webhook does for a push notification: ask for an inbound sync of the calendar."""
+    async with db.acquire() as conn, conn.transaction():
+        await conn.execute("SET LOCAL search_path TO sync")
+        await calendar_syncs.request(conn, user_id, calendar_id, now, "push")

@@ -13,11 +13,10 @@ from typing import Any
 
 import asyncpg
 
-from services.sync.adapters import calendar_syncs
 from shared import messages as m
 from shared.clock import ManualClock
 from shared.web import REGISTRY
-from tests.service.sync.support import FAST_INBOUND, START, SyncWorld, all_synced, booked, ours
+from tests.service.sync.support import FAST_INBOUND, START, SyncWorld, all_synced, booked, ours, push_arrived
 from tests.support.helpers import eventually
 
 EMAIL = "alice@example.com"
@@ -35,10 +34,7 @@ def _external(event_id: str, hour: int = 3) -> dict[str, Any]:
 
 
 async def _request(db: asyncpg.Pool, clock: ManualClock, calendar_id: str) -> None:
-    """What the webhook does for a push: ask for a sync of the calendar."""
-    async with db.acquire() as conn, conn.transaction():
-        await conn.execute("SET LOCAL search_path TO sync")
-        await calendar_syncs.request(conn, "u1", calendar_id, clock.now(), "push")
+    await push_arrived(db, "u1", calendar_id, clock.now())
 
 
 async def _row(db: asyncpg.Pool) -> asyncpg.Record:
@@ -66,7 +62,7 @@ async def _announced(db: asyncpg.Pool) -> list[str]:
     return [r["message_type"] for r in rows]
 
 
-async def _started(world: SyncWorld, clock: ManualClock) -> str:
+async def _started(world: SyncWorld) -> str:
     """Connect u1; its calendar once the first (full) inbound sync has finished."""
     calendar_id = await world.connect("u1", EMAIL)
     await eventually(lambda: _idle_after(world.db))
@@ -87,7 +83,7 @@ async def test_the_first_sync_lists_everything_and_stores_the_token(
     changed = await probe(m.SYNC_EVENTS, "sync.calendar.event.changed")
     clock = ManualClock(datetime.now(UTC))
     async with world.start(clock=clock):
-        await _started(world, clock)
+        await _started(world)
         event = await changed.next_json()
     row = await _row(world.db)
     assert timedelta(hours=5.4) <= row["due_at"] - row["last_synced_at"] <= timedelta(hours=6.6)
@@ -104,7 +100,7 @@ async def test_an_event_added_in_google_is_announced(world: SyncWorld, probe: Ca
     changed = await probe(m.SYNC_EVENTS, "sync.calendar.event.changed")
     clock = ManualClock(datetime.now(UTC))
     async with world.start(clock=clock):
-        calendar_id = await _started(world, clock)
+        calendar_id = await _started(world)
         world.emulator.user_put_event(EMAIL, {**_external("dentist1"), "transparency": "transparent"})
         await _request(world.db, clock, calendar_id)
         event = await changed.next_json()
@@ -125,7 +121,7 @@ async def test_a_410_while_paging_recovers_with_a_full_list(
     clock = ManualClock(datetime.now(UTC))
     inbound = dataclasses.replace(FAST_INBOUND, page_size=2)
     async with world.start(clock=clock, inbound=inbound):
-        calendar_id = await _started(world, clock)
+        calendar_id = await _started(world)
         first = await _row(world.db)
         world.emulator.user_delete_event(EMAIL, "old1")
         for number in range(3):
@@ -152,7 +148,7 @@ async def test_moving_or_deleting_our_event_in_google_is_an_external_change(
     external = await probe(m.SYNC_EVENTS, "sync.appointment.external_change")
     clock = ManualClock(datetime.now(UTC))
     async with world.start(clock=clock):
-        calendar_id = await _started(world, clock)
+        calendar_id = await _started(world)
         await world.book("u1", 2)
         await eventually(lambda: all_synced(world.db, 2))
         events = ours(world.emulator, EMAIL)
@@ -172,7 +168,7 @@ async def test_our_own_writes_are_not_announced(world: SyncWorld) -> None:
     world.add_account("u1", EMAIL)
     clock = ManualClock(datetime.now(UTC))
     async with world.start(clock=clock):
-        calendar_id = await _started(world, clock)
+        calendar_id = await _started(world)
         for version in (1, 2):
             await world.broker.publish(booked("a0", "u1", version, day=version))
             await eventually(functools.partial(_synced_at, world.db, version))
@@ -201,7 +197,7 @@ async def test_the_safety_net_syncs_a_calendar_without_pushes(
     changed = await probe(m.SYNC_EVENTS, "sync.calendar.event.changed")
     clock = ManualClock(datetime.now(UTC))
     async with world.start(clock=clock) as sync:
-        await _started(world, clock)
+        await _started(world)
         world.emulator.user_put_event(EMAIL, _external("unpushed"))
         assert _lists(world.emulator) == 1  # nothing is listed before the safety net is due
         clock.advance(timedelta(hours=7))
@@ -215,7 +211,7 @@ async def test_requests_during_a_run_cause_exactly_one_more_run(world: SyncWorld
     world.add_account("u1", EMAIL)
     clock = ManualClock(datetime.now(UTC))
     async with world.start(clock=clock):
-        calendar_id = await _started(world, clock)
+        calendar_id = await _started(world)
         world.emulator.set_latency(LISTS, 0.5)
         await _request(world.db, clock, calendar_id)
         await eventually(_running(world.db))
