@@ -94,3 +94,17 @@ async def release(
         owner,
         due_at,
     )
+
+
+async def extend(
+    conn: asyncpg.Connection, user_id: str, calendar_id: str, owner: str, lease_until: datetime
+) -> bool:
+    """Keep a long run's lease (once per page); False when another replica has taken it over."""
+    status: str = await conn.execute(
+        "UPDATE calendar_syncs SET lease_until = $4 WHERE user_id = $1 AND calendar_id = $2 AND lease_owner = $3",
+        user_id,
+        calendar_id,
+        owner,
+        lease_until,
+    )
+    return status != "UPDATE 0"

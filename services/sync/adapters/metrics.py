@@ -22,7 +22,7 @@ class SyncMetrics:
         )
         self.inbound_runs = Counter(
             "calsync_sync_inbound_runs_total",
-            "Inbound calendar syncs by outcome (incremental, full, no_token, google_error)",
+            "Inbound calendar syncs by outcome (incremental, full, no_token, google_error, lease_lost)",
             ["outcome"],
             registry=registry,
         )

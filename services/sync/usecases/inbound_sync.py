@@ -11,6 +11,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 import asyncpg
 import structlog
@@ -30,6 +31,10 @@ from shared.outbox import Outbox
 log = structlog.get_logger(__name__)
 
 JITTER = 0.1  # the safety net's next run is ±10 % off its interval, so calendars do not poll in step
+
+
+class LeaseLost(Exception):
+    """The run took longer than its lease and another replica took the calendar over."""
 
 
 @dataclass(frozen=True)
@@ -69,6 +74,10 @@ async def sync(deps: InboundDeps, row: asyncpg.Record) -> None:
         retry = exc.status not in ("disconnected", "no_grant")  # those wait for the grant's events
         await _release(deps, row, retry=retry, error=f"auth answered {exc.status}")
         return
+    except LeaseLost:
+        deps.metrics.inbound_runs.labels("lease_lost").inc()
+        log.warning("calendar_sync_lease_lost", user_id=user_id, calendar_id=calendar_id)
+        return
     except (GoogleApiError, GoogleTransportError) as exc:
         deps.metrics.inbound_runs.labels("google_error").inc()
         deps.metrics.google_errors.labels(classify(exc)).inc()
@@ -101,19 +110,29 @@ async def _pages(deps: InboundDeps, run: _Run, token: str, sync_token: str | Non
     listed: set[str] = set()
     changes = 0
     async for page in deps.google.pages(token, run.calendar_id, sync_token=sync_token, time_min=time_min):
-        items = [inbound.seen(item, deps.source_tag) for item in page.get("items") or [] if item.get("id")]
-        listed.update(event.event_id for event in items)
-        last = page.get("nextPageToken") is None
-        async with transaction(deps.pool) as conn:
-            changes += await _apply(deps, conn, run, items, page.get("timeZone"))
-            if last:
-                if run.full:
-                    changes += await _vanished(deps, conn, run, listed, page.get("timeZone"))
-                now = deps.clock.now()
-                await calendar_syncs.finish(
-                    conn, run.user_id, run.calendar_id, deps.owner, now,
-                    next_safety_net(deps, now), page.get("nextSyncToken"),
-                )  # fmt: skip
+        changes += await _page(deps, run, page, listed)
+    return changes
+
+
+async def _page(deps: InboundDeps, run: _Run, page: dict[str, Any], listed: set[str]) -> int:
+    """One page in one transaction, with the lease kept; the last page settles the run."""
+    items = [inbound.seen(item, deps.source_tag) for item in page.get("items") or [] if item.get("id")]
+    listed.update(event.event_id for event in items)
+    zone = page.get("timeZone")
+    async with transaction(deps.pool) as conn:
+        now = deps.clock.now()
+        if not await calendar_syncs.extend(
+            conn, run.user_id, run.calendar_id, deps.owner, now + deps.config.lease
+        ):
+            raise LeaseLost(run.calendar_id)  # another replica runs it now; this page is rolled back
+        changes = await _apply(deps, conn, run, items, zone)
+        if page.get("nextPageToken") is None:
+            if run.full:
+                changes += await _vanished(deps, conn, run, listed, zone)
+            await calendar_syncs.finish(
+                conn, run.user_id, run.calendar_id, deps.owner, now, next_safety_net(deps, now),
+                page.get("nextSyncToken"),
+            )  # fmt: skip
     return changes
 
 
