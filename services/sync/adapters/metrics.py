@@ -16,7 +16,7 @@ class SyncMetrics:
         )
         self.google_errors = Counter(
             "calsync_sync_google_errors_total",
-            "Google errors met while writing, by class",
+            "Google errors met while writing or reading events, by class",
             ["kind"],
             registry=registry,
         )
