@@ -413,6 +413,61 @@ class ChannelsStopped(Message):
     )
 
 
+class _CalendarEventRef(Message):
+    """Names one event of a user's destination calendar (the base of inbound sync's messages)."""
+
+    EXCHANGE: ClassVar[str] = SYNC_EVENTS
+
+    user_id: str
+    calendar_id: str
+    event_id: str
+
+
+class CalendarEventChanged(_CalendarEventRef):
+    """An event in the user's destination calendar was created or changed in Google (seen by
+    inbound sync). Events sync wrote itself are not announced.
+
+    ``appointment_id`` is set when the event is one of ours (it carries our private tag)."""
+
+    TYPE: ClassVar[str] = "calendar.event.changed"
+    ROUTING_KEY: ClassVar[str] = "sync.calendar.event.changed"
+
+    start: EventTime | None = Field(default=None, description="The event's start (None if Google gave none).")
+    end: EventTime | None = Field(
+        default=None, description="The event's end, exclusive (None if Google gave none)."
+    )
+    all_day: bool = False
+    busy: bool = Field(default=True, description="False when the event is marked free (`transparency`).")
+    status: Literal["confirmed", "tentative"] = "confirmed"
+    appointment_id: str | None = None
+
+
+class CalendarEventDeleted(_CalendarEventRef):
+    """An event sync had seen in the user's destination calendar was deleted in Google (a
+    cancelled entry, or its absence from a full list). Deletions sync made itself are not announced."""
+
+    TYPE: ClassVar[str] = "calendar.event.deleted"
+    ROUTING_KEY: ClassVar[str] = "sync.calendar.event.deleted"
+
+    appointment_id: str | None = None
+
+
+class AppointmentExternalChange(_CalendarEventRef):
+    """The user moved or deleted in Google the event sync wrote for an appointment, or it was
+    rewritten without our private tag (``edited``).
+
+    The platform stays the source of truth: sync does not change the appointment; the platform
+    decides (accept the move, cancel, or publish the appointment again)."""
+
+    TYPE: ClassVar[str] = "appointment.external_change"
+    ROUTING_KEY: ClassVar[str] = "sync.appointment.external_change"
+
+    appointment_id: str
+    change: Literal["moved", "deleted", "edited"]
+    start: EventTime | None = Field(default=None, description="The event's new start (None when deleted).")
+    end: EventTime | None = Field(default=None, description="The event's new end (None when deleted).")
+
+
 class AppointmentsBackfillRequested(Message):
     """sync asks the platform to publish again the user's appointments starting at or after ``since``.
 
@@ -474,6 +529,9 @@ ALL_MESSAGES: tuple[type[Message], ...] = (
     CalendarProblem,
     CalendarSelected,
     ChannelsStopped,
+    CalendarEventChanged,
+    CalendarEventDeleted,
+    AppointmentExternalChange,
     AppointmentsBackfillRequested,
     NotificationSent,
     NotificationFailed,

@@ -10,6 +10,7 @@
     sync.events (topic) -----sync.calendar.*----------> notifier.calendar_events
                             --sync.channels.stopped----> auth.sync_events
                             --sync.appointments.backfill_requested--> (the platform's own queue)
+                            --sync.calendar.event.*, sync.appointment.external_change--> (the platform's)
     auth.rpc (direct) -------auth.token.requested-----> auth.token_requests --reply_to--> caller
     notifier.events (topic)  (published for the platform; nobody in calsync consumes it)
 
@@ -45,7 +46,14 @@ EXCHANGES: dict[str, str] = {
 # by design there. Everywhere else an unroutable message is an error (the publisher sees it).
 OPTIONAL_ROUTING = frozenset({m.NOTIFIER_EVENTS})
 # Single routing keys whose consumer lives outside calsync (the platform binds its own queue).
-OPTIONAL_ROUTING_KEYS = frozenset({m.AppointmentsBackfillRequested.ROUTING_KEY})
+OPTIONAL_ROUTING_KEYS = frozenset(
+    {
+        m.AppointmentsBackfillRequested.ROUTING_KEY,
+        m.CalendarEventChanged.ROUTING_KEY,
+        m.CalendarEventDeleted.ROUTING_KEY,
+        m.AppointmentExternalChange.ROUTING_KEY,
+    }
+)
 
 
 def routing_required(exchange: str, routing_key: str) -> bool:

@@ -2,6 +2,8 @@
 
 bus → entrypoints/consumers (record the newest version as pending) → entrypoints/jobs (writer
 workers claim due rows) → usecases/writer (token, Google, outcome) → adapters (SQL, Calendar, auth).
+Inbound: entrypoints/jobs (inbound workers claim due calendars) → usecases/inbound_sync (events.list,
+what changes mean, outbox) → adapters.
 """
 
 from __future__ import annotations
@@ -16,12 +18,13 @@ from aiohttp import web
 
 from services.sync import keys
 from services.sync.adapters.auth_tokens import AuthTokens
-from services.sync.adapters.google_calendar import EventWriter
+from services.sync.adapters.google_calendar import EventReader, EventWriter
 from services.sync.adapters.metrics import SyncMetrics
 from services.sync.config import SyncConfig
 from services.sync.entrypoints import consumers, http_handlers
-from services.sync.entrypoints.jobs import Writer
+from services.sync.entrypoints.jobs import InboundSyncs, Writer
 from services.sync.usecases.calendars import ChoiceDeps, ResolveDeps
+from services.sync.usecases.inbound_sync import InboundDeps
 from services.sync.usecases.writer import WriterDeps
 from shared.clock import Clock, SystemClock
 from shared.google.calendar import GoogleCalendar
@@ -70,7 +73,12 @@ async def _outbound(app: web.Application) -> AsyncIterator[None]:
     writer = Writer(deps, resolve, workers=config.writer.workers)
     app[keys.WRITER] = writer
     app[keys.CHOICE] = ChoiceDeps(pool, tokens, google, clock, outbox, writer.wake)
-    tasks = [asyncio.create_task(coro, name=name) for name, coro in writer.loops()]
+    reader = EventReader(calendar, page_size=config.inbound.page_size)
+    inbound = InboundDeps(
+        pool, tokens, reader, clock, config.inbound, config.mapping.source_tag, outbox, metrics, f"{owner}-in"
+    )
+    loops = [*writer.loops(), *InboundSyncs(inbound).loops()]
+    tasks = [asyncio.create_task(coro, name=name) for name, coro in loops]
     tables = consumers.routes(consumers.ConsumerDeps(clock, outbox, writer.wake, tokens.forget))
     for queue, table in tables.items():
         await broker.consume(queue, table, pool=pool)

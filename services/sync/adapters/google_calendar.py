@@ -1,7 +1,9 @@
-"""The Calendar v3 calls the writer makes, on one user's token, with sync's ``sendUpdates`` choice."""
+"""The Calendar v3 calls sync makes on one user's token: the writer's (with sync's ``sendUpdates``
+choice) and inbound sync's event lists."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 from shared.google.calendar import GoogleCalendar
@@ -47,3 +49,25 @@ class EventWriter:
 
     async def delete(self, token: str, calendar_id: str, event_id: str) -> None:
         await self._calendar.events_delete(token, calendar_id, event_id, send_updates=self._send_updates)
+
+
+class EventReader:
+    """Read a calendar's events page by page (``events.list``), full or incremental."""
+
+    def __init__(self, calendar: GoogleCalendar, *, page_size: int) -> None:
+        self._calendar, self._page_size = calendar, page_size
+
+    def pages(
+        self, token: str, calendar_id: str, *, sync_token: str | None = None, time_min: str | None = None
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Every page, deleted events included; the last one carries ``nextSyncToken``. The same
+        parameters for full and incremental lists, as Google requires, apart from the token and
+        ``timeMin`` (forbidden with a token)."""
+        return self._calendar.events_pages(
+            token,
+            calendar_id,
+            sync_token=sync_token,
+            time_min=time_min,
+            show_deleted=True,
+            max_results=self._page_size,
+        )

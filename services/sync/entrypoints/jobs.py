@@ -1,5 +1,6 @@
 """sync's background loops: writer workers claiming due appointments (woken after a consumer
-commit, otherwise polling), the destination-calendar resolver, and the retention purge."""
+commit, otherwise polling), the destination-calendar resolver, the retention purge, and inbound
+workers claiming calendars due for a sync (requested, or due by the safety net)."""
 
 from __future__ import annotations
 
@@ -11,13 +12,38 @@ from typing import Any
 import asyncpg
 import structlog
 
-from services.sync.adapters import repository
-from services.sync.usecases import calendars, users, writer
+from services.sync.adapters import calendar_syncs, repository
+from services.sync.usecases import calendars, inbound_sync, users, writer
 
 log = structlog.get_logger(__name__)
 
 PURGE_EVERY = timedelta(hours=1)
 TRANSIENT = (asyncpg.PostgresError, OSError, TimeoutError)
+
+
+async def _forever(step: Callable[[], Awaitable[bool]], idle: Callable[[], Awaitable[None]]) -> None:
+    """Run ``step`` again and again; after one that found nothing to do (or failed), ``idle``."""
+    while True:
+        try:
+            busy = await step()
+        except TRANSIENT as exc:
+            log.warning("sync_loop_failed", error=f"{type(exc).__name__}: {exc}")
+            busy = False
+        except Exception:
+            log.exception("sync_loop_failed")
+            busy = False
+        if not busy:
+            await idle()
+
+
+async def _wait(wake: asyncio.Event, seconds: float) -> None:
+    """Wait for ``wake`` or ``seconds`` (never swallowing a cancellation), then clear it."""
+    waiter = asyncio.ensure_future(wake.wait())
+    try:
+        await asyncio.wait({waiter}, timeout=seconds)
+    finally:
+        waiter.cancel()
+    wake.clear()
 
 
 class Writer:
@@ -36,30 +62,11 @@ class Writer:
         self._wake.set()
 
     def loops(self) -> list[tuple[str, Coroutine[Any, Any, None]]]:
-        named = [(f"sync-writer-{i}", self._forever(self._write_once)) for i in range(self._workers)]
-        return [*named, ("sync-calendar-resolver", self._forever(self._housekeeping))]
-
-    async def _forever(self, step: Callable[[], Awaitable[bool]]) -> None:
-        while True:
-            try:
-                busy = await step()
-            except TRANSIENT as exc:
-                log.warning("sync_loop_failed", error=f"{type(exc).__name__}: {exc}")
-                busy = False
-            except Exception:
-                log.exception("sync_loop_failed")
-                busy = False
-            if not busy:
-                await self._idle()
+        named = [(f"sync-writer-{i}", _forever(self._write_once, self._idle)) for i in range(self._workers)]
+        return [*named, ("sync-calendar-resolver", _forever(self._housekeeping, self._idle))]
 
     async def _idle(self) -> None:
-        """Wait for ``wake()`` or the poll interval (never swallowing a cancellation)."""
-        waiter = asyncio.ensure_future(self._wake.wait())
-        try:
-            await asyncio.wait({waiter}, timeout=self._deps.config.poll_interval)
-        finally:
-            waiter.cancel()
-        self._wake.clear()
+        await _wait(self._wake, self._deps.config.poll_interval)
 
     async def _write_once(self) -> bool:
         row = await self._next_claimed()
@@ -97,3 +104,29 @@ class Writer:
             self._last_purge = now
             await users.purge(self._deps.pool, self._deps.clock, self._deps.config.pending_retention)
         return False
+
+
+class InboundSyncs:
+    """N workers each claim one due calendar at a time and sync it; ``wake()`` makes them look now."""
+
+    def __init__(self, deps: inbound_sync.InboundDeps) -> None:
+        self._deps = deps
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def loops(self) -> list[tuple[str, Coroutine[Any, Any, None]]]:
+        workers = range(self._deps.config.workers)
+        return [(f"sync-inbound-{i}", _forever(self._sync_once, self._idle)) for i in workers]
+
+    async def _idle(self) -> None:
+        await _wait(self._wake, self._deps.config.poll_interval)
+
+    async def _sync_once(self) -> bool:
+        deps, now = self._deps, self._deps.clock.now()
+        rows = await calendar_syncs.claim(deps.pool, deps.owner, now, now + deps.config.lease, 1)
+        if not rows:
+            return False
+        await inbound_sync.sync(deps, rows[0])
+        return True

@@ -16,8 +16,9 @@ from typing import Any, Literal
 import asyncpg
 from aiohttp import web
 
+from services.sync.adapters import calendar_syncs
 from services.sync.app import create_app
-from services.sync.config import SyncConfig, WriterConfig
+from services.sync.config import InboundConfig, SyncConfig, WriterConfig
 from services.sync.domain.failures import Backoff
 from shared import messages as m
 from shared.amqp import Broker
@@ -39,6 +40,7 @@ FAST = WriterConfig(
     token_timeout=5.0,
     backoff=Backoff(base=0.05, cap=0.4),
 )
+FAST_INBOUND = InboundConfig(poll_interval=0.05, lease=timedelta(seconds=30), retry_in=timedelta(seconds=1))
 START = datetime(2030, 3, 4, 9, 0, tzinfo=UTC)  # appointments are upcoming for every test clock
 
 
@@ -83,9 +85,14 @@ class Sync:
 
 @asynccontextmanager
 async def running_sync(
-    common: CommonConfig, google: GoogleConfig, *, clock: Clock | None = None, **writer: Any
+    common: CommonConfig,
+    google: GoogleConfig,
+    *,
+    clock: Clock | None = None,
+    inbound: InboundConfig = FAST_INBOUND,
+    **writer: Any,
 ) -> AsyncIterator[Sync]:
-    config = SyncConfig(common=common, google=google, writer=replace(FAST, **writer))
+    config = SyncConfig(common=common, google=google, writer=replace(FAST, **writer), inbound=inbound)
     app = create_app(config, overrides={"clock": clock} if clock else None)
     async with serve(app) as url:
         yield Sync(app, url)
@@ -148,7 +155,7 @@ async def all_synced(db: asyncpg.Pool, count: int) -> None:
 
 @dataclass(frozen=True)
 class SyncWorld:
-    """What a sync service test drives: ``async with world.start(clock=..., **writer_changes)`` runs
+    """What a sync service test drives: ``async with world.start(clock=..., inbound=..., **writer_changes)`` runs
     sync; around it auth's token answers, Google (the emulator), the bus and the database."""
 
     start: Callable[..., Any]
@@ -189,3 +196,10 @@ async def synced_of(db: asyncpg.Pool, user_id: str, count: int) -> None:
 
 async def synced_in(db: asyncpg.Pool, calendar_id: str, count: int) -> None:
     assert await _synced_count(db, "calendar_id", calendar_id) == count
+
+
+async def push_arrived(db: asyncpg.Pool, user_id: str, calendar_id: str, now: datetime) -> None:
+    """What the webhook does for a push notification: ask for an inbound sync of the calendar."""
+    async with db.acquire() as conn, conn.transaction():
+        await conn.execute("SET LOCAL search_path TO sync")
+        await calendar_syncs.request(conn, user_id, calendar_id, now, "push")
