@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from services.sync.domain.failures import Backoff
 from services.sync.domain.mapping import SEND_UPDATES, MappingRules
-from shared.config import CommonConfig, ConfigError, Env, GoogleConfig
+from shared.config import CommonConfig, ConfigError, Env, GoogleConfig, check_url
 
 
 @dataclass(frozen=True)
@@ -28,11 +28,23 @@ class WriterConfig:
 
 
 @dataclass(frozen=True)
+class ChannelConfig:
+    """Watch channels for push notifications (docs/sync.md); without ``webhook_url`` none are made."""
+
+    webhook_url: str | None = None  # public HTTPS address of POST /webhooks/google/calendar
+    ttl: timedelta = timedelta(days=7)  # asked of Google as params.ttl; Google's expiration is stored
+    renew_before: timedelta = timedelta(days=1)  # a replacement is made when less is left
+    interval: float = 60.0  # seconds between reconciling rounds
+    cache_seconds: float = 5.0  # how long the webhook trusts a channel row it read
+
+
+@dataclass(frozen=True)
 class SyncConfig:
     common: CommonConfig
     google: GoogleConfig
     writer: WriterConfig = field(default_factory=WriterConfig)
     mapping: MappingRules = field(default_factory=MappingRules)
+    channels: ChannelConfig = field(default_factory=ChannelConfig)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> SyncConfig:
@@ -42,6 +54,7 @@ class SyncConfig:
             google=GoogleConfig.from_env(env),
             writer=_writer(env),
             mapping=_mapping(env),
+            channels=_channels(env),
         )
 
 
@@ -60,6 +73,17 @@ def _writer(env: Env) -> WriterConfig:
             base=env.number("SYNC_BACKOFF_BASE_SECONDS", 1.0, minimum=0.01),
             cap=env.number("SYNC_BACKOFF_CAP_SECONDS", 64.0, minimum=0.01),
         ),
+    )
+
+
+def _channels(env: Env) -> ChannelConfig:
+    webhook = env.text("SYNC_WEBHOOK_URL", "")
+    return ChannelConfig(
+        webhook_url=check_url("SYNC_WEBHOOK_URL", webhook) if webhook else None,
+        ttl=timedelta(seconds=env.integer("SYNC_CHANNEL_TTL_SECONDS", 604800, minimum=60)),
+        renew_before=timedelta(seconds=env.integer("SYNC_CHANNEL_RENEW_BEFORE_SECONDS", 86400, minimum=1)),
+        interval=env.number("SYNC_CHANNEL_RECONCILE_SECONDS", 60.0, minimum=0.01),
+        cache_seconds=env.number("SYNC_CHANNEL_CACHE_SECONDS", 5.0, minimum=0.0),
     )
 
 

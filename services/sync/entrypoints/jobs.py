@@ -1,5 +1,6 @@
 """sync's background loops: writer workers claiming due appointments (woken after a consumer
-commit, otherwise polling), the destination-calendar resolver, and the retention purge."""
+commit, otherwise polling), the destination-calendar resolver, the retention purge, and the
+channel keeper (watch channels created, renewed and stopped, docs/sync.md)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import asyncpg
 import structlog
 
 from services.sync.adapters import repository
-from services.sync.usecases import calendars, users, writer
+from services.sync.usecases import calendars, channels, users, writer
 
 log = structlog.get_logger(__name__)
 
@@ -53,13 +54,7 @@ class Writer:
                 await self._idle()
 
     async def _idle(self) -> None:
-        """Wait for ``wake()`` or the poll interval (never swallowing a cancellation)."""
-        waiter = asyncio.ensure_future(self._wake.wait())
-        try:
-            await asyncio.wait({waiter}, timeout=self._deps.config.poll_interval)
-        finally:
-            waiter.cancel()
-        self._wake.clear()
+        await _wait(self._wake, self._deps.config.poll_interval)
 
     async def _write_once(self) -> bool:
         row = await self._next_claimed()
@@ -97,3 +92,34 @@ class Writer:
             self._last_purge = now
             await users.purge(self._deps.pool, self._deps.clock, self._deps.config.pending_retention)
         return False
+
+
+class ChannelKeeper:
+    """Runs a channel round every ``interval`` seconds, or at once after ``wake()``."""
+
+    def __init__(self, deps: channels.ChannelDeps) -> None:
+        self._deps = deps
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await channels.keep(self._deps)
+            except TRANSIENT as exc:
+                log.warning("channel_round_failed", error=f"{type(exc).__name__}: {exc}")
+            except Exception:
+                log.exception("channel_round_failed")
+            await _wait(self._wake, self._deps.config.interval)
+
+
+async def _wait(wake: asyncio.Event, timeout: float) -> None:
+    """Wait for ``wake`` or ``timeout`` seconds (never swallowing a cancellation), then reset it."""
+    waiter = asyncio.ensure_future(wake.wait())
+    try:
+        await asyncio.wait({waiter}, timeout=timeout)
+    finally:
+        waiter.cancel()
+    wake.clear()
