@@ -18,7 +18,7 @@ async def request(
     gets one follow-up run (however many requests arrive meanwhile)."""
     await conn.execute(
         "INSERT INTO calendar_syncs (user_id, calendar_id, due_at, requested_by, last_push_at)"
-        " VALUES ($1, $2, $3, $4, CASE WHEN $4 = 'push' THEN $3 END)"
+        " VALUES ($1, $2, $3::timestamptz, $4::text, CASE WHEN $4 = 'push' THEN $3 END)"
         " ON CONFLICT (user_id, calendar_id) DO UPDATE SET"
         " follow_up = calendar_syncs.follow_up OR calendar_syncs.state = 'running',"
         " state = CASE WHEN calendar_syncs.state = 'running' THEN 'running' ELSE 'pending' END,"
