@@ -49,7 +49,10 @@ async def paused(
 ) -> None:
     """Google ended the grant: appointments wait (not claimable) until the user reconnects. Its
     channels cannot be stopped without a working token: their pushes are ignored until they lapse."""
-    await user_state.set_grant_state(conn, event.user_id, "disconnected", event.reason, event.occurred_at)
+    if not await user_state.set_grant_state(
+        conn, event.user_id, "disconnected", event.reason, event.occurred_at
+    ):
+        return
     stopped = await channels.stop_locally(conn, event.user_id, deps.clock.now(), "grant_dead")
     if stopped:
         log.info("channels_stopped_locally", user_id=event.user_id, channels=stopped)
