@@ -1,13 +1,15 @@
 """The Calendar v3 calls sync makes on one user's token: the writer's (with sync's ``sendUpdates``
-choice) and inbound sync's event lists."""
+choice), inbound sync's event lists, and the channel keeper's watch-channel calls."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
-from shared.google.calendar import GoogleCalendar
+from shared.google.calendar import GoogleApiError, GoogleCalendar
 
+NOT_FOUND = 404
 MAX_LIST_PAGES = 20  # 250 entries a page at most: far more calendars than anyone has
 
 
@@ -71,3 +73,26 @@ class EventReader:
             show_deleted=True,
             max_results=self._page_size,
         )
+
+
+class WatchChannels:
+    """events.watch and channels.stop on one user's token (docs/google.md §9)."""
+
+    def __init__(self, calendar: GoogleCalendar, *, address: str, ttl_seconds: int) -> None:
+        self._calendar, self._address, self._ttl = calendar, address, ttl_seconds
+
+    async def watch(self, token: str, calendar_id: str, channel_id: str, secret: str) -> tuple[str, datetime]:
+        """Open the channel; Google's resource id and expiration (a string or a number of ms)."""
+        answer = await self._calendar.events_watch(
+            token, calendar_id, channel_id, self._address, secret, ttl_seconds=self._ttl
+        )
+        expires = datetime.fromtimestamp(int(answer["expiration"]) / 1000, tz=UTC)
+        return str(answer["resourceId"]), expires
+
+    async def stop(self, token: str, channel_id: str, resource_id: str) -> None:
+        """Stop the channel; Google's 404 (unknown or expired channel) counts as stopped."""
+        try:
+            await self._calendar.channels_stop(token, channel_id, resource_id)
+        except GoogleApiError as exc:
+            if exc.status != NOT_FOUND:
+                raise

@@ -1,5 +1,6 @@
 """sync's Prometheus metrics: how writes to Google end, which Google errors they meet, how inbound
-syncs end, and changes the safety net found that no push had announced."""
+syncs end, changes the safety net found that no push had announced, how push notifications are
+answered and what the channel keeper does."""
 
 from __future__ import annotations
 
@@ -27,4 +28,15 @@ class SyncMetrics:
         self.missed_pushes = define.counter(
             "channel_missed_pushes_total",
             "Safety-net syncs that found changes although no push notification had come",
+        )
+        self.pushes = define.counter(
+            "push_notifications_total",
+            "Push notifications received, by outcome (sync, changed, unknown, stopped, forbidden,"
+            " too_large, unavailable)",
+            "outcome",
+        )
+        self.channels = define.counter(
+            "channels_total",
+            "Watch channel actions, by kind (created, watch_failed, stopped, abandoned, stop_failed)",
+            "action",
         )

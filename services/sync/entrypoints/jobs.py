@@ -1,6 +1,7 @@
 """sync's background loops: writer workers claiming due appointments (woken after a consumer
-commit, otherwise polling), the destination-calendar resolver, the retention purge, and inbound
-workers claiming calendars due for a sync (requested, or due by the safety net)."""
+commit, otherwise polling), the destination-calendar resolver, the retention purge, inbound
+workers claiming calendars due for a sync (requested, or due by the safety net), and the channel
+keeper (watch channels created, renewed and stopped, docs/sync.md)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import asyncpg
 import structlog
 
 from services.sync.adapters import calendar_syncs, repository
-from services.sync.usecases import calendars, inbound_sync, users, writer
+from services.sync.usecases import calendars, channels, inbound_sync, users, writer
 
 log = structlog.get_logger(__name__)
 
@@ -130,3 +131,24 @@ class InboundSyncs:
             return False
         await inbound_sync.sync(deps, rows[0])
         return True
+
+
+class ChannelKeeper:
+    """Runs a channel round every ``interval`` seconds, or at once after ``wake()``."""
+
+    def __init__(self, deps: channels.ChannelDeps) -> None:
+        self._deps = deps
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def loops(self) -> list[tuple[str, Coroutine[Any, Any, None]]]:
+        return [("sync-channel-keeper", _forever(self._round, self._idle))]
+
+    async def _round(self) -> bool:
+        await channels.keep(self._deps)
+        return False  # a round does all there is: wait for the interval or a wake-up
+
+    async def _idle(self) -> None:
+        await _wait(self._wake, self._deps.config.interval)

@@ -18,7 +18,7 @@ from aiohttp import web
 
 from services.sync.adapters import calendar_syncs
 from services.sync.app import create_app
-from services.sync.config import InboundConfig, SyncConfig, WriterConfig
+from services.sync.config import ChannelConfig, InboundConfig, SyncConfig, WriterConfig
 from services.sync.domain.failures import Backoff
 from shared import messages as m
 from shared.amqp import Broker
@@ -27,6 +27,7 @@ from shared.config import CommonConfig, GoogleConfig
 from shared.rpc import serve as serve_rpc
 from tests.support.bus import PublishingBroker
 from tests.support.helpers import eventually, serve
+from tests.support.service_process import free_port
 
 SCOPES = [
     "https://www.googleapis.com/auth/calendar.events",
@@ -47,17 +48,21 @@ START = datetime(2030, 3, 4, 9, 0, tzinfo=UTC)  # appointments are upcoming for 
 @dataclass
 class TokenStandIn:
     """auth's token answers: ``accounts[user_id]`` is the Google email; ``disconnected`` users get
-    ``disconnected``; ``requests`` lists ``(user_id, force_refresh)``."""
+    ``disconnected``; ``requests`` lists ``(user_id, force_refresh)``, ``deleted_grant_requests``
+    ``(user_id, grant_id)`` of requests ``for_deleted_grant`` (answered like any other)."""
 
     emulator: Any
     accounts: dict[str, str] = field(default_factory=dict)
     disconnected: set[str] = field(default_factory=set)
     requests: list[tuple[str, bool]] = field(default_factory=list)
+    deleted_grant_requests: list[tuple[str, str]] = field(default_factory=list)
 
     async def answer(self, message: m.Message) -> m.Message:
         assert isinstance(message, m.TokenRequested)
         user_id = message.user_id
         self.requests.append((user_id, message.force_refresh))
+        if message.for_deleted_grant is not None:
+            self.deleted_grant_requests.append((user_id, message.for_deleted_grant))
         if user_id in self.disconnected:
             return m.TokenReply(user_id=user_id, status="disconnected", reason="revoked")
         email = self.accounts.get(user_id)
@@ -90,11 +95,23 @@ async def running_sync(
     *,
     clock: Clock | None = None,
     inbound: InboundConfig = FAST_INBOUND,
+    channels: ChannelConfig | None = None,
     **writer: Any,
 ) -> AsyncIterator[Sync]:
-    config = SyncConfig(common=common, google=google, writer=replace(FAST, **writer), inbound=inbound)
+    """sync on a free port; with ``channels``, its webhook address is that port's (plain http on
+    loopback, which the emulator accepts)."""
+    port = 0 if channels is None else free_port()
+    if channels is not None:
+        channels = replace(channels, webhook_url=f"http://127.0.0.1:{port}/webhooks/google/calendar")
+    config = SyncConfig(
+        common=common,
+        google=google,
+        writer=replace(FAST, **writer),
+        inbound=inbound,
+        channels=channels or ChannelConfig(),
+    )
     app = create_app(config, overrides={"clock": clock} if clock else None)
-    async with serve(app) as url:
+    async with serve(app, port=port) as url:
         yield Sync(app, url)
 
 
