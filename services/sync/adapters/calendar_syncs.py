@@ -109,17 +109,3 @@ async def extend(
     )
     return status != "UPDATE 0"
 
-
-async def mark_synced(
-    conn: asyncpg.Connection | asyncpg.Pool, user_id: str, calendar_id: str, sync_token: str, now: datetime
-) -> None:
-    """A full sync of the calendar ended with ``sync_token``: the calendar may be watched."""
-    await conn.execute(
-        "INSERT INTO calendar_syncs (user_id, calendar_id, state, due_at, requested_by, sync_token,"
-        " last_synced_at) VALUES ($1, $2, 'idle', $3, 'initial', $4, $3)"
-        " ON CONFLICT (user_id, calendar_id) DO UPDATE SET sync_token = $4, last_synced_at = $3",
-        user_id,
-        calendar_id,
-        now,
-        sync_token,
-    )

@@ -1,8 +1,8 @@
 """Watch channels and push notifications: the emulator pushes over real HTTP to the running sync.
 
-A channel is made once the calendar's initial sync is done (marked here with ``mark_synced``: the
-incremental engine sets it), its ``sync`` push makes it live, ``exists`` pushes ask for a sync,
-renewal overlaps, and switching calendar, a dead grant and a deleted grant each end it; forged
+A channel is made once the calendar's initial full sync (requested when its calendar is resolved)
+is done, its ``sync`` push makes it live, an ``exists`` push leads to an incremental sync, renewal
+overlaps, and switching calendar, a dead grant and a deleted grant each end it; forged
 notifications change nothing and cost no Google call."""
 
 from __future__ import annotations
@@ -15,10 +15,8 @@ from typing import Any
 import aiohttp
 import asyncpg
 
-from services.sync.adapters import calendar_syncs
 from services.sync.config import ChannelConfig
 from shared import messages as m
-from shared.runtime import POOL
 from tests.service.sync.support import Sync, SyncWorld
 from tests.service.sync.test_calendar_choice import choose
 from tests.support.helpers import eventually
@@ -26,11 +24,6 @@ from tests.support.helpers import eventually
 EMAIL, TEAM = "alice@example.com", "team@group.calendar.google.com"
 QUICK = ChannelConfig(interval=0.1, cache_seconds=0.1)
 WEBHOOK = "/webhooks/google/calendar"
-
-
-async def _synced(sync: Sync, user_id: str, calendar_id: str) -> None:
-    """The initial full sync of the calendar is done (as the incremental engine will record it)."""
-    await calendar_syncs.mark_synced(sync.app[POOL], user_id, calendar_id, "st-1", datetime.now(UTC))
 
 
 async def _channels(db: asyncpg.Pool, user_id: str) -> list[asyncpg.Record]:
@@ -54,17 +47,35 @@ async def _sync_row(db: asyncpg.Pool, user_id: str) -> dict[str, Any]:
     return dict(row)
 
 
-async def _watched(world: SyncWorld, sync: Sync, user_id: str = "u1") -> tuple[str, asyncpg.Record]:
+async def _watched(world: SyncWorld, user_id: str = "u1") -> tuple[str, asyncpg.Record]:
     world.add_account(user_id, EMAIL)
     calendar_id = await world.connect(user_id, EMAIL)
-    await _synced(sync, user_id, calendar_id)
     return calendar_id, await _one_live(world.db, user_id)
 
 
-async def _requested_by_push(db: asyncpg.Pool, user_id: str) -> None:
-    synced = await _sync_row(db, user_id)
-    assert synced["state"] == "pending" and synced["requested_by"] == "push", synced
-    assert synced["last_push_at"] is not None
+def _calls(world: SyncWorld, calendar_id: str) -> list[str]:
+    """Google's calls for the calendar's events, in order: ``full`` or ``incremental`` (with a
+    syncToken) for each events.list, ``watch`` for each events.watch."""
+    events = f"/calendar/v3/calendars/{calendar_id}/events"
+    named = {("GET", events): "list", ("POST", events + "/watch"): "watch"}
+    calls = [(named.get((r.method, r.path)), r.query) for r in world.emulator.requests]
+    return [
+        ("incremental" if "syncToken" in query else "full") if name == "list" else name
+        for name, query in calls
+        if name is not None
+    ]
+
+
+async def _synced_after_push(world: SyncWorld, calendar_id: str, since: int, pushed: datetime | None) -> None:
+    """A push arrived after ``pushed`` and an incremental sync followed it (Google's first
+    ``since`` calls not counted)."""
+
+    async def check() -> None:
+        last_push_at = (await _sync_row(world.db, "u1"))["last_push_at"]
+        assert last_push_at is not None and (pushed is None or last_push_at > pushed), last_push_at
+        assert "incremental" in _calls(world, calendar_id)[since:], _calls(world, calendar_id)
+
+    await eventually(check)
 
 
 def _user_changes(world: SyncWorld, calendar_id: str, title: str) -> None:
@@ -103,19 +114,16 @@ async def test_a_channel_is_made_after_the_initial_sync_goes_live_and_pushes_ask
     world: SyncWorld,
 ) -> None:
     async with world.start(channels=QUICK) as sync:
-        world.add_account("u1", EMAIL)
-        calendar_id = await world.connect("u1", EMAIL)
-        assert await _channels(world.db, "u1") == []  # no channel before the initial sync
-        await _synced(sync, "u1", calendar_id)
-        row = await _one_live(world.db, "u1")
+        calendar_id, row = await _watched(world)
+        assert _calls(world, calendar_id) == ["full", "watch"]  # no channel before the initial sync
         channel = world.emulator.state.channels[row["channel_id"]]
         assert channel.address == sync.url + WEBHOOK and channel.calendar_id == calendar_id
         assert row["token_hash"] == hashlib.sha256(channel.token.encode()).digest()  # never the token
         assert row["live_at"] is not None and row["grant_id"] == "g-u1"
-        assert (await _sync_row(world.db, "u1"))["state"] == "idle"
+        assert (await _sync_row(world.db, "u1"))["sync_token"] is not None
 
         _user_changes(world, calendar_id, "dentist")
-        await eventually(lambda: _requested_by_push(world.db, "u1"))
+        await _synced_after_push(world, calendar_id, 2, None)
         await world.emulator.flush_pushes()
         assert {(p.state, p.status) for p in world.emulator.pushes} == {("sync", 200), ("exists", 200)}
 
@@ -127,7 +135,7 @@ async def test_renewal_makes_the_new_channel_first_and_stops_the_old_one_after(w
     )
     async with world.start(channels=renewing) as sync:
         world.emulator.fail_for("/calendar/v3/channels/stop", 503)
-        calendar_id, first = await _watched(world, sync)
+        calendar_id, first = await _watched(world)
 
         async def renewed() -> list[asyncpg.Record]:
             rows = await _channels(world.db, "u1")
@@ -141,9 +149,9 @@ async def test_renewal_makes_the_new_channel_first_and_stops_the_old_one_after(w
         old = world.emulator.state.channels[first["channel_id"]]
         assert not old.stopped
         for channel in (old, newer):
-            await world.db.execute("UPDATE sync.calendar_syncs SET state = 'idle', requested_by = 'initial'")
+            since, pushed = len(_calls(world, calendar_id)), (await _sync_row(world.db, "u1"))["last_push_at"]
             assert await _push(sync, _headers(channel)) == 200
-            await eventually(lambda: _requested_by_push(world.db, "u1"))
+            await _synced_after_push(world, calendar_id, since, pushed)
         assert old.calendar_id == newer.calendar_id == calendar_id
         world.emulator.clear_faults()
 
@@ -161,30 +169,27 @@ async def test_switching_calendar_stops_the_channel_on_the_old_one(
     world: SyncWorld, service_token: str
 ) -> None:
     async with world.start(channels=QUICK) as sync:
-        _, row = await _watched(world, sync)
+        calendar_id, row = await _watched(world)
         world.emulator.add_calendar(EMAIL, TEAM, "Team")
         assert (await choose(sync.url, service_token, "u1", TEAM))[0] == 200
 
-        async def stopped() -> None:
-            (stopped,) = await _channels(world.db, "u1")
+        async def switched() -> None:
+            rows = {r["calendar_id"]: r for r in await _channels(world.db, "u1")}
+            assert rows.keys() == {calendar_id, TEAM}, rows
+            stopped, new_one = rows[calendar_id], rows[TEAM]
             assert stopped["state"] == "stopped" and stopped["stop_reason"] == "calendar_switched", stopped
             assert stopped["at_google"] and world.emulator.state.channels[row["channel_id"]].stopped
+            assert new_one["state"] == "live", new_one
 
-        await eventually(stopped)
-        await _synced(sync, "u1", TEAM)
-
-        async def new_one() -> None:
-            rows = await _channels(world.db, "u1")
-            assert [(r["calendar_id"], r["state"]) for r in rows][-1] == (TEAM, "live"), rows
-
-        await eventually(new_one)
+        await eventually(switched)
+        assert _calls(world, TEAM) == ["full", "watch"]  # the new channel after the initial sync
 
 
 async def test_a_dead_grant_stops_its_channels_here_only_and_their_pushes_are_ignored(
     world: SyncWorld,
 ) -> None:
     async with world.start(channels=QUICK) as sync:
-        calendar_id, row = await _watched(world, sync)
+        calendar_id, row = await _watched(world)
         now = datetime.now(UTC)
         dead = m.GrantDisconnected(
             user_id="u1", grant_id="g-u1", reason="revoked", since=now, occurred_at=now
@@ -214,8 +219,8 @@ async def test_a_deleted_grant_has_its_channels_stopped_with_its_token_and_auth_
     """The token comes from a ``for_deleted_grant`` request (the stand-in answers it as auth will
     from the held revocation); a user without channels is reported at once with none stopped."""
     told = await probe(m.SYNC_EVENTS, "sync.channels.stopped")
-    async with world.start(channels=QUICK) as sync:
-        _, row = await _watched(world, sync)
+    async with world.start(channels=QUICK):
+        _, row = await _watched(world)
         world.add_account("u2", "bob@example.com")
         await world.connect("u2", "bob@example.com")
         await world.broker.publish(m.GrantDeleted(user_id="u2", grant_id="g-u2"))
@@ -231,7 +236,7 @@ async def test_a_deleted_grant_has_its_channels_stopped_with_its_token_and_auth_
 
 async def test_forged_notifications_change_nothing_and_call_no_google(world: SyncWorld) -> None:
     async with world.start(channels=QUICK) as sync:
-        _, row = await _watched(world, sync)
+        _, row = await _watched(world)
         channel = world.emulator.state.channels[row["channel_id"]]
         await world.emulator.flush_pushes()
         before = await _sync_row(world.db, "u1")
