@@ -1,9 +1,10 @@
-"""sync's composition root: every dependency and every loop of the outbound path.
+"""sync's composition root: every dependency and every loop, outbound and inbound.
 
 bus → entrypoints/consumers (record the newest version as pending) → entrypoints/jobs (writer
 workers claim due rows) → usecases/writer (token, Google, outcome) → adapters (SQL, Calendar, auth).
 Inbound: entrypoints/jobs (inbound workers claim due calendars) → usecases/inbound_sync (events.list,
-what changes mean, outbox) → adapters.
+what changes mean, outbox) → adapters. Pushes: entrypoints/webhooks → usecases/push_receiver →
+push_intake (a sync request); entrypoints/jobs (channel keeper) → usecases/channels (watch, renew, stop).
 """
 
 from __future__ import annotations

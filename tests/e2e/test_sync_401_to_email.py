@@ -17,7 +17,7 @@ import pytest_asyncio
 from shared.amqp import Broker
 from shared.config import CommonConfig, GoogleConfig
 from tests.e2e.support import EMAIL, Chain, chain, plain
-from tests.service.sync.support import booked, calendar_of, ours, push_arrived, running_sync
+from tests.service.sync.support import booked, calendar_of, first_sync_done, ours, push_arrived, running_sync
 from tests.support.helpers import eventually
 
 
@@ -64,10 +64,6 @@ async def test_a_write_with_a_revoked_grant_leads_to_the_revoked_email(
     assert [e["summary"] for e in ours(emulator, EMAIL)["a1"]] == ["a1 v1"]
 
 
-async def _first_sync_done(db: asyncpg.Pool) -> None:
-    assert await db.fetchval("SELECT sync_token FROM sync.calendar_syncs WHERE state = 'idle'") is not None
-
-
 async def test_a_revoked_grant_is_found_by_inbound_sync(
     connected: Chain, emulator: Any, clean_db: asyncpg.Pool
 ) -> None:
@@ -75,7 +71,7 @@ async def test_a_revoked_grant_is_found_by_inbound_sync(
     calendar leads to the same email."""
     c = connected
     calendar_id = await calendar_of(clean_db, c.user_id)
-    await eventually(lambda: _first_sync_done(clean_db))
+    await first_sync_done(clean_db, c.user_id)
     emulator.revoke_user(EMAIL)
     await push_arrived(clean_db, c.user_id, calendar_id, c.clock.now())
     alert = await c.mail.wait_for(timeout=15)

@@ -165,6 +165,16 @@ async def calendar_of(db: asyncpg.Pool, user_id: str) -> str:
     return await eventually(check)
 
 
+async def first_sync_done(db: asyncpg.Pool, user_id: str) -> None:
+    """The calendar's initial full sync (requested once sync resolved it) has ended."""
+
+    async def check() -> None:
+        query = "SELECT sync_token FROM sync.calendar_syncs WHERE user_id = $1 AND state = 'idle'"
+        assert await db.fetchval(query, user_id) is not None
+
+    await eventually(check)
+
+
 async def all_synced(db: asyncpg.Pool, count: int) -> None:
     rows = await db.fetch("SELECT state, version, synced_version FROM sync.appointments")
     assert len(rows) == count and all(r["state"] == "synced" for r in rows), [dict(r) for r in rows]
