@@ -108,4 +108,3 @@ async def extend(
         lease_until,
     )
     return status != "UPDATE 0"
-
