@@ -47,27 +47,35 @@ async def _wait(wake: asyncio.Event, seconds: float) -> None:
     wake.clear()
 
 
-class Writer:
+class _Woken:
+    """Loops whose idle wait (``interval`` seconds) ``wake()`` cuts short."""
+
+    def __init__(self, interval: float) -> None:
+        self._interval = interval
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        """Have idle loops look now (consumers call it after their commit)."""
+        self._wake.set()
+
+    async def _idle(self) -> None:
+        await _wait(self._wake, self._interval)
+
+
+class Writer(_Woken):
     """N workers share this replica's claims; ``wake()`` makes idle workers look at once."""
 
     def __init__(self, deps: writer.WriterDeps, resolve: calendars.ResolveDeps, *, workers: int) -> None:
+        super().__init__(deps.config.poll_interval)
         self._deps, self._resolve, self._workers = deps, resolve, workers
-        self._wake = asyncio.Event()
         self._last_purge = deps.clock.now() - PURGE_EVERY
         self._claimed: list[asyncpg.Record] = []  # leased for this replica, no worker on them yet
         self._claiming = asyncio.Lock()
         self._writing = 0
 
-    def wake(self) -> None:
-        """Have idle workers look for due work now (consumers call it after their commit)."""
-        self._wake.set()
-
     def loops(self) -> list[tuple[str, Coroutine[Any, Any, None]]]:
         named = [(f"sync-writer-{i}", _forever(self._write_once, self._idle)) for i in range(self._workers)]
         return [*named, ("sync-calendar-resolver", _forever(self._housekeeping, self._idle))]
-
-    async def _idle(self) -> None:
-        await _wait(self._wake, self._deps.config.poll_interval)
 
     async def _write_once(self) -> bool:
         row = await self._next_claimed()
@@ -107,22 +115,16 @@ class Writer:
         return False
 
 
-class InboundSyncs:
+class InboundSyncs(_Woken):
     """N workers each claim one due calendar at a time and sync it; ``wake()`` makes them look now."""
 
     def __init__(self, deps: inbound_sync.InboundDeps) -> None:
+        super().__init__(deps.config.poll_interval)
         self._deps = deps
-        self._wake = asyncio.Event()
-
-    def wake(self) -> None:
-        self._wake.set()
 
     def loops(self) -> list[tuple[str, Coroutine[Any, Any, None]]]:
         workers = range(self._deps.config.workers)
         return [(f"sync-inbound-{i}", _forever(self._sync_once, self._idle)) for i in workers]
-
-    async def _idle(self) -> None:
-        await _wait(self._wake, self._deps.config.poll_interval)
 
     async def _sync_once(self) -> bool:
         deps, now = self._deps, self._deps.clock.now()
@@ -133,15 +135,12 @@ class InboundSyncs:
         return True
 
 
-class ChannelKeeper:
+class ChannelKeeper(_Woken):
     """Runs a channel round every ``interval`` seconds, or at once after ``wake()``."""
 
     def __init__(self, deps: channels.ChannelDeps) -> None:
+        super().__init__(deps.config.interval)
         self._deps = deps
-        self._wake = asyncio.Event()
-
-    def wake(self) -> None:
-        self._wake.set()
 
     def loops(self) -> list[tuple[str, Coroutine[Any, Any, None]]]:
         return [("sync-channel-keeper", _forever(self._round, self._idle))]
@@ -149,6 +148,3 @@ class ChannelKeeper:
     async def _round(self) -> bool:
         await channels.keep(self._deps)
         return False  # a round does all there is: wait for the interval or a wake-up
-
-    async def _idle(self) -> None:
-        await _wait(self._wake, self._deps.config.interval)
