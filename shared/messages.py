@@ -333,6 +333,14 @@ class TokenRequested(Message):
 
     user_id: str
     force_refresh: bool = False
+    for_deleted_grant: str | None = Field(
+        default=None,
+        description=(
+            "The id of a just-deleted grant whose watch channels sync must stop: auth answers from the"
+            " grant's held revocation (docs/auth.md) instead of a live grant, and `no_grant` once it is"
+            " revoked."
+        ),
+    )
 
 
 class TokenReply(Message):
@@ -385,6 +393,79 @@ class CalendarSelected(Message):
 
     user_id: str
     calendar_id: str
+
+
+class ChannelsStopped(Message):
+    """sync stopped every watch channel of a deleted grant (or gave up on them): auth may revoke it now.
+
+    auth holds a deleted grant's revocation until this message or its hold timeout, whichever comes
+    first, because stopping a channel at Google needs the grant's token."""
+
+    TYPE: ClassVar[str] = "channels.stopped"
+    EXCHANGE: ClassVar[str] = SYNC_EVENTS
+    ROUTING_KEY: ClassVar[str] = "sync.channels.stopped"
+
+    user_id: str
+    grant_id: str
+    stopped: int = Field(ge=0, description="How many channels Google confirmed stopped.")
+    abandoned: int = Field(
+        default=0, ge=0, description="Channels sync could not stop (they lapse at their expiration)."
+    )
+
+
+class _CalendarEventRef(Message):
+    """Names one event of a user's destination calendar (the base of inbound sync's messages)."""
+
+    EXCHANGE: ClassVar[str] = SYNC_EVENTS
+
+    user_id: str
+    calendar_id: str
+    event_id: str
+
+
+class CalendarEventChanged(_CalendarEventRef):
+    """An event in the user's destination calendar was created or changed in Google (seen by
+    inbound sync). Events sync wrote itself are not announced.
+
+    ``appointment_id`` is set when the event is one of ours (it carries our private tag)."""
+
+    TYPE: ClassVar[str] = "calendar.event.changed"
+    ROUTING_KEY: ClassVar[str] = "sync.calendar.event.changed"
+
+    start: EventTime | None = Field(default=None, description="The event's start (None if Google gave none).")
+    end: EventTime | None = Field(
+        default=None, description="The event's end, exclusive (None if Google gave none)."
+    )
+    all_day: bool = False
+    busy: bool = Field(default=True, description="False when the event is marked free (`transparency`).")
+    status: Literal["confirmed", "tentative"] = "confirmed"
+    appointment_id: str | None = None
+
+
+class CalendarEventDeleted(_CalendarEventRef):
+    """An event sync had seen in the user's destination calendar was deleted in Google (a
+    cancelled entry, or its absence from a full list). Deletions sync made itself are not announced."""
+
+    TYPE: ClassVar[str] = "calendar.event.deleted"
+    ROUTING_KEY: ClassVar[str] = "sync.calendar.event.deleted"
+
+    appointment_id: str | None = None
+
+
+class AppointmentExternalChange(_CalendarEventRef):
+    """The user moved or deleted in Google the event sync wrote for an appointment, or it was
+    rewritten without our private tag (``edited``).
+
+    The platform stays the source of truth: sync does not change the appointment; the platform
+    decides (accept the move, cancel, or publish the appointment again)."""
+
+    TYPE: ClassVar[str] = "appointment.external_change"
+    ROUTING_KEY: ClassVar[str] = "sync.appointment.external_change"
+
+    appointment_id: str
+    change: Literal["moved", "deleted", "edited"]
+    start: EventTime | None = Field(default=None, description="The event's new start (None when deleted).")
+    end: EventTime | None = Field(default=None, description="The event's new end (None when deleted).")
 
 
 class AppointmentsBackfillRequested(Message):
@@ -447,6 +528,10 @@ ALL_MESSAGES: tuple[type[Message], ...] = (
     TokenReply,
     CalendarProblem,
     CalendarSelected,
+    ChannelsStopped,
+    CalendarEventChanged,
+    CalendarEventDeleted,
+    AppointmentExternalChange,
     AppointmentsBackfillRequested,
     NotificationSent,
     NotificationFailed,

@@ -8,7 +8,9 @@
     auth.events (topic) -----auth.grant.*-------------> sync.grant_events
                             --auth.#------------------> notifier.auth_events
     sync.events (topic) -----sync.calendar.*----------> notifier.calendar_events
+                            --sync.channels.stopped----> auth.sync_events
                             --sync.appointments.backfill_requested--> (the platform's own queue)
+                            --sync.calendar.event.*, sync.appointment.external_change--> (the platform's)
     auth.rpc (direct) -------auth.token.requested-----> auth.token_requests --reply_to--> caller
     notifier.events (topic)  (published for the platform; nobody in calsync consumes it)
 
@@ -44,7 +46,14 @@ EXCHANGES: dict[str, str] = {
 # by design there. Everywhere else an unroutable message is an error (the publisher sees it).
 OPTIONAL_ROUTING = frozenset({m.NOTIFIER_EVENTS})
 # Single routing keys whose consumer lives outside calsync (the platform binds its own queue).
-OPTIONAL_ROUTING_KEYS = frozenset({m.AppointmentsBackfillRequested.ROUTING_KEY})
+OPTIONAL_ROUTING_KEYS = frozenset(
+    {
+        m.AppointmentsBackfillRequested.ROUTING_KEY,
+        m.CalendarEventChanged.ROUTING_KEY,
+        m.CalendarEventDeleted.ROUTING_KEY,
+        m.AppointmentExternalChange.ROUTING_KEY,
+    }
+)
 
 
 def routing_required(exchange: str, routing_key: str) -> bool:
@@ -88,6 +97,7 @@ QUEUES: dict[str, QueueSpec] = {
         QueueSpec("sync.grant_events", m.AUTH_EVENTS, ("auth.grant.*",), "sync"),
         QueueSpec("auth.user_events", m.PLATFORM_EVENTS, ("platform.user.deleted",), "auth"),
         QueueSpec("auth.token_requests", m.AUTH_RPC, ("auth.token.requested",), "auth"),
+        QueueSpec("auth.sync_events", m.SYNC_EVENTS, ("sync.channels.stopped",), "auth"),
         QueueSpec("notifier.user_events", m.PLATFORM_EVENTS, ("platform.user.*",), "notifier"),
         QueueSpec("notifier.auth_events", m.AUTH_EVENTS, ("auth.#",), "notifier"),
         QueueSpec("notifier.calendar_events", m.SYNC_EVENTS, ("sync.calendar.*",), "notifier"),

@@ -1,5 +1,5 @@
 """auth's one composition root: every dependency is built here and every background loop (refresh
-scheduler, revocation retries, token RPC and user-event consumers) is started here, in cleanup
+scheduler, revocation retries, token RPC, user-event and sync-event consumers) is started here, in cleanup
 contexts on top of the shared runtime (pool, broker, outbox relay, HTTP client).
 
 ``overrides`` (tests): ``{"clock": Clock}``.
@@ -36,6 +36,7 @@ from shared.web import REGISTRY, add_landing_page
 
 TOKEN_REQUESTS = "auth.token_requests"
 USER_EVENTS = "auth.user_events"
+SYNC_EVENTS = "auth.sync_events"
 
 
 def create_app(config: AuthConfig, *, overrides: dict[str, Any] | None = None) -> web.Application:
@@ -115,8 +116,13 @@ async def _background(app: web.Application) -> AsyncIterator[None]:
     refresh, broker = app[REFRESH], app[BROKER]
     answer = functools.partial(consumers.on_token_request, refresh, app[GRANT_LOCKS])
     token_server = await rpc.serve(broker, TOKEN_REQUESTS, m.TokenRequested, answer)
+    wake = app[REVOKE_WAKE].set
+    user_routes = consumers.user_event_routes(
+        refresh.outbox, refresh.clock, hold=app[CONFIG].revoke_hold, wake=wake
+    )
+    await broker.consume(USER_EVENTS, user_routes, pool=refresh.pool)
     await broker.consume(
-        USER_EVENTS, consumers.user_event_routes(refresh.outbox, refresh.clock), pool=refresh.pool
+        SYNC_EVENTS, consumers.sync_event_routes(refresh.clock, wake=wake), pool=refresh.pool
     )
     loops = [
         asyncio.create_task(jobs.refresh_scheduler(refresh), name="refresh-scheduler"),

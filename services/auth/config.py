@@ -53,6 +53,7 @@ class AuthConfig:
     session_ttl: int = 3600  # seconds a settings page session (cookie set from a link) lasts
     revoke_retry_interval: float = 30.0  # seconds between passes over pending revocations
     revoke_max_attempts: int = 20
+    revoke_hold: float = 30.0  # seconds a deleted grant's revoke waits for channels.stopped (0: no hold)
     risc_refetch_interval: float = 60.0  # seconds: an unknown kid refetches Google's keys at most this often
     refresh: RefreshSettings = field(default_factory=RefreshSettings)  # refresh, longest silence, breaker
     sync: SyncApiSettings = field(default_factory=SyncApiSettings)  # the settings page's Calendar
@@ -84,6 +85,7 @@ class AuthConfig:
             session_ttl=env.integer("SETTINGS_SESSION_TTL_SECONDS", 3600, minimum=60),
             revoke_retry_interval=env.number("REVOKE_RETRY_INTERVAL", 30.0, minimum=0.01),
             revoke_max_attempts=env.integer("REVOKE_MAX_ATTEMPTS", 20, minimum=1),
+            revoke_hold=env.number("REVOKE_HOLD_SECONDS", 30.0, minimum=0),
             risc_refetch_interval=env.number("RISC_KEYS_REFETCH_SECONDS", 60.0, minimum=0),
             refresh=refresh_settings_from_env(env),
             sync=SyncApiSettings.from_env(env),

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from services.sync.domain.failures import Backoff
 from services.sync.domain.mapping import SEND_UPDATES, MappingRules
-from shared.config import CommonConfig, ConfigError, Env, GoogleConfig, google_service
+from shared.config import CommonConfig, ConfigError, Env, GoogleConfig, check_url, google_service
 
 
 @dataclass(frozen=True)
@@ -28,17 +28,50 @@ class WriterConfig:
 
 
 @dataclass(frozen=True)
+class InboundConfig:
+    """How sync reads changes from Google (docs/sync.md "Changes made in Google")."""
+
+    workers: int = 2  # calendars synced at once per replica
+    poll_interval: float = 1.0  # seconds between looks for due calendars
+    lease: timedelta = timedelta(seconds=300)  # a run not finished by then is taken over
+    safety_net: timedelta = timedelta(hours=6)  # a calendar without pushes is synced this often
+    full_sync_past: timedelta = timedelta(days=30)  # a full list starts this long ago (no end bound)
+    page_size: int = 250  # events.list maxResults
+    retry_in: timedelta = timedelta(seconds=60)  # after Google or auth failed
+
+
+@dataclass(frozen=True)
+class ChannelConfig:
+    """Watch channels for push notifications (docs/sync.md); without ``webhook_url`` none are made."""
+
+    webhook_url: str | None = None  # public HTTPS address of POST /webhooks/google/calendar
+    ttl: timedelta = timedelta(days=7)  # asked of Google as params.ttl; Google's expiration is stored
+    renew_before: timedelta = timedelta(days=1)  # a replacement is made when less is left
+    interval: float = 60.0  # seconds between reconciling rounds
+    cache_seconds: float = 5.0  # how long the webhook trusts a channel row it read
+
+
+@dataclass(frozen=True)
 class SyncConfig:
     common: CommonConfig
     google: GoogleConfig
     writer: WriterConfig = field(default_factory=WriterConfig)
     mapping: MappingRules = field(default_factory=MappingRules)
+    inbound: InboundConfig = field(default_factory=InboundConfig)
+    channels: ChannelConfig = field(default_factory=ChannelConfig)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> SyncConfig:
         env = Env(environ)
         common, google = google_service(env, service="sync", default_port=8082)
-        return cls(common=common, google=google, writer=_writer(env), mapping=_mapping(env))
+        return cls(
+            common,
+            google,
+            writer=_writer(env),
+            mapping=_mapping(env),
+            inbound=_inbound(env),
+            channels=_channels(env),
+        )
 
 
 def _writer(env: Env) -> WriterConfig:
@@ -56,6 +89,29 @@ def _writer(env: Env) -> WriterConfig:
             base=env.number("SYNC_BACKOFF_BASE_SECONDS", 1.0, minimum=0.01),
             cap=env.number("SYNC_BACKOFF_CAP_SECONDS", 64.0, minimum=0.01),
         ),
+    )
+
+
+def _inbound(env: Env) -> InboundConfig:
+    return InboundConfig(
+        workers=env.integer("SYNC_INBOUND_WORKERS", 2, minimum=1),
+        poll_interval=env.number("SYNC_INBOUND_POLL_INTERVAL", 1.0, minimum=0.01),
+        lease=timedelta(seconds=env.number("SYNC_INBOUND_LEASE_SECONDS", 300, minimum=1)),
+        safety_net=timedelta(seconds=env.number("SYNC_SAFETY_NET_SECONDS", 21600, minimum=60)),
+        full_sync_past=timedelta(days=env.integer("SYNC_FULL_SYNC_PAST_DAYS", 30, minimum=0)),
+        page_size=env.integer("SYNC_INBOUND_PAGE_SIZE", 250, minimum=1),
+        retry_in=timedelta(seconds=env.number("SYNC_INBOUND_RETRY_SECONDS", 60, minimum=1)),
+    )
+
+
+def _channels(env: Env) -> ChannelConfig:
+    webhook = env.text("SYNC_WEBHOOK_URL", "")
+    return ChannelConfig(
+        webhook_url=check_url("SYNC_WEBHOOK_URL", webhook) if webhook else None,
+        ttl=timedelta(seconds=env.integer("SYNC_CHANNEL_TTL_SECONDS", 604800, minimum=60)),
+        renew_before=timedelta(seconds=env.integer("SYNC_CHANNEL_RENEW_BEFORE_SECONDS", 86400, minimum=1)),
+        interval=env.number("SYNC_CHANNEL_RECONCILE_SECONDS", 60.0, minimum=0.01),
+        cache_seconds=env.number("SYNC_CHANNEL_CACHE_SECONDS", 5.0, minimum=0.0),
     )
 
 

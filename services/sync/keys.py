@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from services.sync.adapters.metrics import SyncMetrics
 from services.sync.config import SyncConfig
 from services.sync.entrypoints.jobs import Writer
 from services.sync.usecases.calendars import ChoiceDeps
+from services.sync.usecases.push_receiver import ReceiverDeps
 from shared.clock import Clock
 from shared.outbox import Outbox
 
@@ -15,3 +17,5 @@ CLOCK = web.AppKey("sync_clock", Clock)
 WRITER = web.AppKey("sync_writer", Writer)
 OUTBOX = web.AppKey("sync_outbox", Outbox)
 CHOICE = web.AppKey("sync_calendar_choice", ChoiceDeps)
+RECEIVER = web.AppKey("sync_push_receiver", ReceiverDeps)
+METRICS = web.AppKey("sync_metrics", SyncMetrics)

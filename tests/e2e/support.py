@@ -41,13 +41,20 @@ async def chain(
     emulator: Any,
     broker: Broker,
     db: asyncpg.Pool,
+    **auth_changes: Any,
 ) -> AsyncIterator[Chain]:
-    """auth and the notifier running together; a user connected through the real OAuth round trip."""
+    """auth (its config changed by ``auth_changes``) and the notifier running together; a user
+    connected through the real OAuth round trip."""
     clock = ManualClock(datetime.now(UTC))  # events carry producer times; keep them near the wall clock
     emulator.add_user(EMAIL)
     async with (
         MailCatcher() as mail,
-        running_auth(common_config("auth"), google, clock=clock, refresh=replace(FAST, jitter=0.0)) as auth,
+        running_auth(
+            common_config("auth"),
+            google,
+            clock=clock,
+            **{"refresh": replace(FAST, jitter=0.0), **auth_changes},
+        ) as auth,
         running_notifier(
             common_config("notifier"), smtp_port=mail.port, auth_url=auth.url, clock=clock
         ) as notifier,

@@ -6,6 +6,7 @@ Functions take a connection so that callers compose them into one transaction wi
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -177,17 +178,65 @@ async def add_revocation(
     token_enc: bytes,
     reason: str,
     now: datetime,
+    held_until: datetime | None = None,
+    held_for: str | None = None,
 ) -> None:
+    """Queue a revocation, due at ``now`` or, when held, at ``held_until`` (``held_for``: the user's
+    digest, see ``user_digest``)."""
     await conn.execute(
         "INSERT INTO pending_revocations (revocation_id, grant_id, user_id, token_enc, reason,"
-        " next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $6)",
+        " next_attempt_at, created_at, held_until, held_for) VALUES ($1, $2, $3, $4, $5, $7, $6, $8, $9)",
         revocation_id,
         grant_id,
         user_id,
         token_enc,
         reason,
         now,
+        held_until or now,
+        held_until,
+        held_for if held_until is not None else None,
     )
+
+
+def user_digest(user_id: str) -> str:
+    """What a held revocation keeps of its user: matches them after the platform deleted them."""
+    return hashlib.sha256(user_id.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class HeldRevocation:
+    revocation_id: str
+    grant_id: str
+    token_enc: bytes
+
+
+async def held_revocation(
+    conn: asyncpg.Connection, *, grant_id: str, user_id: str, now: datetime
+) -> HeldRevocation | None:
+    """The grant's revocation while it is still held for the user (not released, not run out)."""
+    row = await conn.fetchrow(
+        "SELECT revocation_id, grant_id, token_enc FROM pending_revocations"
+        " WHERE grant_id = $1 AND held_for = $2 AND held_until > $3 LIMIT 1",
+        grant_id,
+        user_digest(user_id),
+        now,
+    )
+    if row is None:
+        return None
+    return HeldRevocation(row["revocation_id"], row["grant_id"], bytes(row["token_enc"]))
+
+
+async def release_held(conn: asyncpg.Connection, *, grant_id: str, user_id: str, now: datetime) -> int:
+    """End the hold of the grant's revocations for the user: due now. Returns how many were still held
+    (one whose hold ran out is already due, or retrying on its own schedule)."""
+    status: str = await conn.execute(
+        "UPDATE pending_revocations SET held_until = NULL, held_for = NULL,"
+        " next_attempt_at = $3 WHERE grant_id = $1 AND held_for = $2 AND held_until > $3",
+        grant_id,
+        user_digest(user_id),
+        now,
+    )
+    return int(status.split()[-1])
 
 
 async def claim_due_revocations(conn: asyncpg.Connection, now: datetime, limit: int) -> list[Revocation]:

@@ -8,6 +8,9 @@ expiry is read again; only a caller that still finds it stale calls Google. A fo
 ``force_min_interval`` of a working *forced* refresh in this process gets that fresh token without a
 call. (Only a forced one counts: a token from the connect or a scheduled refresh may be exactly the
 one Google has just rejected, e.g. right after the user removed our access.)
+
+A request ``for_deleted_grant`` (sync stopping a deleted grant's watch channels) is answered from the
+grant's held revocation instead (``answer_for_deleted_grant``): one refresh at Google, nothing stored.
 """
 
 from __future__ import annotations
@@ -20,18 +23,19 @@ from datetime import datetime, timedelta
 import asyncpg
 import structlog
 
-from services.auth.adapters import refresh_repository
+from services.auth.adapters import connection_repository, refresh_repository
 from services.auth.domain import refresh_rules, token_answers
 from services.auth.domain.model import RefreshGrant
-from services.auth.domain.oauth_types import TokenResponse
+from services.auth.domain.oauth_types import OAuthError, OAuthTransportError, TokenResponse
 from services.auth.domain.token_answers import TokenAnswer
 from services.auth.usecases.deps import RefreshDeps
-from services.auth.usecases.refresh_due import ACCESS_FIELD, fetch, record
+from services.auth.usecases.refresh_due import ACCESS_FIELD, REFRESH_FIELD, fetch, record
 from shared.db import transaction
 
 log = structlog.get_logger(__name__)
 
 USE_NOTE_INTERVAL = timedelta(minutes=10)  # a warm grant's use is written at most this often
+HELD_RETRY_AFTER = 1.0  # seconds: a deleted grant's hold is short, so sync asks again soon
 
 
 class GrantLocks:
@@ -175,3 +179,27 @@ async def _refresh_locked(
             locks.note_forced(grant_id, now)
         return replace(decision.answer, access_token=result.access_token)
     return decision.answer
+
+
+async def answer_for_deleted_grant(deps: RefreshDeps, user_id: str, grant_id: str) -> TokenAnswer:
+    """An access token from the deleted grant's held revocation, refreshed once at Google and never
+    stored; ``no_grant`` once the hold has ended (released, run out or revoked)."""
+    async with deps.pool.acquire() as conn:
+        held = await connection_repository.held_revocation(
+            conn, grant_id=grant_id, user_id=user_id, now=deps.clock.now()
+        )
+    if held is None:
+        return TokenAnswer("no_grant", "not_held")
+    refresh_token = deps.cipher.open_field(held.grant_id, REFRESH_FIELD, held.token_enc)
+    try:
+        token = await deps.google.refresh(refresh_token)
+    except OAuthError as exc:
+        log.info("deleted_grant_refresh_failed", grant_id=grant_id, error=exc.error)
+        if exc.error == "invalid_grant":
+            return TokenAnswer("disconnected", "deleted_grant_dead", reason="revoked")
+        return TokenAnswer("temporarily_unavailable", "deleted_grant_error", retry_after=HELD_RETRY_AFTER)
+    except OAuthTransportError as exc:
+        log.info("deleted_grant_refresh_failed", grant_id=grant_id, error=str(exc))
+        return TokenAnswer("temporarily_unavailable", "deleted_grant_error", retry_after=HELD_RETRY_AFTER)
+    expires_at = deps.clock.now() + timedelta(seconds=token.expires_in)
+    return TokenAnswer("token", "deleted_grant", access_token=token.access_token, expires_at=expires_at)

@@ -83,7 +83,9 @@ async def delete_connection(deps: ConnectionDeps, user_id: str) -> str | None:
 
     Returns the deleted grant's id, or None if there was nothing to delete."""
     async with transaction(deps.pool) as conn:
-        grant = await _drop_grant(conn, user_id, reason="deleted", keep_user=True, clock=deps.clock)
+        grant = await _drop_grant(
+            conn, user_id, reason="deleted", keep_user=True, clock=deps.clock, hold=deps.config.revoke_hold
+        )
         if grant is None:
             return None
         await deps.outbox.add(conn, grant_events.deleted(grant, cause="user_request"))
@@ -91,11 +93,14 @@ async def delete_connection(deps: ConnectionDeps, user_id: str) -> str | None:
     return grant.grant_id
 
 
-async def forget_user(conn: asyncpg.Connection, user_id: str, *, outbox: Outbox, clock: Clock) -> None:
-    """The platform deleted the user: every row about them goes; a live token is still revoked.
+async def forget_user(
+    conn: asyncpg.Connection, user_id: str, *, outbox: Outbox, clock: Clock, hold: float = 0.0
+) -> None:
+    """The platform deleted the user: every row about them goes; a live token is still revoked
+    (after ``hold`` seconds at the latest, see ``_drop_grant``).
 
     Called by the ``platform.user.deleted`` consumer inside its transaction (``shared.db.transaction``)."""
-    grant = await _drop_grant(conn, user_id, reason="user_deleted", keep_user=False, clock=clock)
+    grant = await _drop_grant(conn, user_id, reason="user_deleted", keep_user=False, clock=clock, hold=hold)
     await connection_repository.forget_user(conn, user_id)
     if grant is not None:
         await outbox.add(conn, grant_events.deleted(grant, cause="user_deleted"))
@@ -103,13 +108,17 @@ async def forget_user(conn: asyncpg.Connection, user_id: str, *, outbox: Outbox,
 
 
 async def _drop_grant(
-    conn: asyncpg.Connection, user_id: str, *, reason: str, keep_user: bool, clock: Clock
+    conn: asyncpg.Connection, user_id: str, *, reason: str, keep_user: bool, clock: Clock, hold: float
 ) -> Grant | None:
+    """Delete the user's grant and queue its token's revocation, held ``hold`` seconds (0: due now) so
+    sync can still stop the grant's watch channels with it; ``channels.stopped`` ends the hold early
+    (usecases/revoke_tokens.py)."""
     grant = await connection_repository.get_grant_by_user(conn, user_id, for_update=True)
     if grant is None:
         return None
     if grant.refresh_token_enc is not None:
         now = clock.now()
+        held_until = now + timedelta(seconds=hold) if hold > 0 else None
         await connection_repository.add_revocation(
             conn,
             revocation_id=uuid.uuid4().hex,
@@ -118,6 +127,8 @@ async def _drop_grant(
             token_enc=grant.refresh_token_enc,
             reason=reason,
             now=now,
+            held_until=held_until,
+            held_for=connection_repository.user_digest(user_id),
         )
     await connection_repository.delete_grant(conn, grant.grant_id)
     return grant

@@ -1,7 +1,8 @@
 """Revoke refresh tokens at Google after a delete or a replacing reconnect, retried until done.
 
 A revoke is recorded in ``pending_revocations`` in the same transaction that drops the token; the
-first attempt follows right after commit and the revocation job (entrypoints/jobs.py) retries failures
+first attempt follows right after commit (a deleted grant's only once its hold ends: ``channels.stopped``
+from sync, ``release_hold``, or ``REVOKE_HOLD_SECONDS``) and the revocation job (entrypoints/jobs.py) retries failures
 with growing delays, so a Google outage never blocks a deletion and never loses a revocation.
 """
 
@@ -17,6 +18,7 @@ from services.auth.adapters.crypto import DecryptionError, TokenCipher, field_aa
 from services.auth.adapters.google_oauth import GoogleOAuth
 from services.auth.domain.oauth_types import OAuthError, OAuthTransportError
 from shared.clock import Clock
+from shared.db import AfterCommit, after_commit
 
 log = structlog.get_logger(__name__)
 
@@ -70,6 +72,19 @@ async def _revoke_one(
     except OAuthTransportError as exc:
         return f"transport {exc.detail}"
     return None
+
+
+async def release_hold(
+    conn: asyncpg.Connection, *, user_id: str, grant_id: str, clock: Clock, wake: AfterCommit
+) -> None:
+    """sync stopped the deleted grant's channels: its held revocation is due now and the revocation
+    job is woken once the caller's transaction commits. Nothing is held any more: nothing happens."""
+    released = await connection_repository.release_held(
+        conn, grant_id=grant_id, user_id=user_id, now=clock.now()
+    )
+    log.info("revocation_hold_released", grant_id=grant_id, released=released)
+    if released:
+        after_commit(wake)
 
 
 async def forget_stale_states(pool: asyncpg.Pool, *, clock: Clock) -> int:

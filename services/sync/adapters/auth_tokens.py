@@ -35,19 +35,32 @@ class AuthTokens:
         if cached is not None and not force_refresh and cached[1] - EXPIRY_MARGIN > self._clock.now():
             return TokenAnswer("token", cached[0])
         self._cache.pop(user_id, None)
-        try:
-            reply = await self._rpc.call(
-                m.TokenRequested(user_id=user_id, force_refresh=force_refresh), timeout=self._timeout
-            )
-        except TimeoutError:
-            return TokenAnswer("temporarily_unavailable", reason="auth did not answer in time")
-        if not isinstance(reply, m.TokenReply):
-            return TokenAnswer("temporarily_unavailable", reason=f"unexpected reply {reply.TYPE!r}")
+        reply = await self._ask(m.TokenRequested(user_id=user_id, force_refresh=force_refresh))
+        if isinstance(reply, TokenAnswer):
+            return reply
         if reply.status == "token" and reply.access_token is not None:
             if reply.expires_at is not None:
                 self._cache[user_id] = (reply.access_token, reply.expires_at)
             return TokenAnswer("token", reply.access_token)
         return TokenAnswer(reply.status, reason=reply.reason, retry_after=reply.retry_after)
+
+    async def deleted_grant_token(self, user_id: str, grant_id: str) -> TokenAnswer:
+        """A token of the just-deleted grant, only to stop its watch channels (never cached)."""
+        reply = await self._ask(m.TokenRequested(user_id=user_id, for_deleted_grant=grant_id))
+        if isinstance(reply, TokenAnswer):
+            return reply
+        if reply.status == "token" and reply.access_token is not None:
+            return TokenAnswer("token", reply.access_token)
+        return TokenAnswer(reply.status, reason=reply.reason, retry_after=reply.retry_after)
+
+    async def _ask(self, request: m.TokenRequested) -> m.TokenReply | TokenAnswer:
+        try:
+            reply = await self._rpc.call(request, timeout=self._timeout)
+        except TimeoutError:
+            return TokenAnswer("temporarily_unavailable", reason="auth did not answer in time")
+        if not isinstance(reply, m.TokenReply):
+            return TokenAnswer("temporarily_unavailable", reason=f"unexpected reply {reply.TYPE!r}")
+        return reply
 
     def forget(self, user_id: str) -> None:
         self._cache.pop(user_id, None)

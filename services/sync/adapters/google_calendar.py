@@ -1,11 +1,15 @@
-"""The Calendar v3 calls the writer makes, on one user's token, with sync's ``sendUpdates`` choice."""
+"""The Calendar v3 calls sync makes on one user's token: the writer's (with sync's ``sendUpdates``
+choice), inbound sync's event lists, and the channel keeper's watch-channel calls."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
-from shared.google.calendar import GoogleCalendar
+from shared.google.calendar import GoogleApiError, GoogleCalendar
 
+NOT_FOUND = 404
 MAX_LIST_PAGES = 20  # 250 entries a page at most: far more calendars than anyone has
 
 
@@ -47,3 +51,48 @@ class EventWriter:
 
     async def delete(self, token: str, calendar_id: str, event_id: str) -> None:
         await self._calendar.events_delete(token, calendar_id, event_id, send_updates=self._send_updates)
+
+
+class EventReader:
+    """Read a calendar's events page by page (``events.list``), full or incremental."""
+
+    def __init__(self, calendar: GoogleCalendar, *, page_size: int) -> None:
+        self._calendar, self._page_size = calendar, page_size
+
+    def pages(
+        self, token: str, calendar_id: str, *, sync_token: str | None = None, time_min: str | None = None
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Every page, deleted events included; the last one carries ``nextSyncToken``. The same
+        parameters for full and incremental lists, as Google requires, apart from the token and
+        ``timeMin`` (forbidden with a token)."""
+        return self._calendar.events_pages(
+            token,
+            calendar_id,
+            sync_token=sync_token,
+            time_min=time_min,
+            show_deleted=True,
+            max_results=self._page_size,
+        )
+
+
+class WatchChannels:
+    """events.watch and channels.stop on one user's token (docs/google.md §9)."""
+
+    def __init__(self, calendar: GoogleCalendar, *, address: str, ttl_seconds: int) -> None:
+        self._calendar, self._address, self._ttl = calendar, address, ttl_seconds
+
+    async def watch(self, token: str, calendar_id: str, channel_id: str, secret: str) -> tuple[str, datetime]:
+        """Open the channel; Google's resource id and expiration (a string or a number of ms)."""
+        answer = await self._calendar.events_watch(
+            token, calendar_id, channel_id, self._address, secret, ttl_seconds=self._ttl
+        )
+        expires = datetime.fromtimestamp(int(answer["expiration"]) / 1000, tz=UTC)
+        return str(answer["resourceId"]), expires
+
+    async def stop(self, token: str, channel_id: str, resource_id: str) -> None:
+        """Stop the channel; Google's 404 (unknown or expired channel) counts as stopped."""
+        try:
+            await self._calendar.channels_stop(token, channel_id, resource_id)
+        except GoogleApiError as exc:
+            if exc.status != NOT_FOUND:
+                raise

@@ -37,6 +37,10 @@ async def set_grant_state(
     return bool(changed)
 
 
+async def set_grant_id(conn: asyncpg.Connection, user_id: str, grant_id: str) -> None:
+    await conn.execute("UPDATE grant_states SET grant_id = $2 WHERE user_id = $1", user_id, grant_id)
+
+
 async def reset_destination(conn: asyncpg.Connection, user_id: str, now: datetime) -> None:
     """Forget the destination calendar and any blocking problem: the calendar is resolved again
     (an open problem episode stays open until a write succeeds)."""

@@ -24,6 +24,7 @@ class ConsumerDeps:
     outbox: Outbox
     wake_writer: Callable[[], None]
     forget_token: Callable[[str], None]  # a grant event may mean another account or a dead token
+    wake_channels: Callable[[], None]  # a deleted grant's channels are waiting to be stopped
 
 
 def routes(deps: ConsumerDeps) -> dict[str, Routes]:
@@ -44,12 +45,13 @@ def routes(deps: ConsumerDeps) -> dict[str, Routes]:
     async def on_paused(
         message: m.GrantDisconnected | m.GrantSuspended, conn: asyncpg.Connection, _: Delivery
     ) -> None:
-        await grants.paused(conn, message)
+        await grants.paused(conn, message, grant_deps)
         deps.forget_token(message.user_id)
 
     async def on_deleted(message: m.GrantDeleted, conn: asyncpg.Connection, _: Delivery) -> None:
         await grants.deleted(conn, message, grant_deps)
         deps.forget_token(message.user_id)
+        after_commit(deps.wake_channels)
 
     async def ignore(_message: m.Message, _conn: asyncpg.Connection, _delivery: Delivery) -> None:
         """Known, and nothing for sync to do."""

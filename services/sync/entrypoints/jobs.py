@@ -1,5 +1,7 @@
 """sync's background loops: writer workers claiming due appointments (woken after a consumer
-commit, otherwise polling), the destination-calendar resolver, and the retention purge."""
+commit, otherwise polling), the destination-calendar resolver, the retention purge, inbound
+workers claiming calendars due for a sync (requested, or due by the safety net), and the channel
+keeper (watch channels created, renewed and stopped, docs/sync.md)."""
 
 from __future__ import annotations
 
@@ -11,8 +13,8 @@ from typing import Any
 import asyncpg
 import structlog
 
-from services.sync.adapters import repository
-from services.sync.usecases import calendars, users, writer
+from services.sync.adapters import calendar_syncs, repository
+from services.sync.usecases import calendars, channels, inbound_sync, users, writer
 
 log = structlog.get_logger(__name__)
 
@@ -20,46 +22,60 @@ PURGE_EVERY = timedelta(hours=1)
 TRANSIENT = (asyncpg.PostgresError, OSError, TimeoutError)
 
 
-class Writer:
+async def _forever(step: Callable[[], Awaitable[bool]], idle: Callable[[], Awaitable[None]]) -> None:
+    """Run ``step`` again and again; after one that found nothing to do (or failed), ``idle``."""
+    while True:
+        try:
+            busy = await step()
+        except TRANSIENT as exc:
+            log.warning("sync_loop_failed", error=f"{type(exc).__name__}: {exc}")
+            busy = False
+        except Exception:
+            log.exception("sync_loop_failed")
+            busy = False
+        if not busy:
+            await idle()
+
+
+async def _wait(wake: asyncio.Event, seconds: float) -> None:
+    """Wait for ``wake`` or ``seconds`` (never swallowing a cancellation), then clear it."""
+    waiter = asyncio.ensure_future(wake.wait())
+    try:
+        await asyncio.wait({waiter}, timeout=seconds)
+    finally:
+        waiter.cancel()
+    wake.clear()
+
+
+class _Woken:
+    """Loops whose idle wait (``interval`` seconds) ``wake()`` cuts short."""
+
+    def __init__(self, interval: float) -> None:
+        self._interval = interval
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        """Have idle loops look now (consumers call it after their commit)."""
+        self._wake.set()
+
+    async def _idle(self) -> None:
+        await _wait(self._wake, self._interval)
+
+
+class Writer(_Woken):
     """N workers share this replica's claims; ``wake()`` makes idle workers look at once."""
 
     def __init__(self, deps: writer.WriterDeps, resolve: calendars.ResolveDeps, *, workers: int) -> None:
+        super().__init__(deps.config.poll_interval)
         self._deps, self._resolve, self._workers = deps, resolve, workers
-        self._wake = asyncio.Event()
         self._last_purge = deps.clock.now() - PURGE_EVERY
         self._claimed: list[asyncpg.Record] = []  # leased for this replica, no worker on them yet
         self._claiming = asyncio.Lock()
         self._writing = 0
 
-    def wake(self) -> None:
-        """Have idle workers look for due work now (consumers call it after their commit)."""
-        self._wake.set()
-
     def loops(self) -> list[tuple[str, Coroutine[Any, Any, None]]]:
-        named = [(f"sync-writer-{i}", self._forever(self._write_once)) for i in range(self._workers)]
-        return [*named, ("sync-calendar-resolver", self._forever(self._housekeeping))]
-
-    async def _forever(self, step: Callable[[], Awaitable[bool]]) -> None:
-        while True:
-            try:
-                busy = await step()
-            except TRANSIENT as exc:
-                log.warning("sync_loop_failed", error=f"{type(exc).__name__}: {exc}")
-                busy = False
-            except Exception:
-                log.exception("sync_loop_failed")
-                busy = False
-            if not busy:
-                await self._idle()
-
-    async def _idle(self) -> None:
-        """Wait for ``wake()`` or the poll interval (never swallowing a cancellation)."""
-        waiter = asyncio.ensure_future(self._wake.wait())
-        try:
-            await asyncio.wait({waiter}, timeout=self._deps.config.poll_interval)
-        finally:
-            waiter.cancel()
-        self._wake.clear()
+        named = [(f"sync-writer-{i}", _forever(self._write_once, self._idle)) for i in range(self._workers)]
+        return [*named, ("sync-calendar-resolver", _forever(self._housekeeping, self._idle))]
 
     async def _write_once(self) -> bool:
         row = await self._next_claimed()
@@ -97,3 +113,38 @@ class Writer:
             self._last_purge = now
             await users.purge(self._deps.pool, self._deps.clock, self._deps.config.pending_retention)
         return False
+
+
+class InboundSyncs(_Woken):
+    """N workers each claim one due calendar at a time and sync it; ``wake()`` makes them look now."""
+
+    def __init__(self, deps: inbound_sync.InboundDeps) -> None:
+        super().__init__(deps.config.poll_interval)
+        self._deps = deps
+
+    def loops(self) -> list[tuple[str, Coroutine[Any, Any, None]]]:
+        workers = range(self._deps.config.workers)
+        return [(f"sync-inbound-{i}", _forever(self._sync_once, self._idle)) for i in workers]
+
+    async def _sync_once(self) -> bool:
+        deps, now = self._deps, self._deps.clock.now()
+        rows = await calendar_syncs.claim(deps.pool, deps.owner, now, now + deps.config.lease, 1)
+        if not rows:
+            return False
+        await inbound_sync.sync(deps, rows[0])
+        return True
+
+
+class ChannelKeeper(_Woken):
+    """Runs a channel round every ``interval`` seconds, or at once after ``wake()``."""
+
+    def __init__(self, deps: channels.ChannelDeps) -> None:
+        super().__init__(deps.config.interval)
+        self._deps = deps
+
+    def loops(self) -> list[tuple[str, Coroutine[Any, Any, None]]]:
+        return [("sync-channel-keeper", _forever(self._round, self._idle))]
+
+    async def _round(self) -> bool:
+        await channels.keep(self._deps)
+        return False  # a round does all there is: wait for the interval or a wake-up

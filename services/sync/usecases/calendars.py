@@ -1,6 +1,7 @@
 """A user's destination calendar: Google's ``primary`` alias resolved to the concrete id once the
 user connects (docs/google.md §7), or the calendar the user chose (checked for write access); the
-user's waiting appointments then become due, and upcoming ones move to a newly chosen calendar."""
+user's waiting appointments then become due, upcoming ones move to a newly chosen calendar, and the
+calendar's first inbound sync is requested in the same transaction."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import Any
 import asyncpg
 import structlog
 
-from services.sync.adapters import repository, user_state
+from services.sync.adapters import calendar_syncs, repository, user_state
 from services.sync.adapters.auth_tokens import AuthTokens
 from services.sync.adapters.google_calendar import EventWriter
 from services.sync.usecases.authorised import NoToken, authorised
@@ -54,11 +55,12 @@ async def _resolve(deps: ResolveDeps, user_id: str) -> int:
     except (GoogleApiError, GoogleTransportError) as exc:
         log.warning("calendar_not_resolved", user_id=user_id, error=str(exc))
         return 0
-    calendar_id = str(entry["id"])
+    calendar_id, now = str(entry["id"]), deps.clock.now()
     async with deps.pool.acquire() as conn, conn.transaction():
         if not await user_state.set_calendar(conn, user_id, calendar_id):
             return 0
-        await repository.make_due(conn, user_id, deps.clock.now())
+        await repository.make_due(conn, user_id, now)
+        await calendar_syncs.request(conn, user_id, calendar_id, now, "initial")
     log.info("calendar_resolved", user_id=user_id, calendar_id=calendar_id)
     return 1
 
@@ -96,6 +98,7 @@ async def choose(deps: ChoiceDeps, user_id: str, calendar_id: str) -> str:
             raise ChoiceRefused("not_connected", "the user has no working Google connection")
         moved = await repository.requeue_elsewhere(conn, user_id, chosen, now)
         await repository.make_due(conn, user_id, now)
+        await calendar_syncs.request(conn, user_id, chosen, now, "initial")
         await deps.outbox.add(conn, m.CalendarSelected(user_id=user_id, calendar_id=chosen))
         after_commit(deps.wake_writer)
     log.info("calendar_chosen", user_id=user_id, calendar_id=chosen, appointments_to_move=moved)

@@ -37,12 +37,12 @@ def _refresh_token_of(emulator: Any, email: str) -> str:
 async def _alice_connected(
     start_auth: StartAuth, emulator: Any, probe: Any
 ) -> AsyncIterator[tuple[Auth, aiohttp.ClientSession, str, Any]]:
-    """Auth with a fast revoke retry and alice connected; yields auth, her browser, her user id and a
+    """Auth with a fast revoke retry, no revocation hold (test_revocation_hold.py) and alice connected; yields auth, her browser, her user id and a
     probe of grant.deleted."""
     emulator.add_user("alice@example.com")
     events = await probe(m.AUTH_EVENTS, "auth.grant.deleted")
     user_id = flow.new_user_id()
-    async with start_auth(revoke_retry_interval=0.05) as auth, flow.browser() as http:
+    async with start_auth(revoke_retry_interval=0.05, revoke_hold=0) as auth, flow.browser() as http:
         await flow.connect(auth, http, user_id)
         yield auth, http, user_id, events
 
@@ -84,7 +84,7 @@ async def test_failed_revoke_does_not_block_delete_and_is_retried(
     emulator.add_user("alice@example.com")
     clock = ManualClock()
     user_id = flow.new_user_id()
-    async with start_auth(clock=clock, revoke_retry_interval=0.05) as auth:
+    async with start_auth(clock=clock, revoke_retry_interval=0.05, revoke_hold=0) as auth:
         async with flow.browser() as http:
             await flow.connect(auth, http, user_id)
         token = _refresh_token_of(emulator, "alice@example.com")

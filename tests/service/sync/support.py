@@ -16,8 +16,9 @@ from typing import Any, Literal
 import asyncpg
 from aiohttp import web
 
+from services.sync.adapters import calendar_syncs
 from services.sync.app import create_app
-from services.sync.config import SyncConfig, WriterConfig
+from services.sync.config import ChannelConfig, InboundConfig, SyncConfig, WriterConfig
 from services.sync.domain.failures import Backoff
 from shared import messages as m
 from shared.amqp import Broker
@@ -26,6 +27,7 @@ from shared.config import CommonConfig, GoogleConfig
 from shared.rpc import serve as serve_rpc
 from tests.support.bus import PublishingBroker
 from tests.support.helpers import eventually, serve
+from tests.support.service_process import free_port
 
 SCOPES = [
     "https://www.googleapis.com/auth/calendar.events",
@@ -39,23 +41,28 @@ FAST = WriterConfig(
     token_timeout=5.0,
     backoff=Backoff(base=0.05, cap=0.4),
 )
+FAST_INBOUND = InboundConfig(poll_interval=0.05, lease=timedelta(seconds=30), retry_in=timedelta(seconds=1))
 START = datetime(2030, 3, 4, 9, 0, tzinfo=UTC)  # appointments are upcoming for every test clock
 
 
 @dataclass
 class TokenStandIn:
     """auth's token answers: ``accounts[user_id]`` is the Google email; ``disconnected`` users get
-    ``disconnected``; ``requests`` lists ``(user_id, force_refresh)``."""
+    ``disconnected``; ``requests`` lists ``(user_id, force_refresh)``, ``deleted_grant_requests``
+    ``(user_id, grant_id)`` of requests ``for_deleted_grant`` (answered like any other)."""
 
     emulator: Any
     accounts: dict[str, str] = field(default_factory=dict)
     disconnected: set[str] = field(default_factory=set)
     requests: list[tuple[str, bool]] = field(default_factory=list)
+    deleted_grant_requests: list[tuple[str, str]] = field(default_factory=list)
 
     async def answer(self, message: m.Message) -> m.Message:
         assert isinstance(message, m.TokenRequested)
         user_id = message.user_id
         self.requests.append((user_id, message.force_refresh))
+        if message.for_deleted_grant is not None:
+            self.deleted_grant_requests.append((user_id, message.for_deleted_grant))
         if user_id in self.disconnected:
             return m.TokenReply(user_id=user_id, status="disconnected", reason="revoked")
         email = self.accounts.get(user_id)
@@ -83,11 +90,28 @@ class Sync:
 
 @asynccontextmanager
 async def running_sync(
-    common: CommonConfig, google: GoogleConfig, *, clock: Clock | None = None, **writer: Any
+    common: CommonConfig,
+    google: GoogleConfig,
+    *,
+    clock: Clock | None = None,
+    inbound: InboundConfig = FAST_INBOUND,
+    channels: ChannelConfig | None = None,
+    **writer: Any,
 ) -> AsyncIterator[Sync]:
-    config = SyncConfig(common=common, google=google, writer=replace(FAST, **writer))
+    """sync on a free port; with ``channels``, its webhook address is that port's (plain http on
+    loopback, which the emulator accepts)."""
+    port = 0 if channels is None else free_port()
+    if channels is not None:
+        channels = replace(channels, webhook_url=f"http://127.0.0.1:{port}/webhooks/google/calendar")
+    config = SyncConfig(
+        common=common,
+        google=google,
+        writer=replace(FAST, **writer),
+        inbound=inbound,
+        channels=channels or ChannelConfig(),
+    )
     app = create_app(config, overrides={"clock": clock} if clock else None)
-    async with serve(app) as url:
+    async with serve(app, port=port) as url:
         yield Sync(app, url)
 
 
@@ -141,6 +165,16 @@ async def calendar_of(db: asyncpg.Pool, user_id: str) -> str:
     return await eventually(check)
 
 
+async def first_sync_done(db: asyncpg.Pool, user_id: str) -> None:
+    """The calendar's initial full sync (requested once sync resolved it) has ended."""
+
+    async def check() -> None:
+        query = "SELECT sync_token FROM sync.calendar_syncs WHERE user_id = $1 AND state = 'idle'"
+        assert await db.fetchval(query, user_id) is not None
+
+    await eventually(check)
+
+
 async def all_synced(db: asyncpg.Pool, count: int) -> None:
     rows = await db.fetch("SELECT state, version, synced_version FROM sync.appointments")
     assert len(rows) == count and all(r["state"] == "synced" for r in rows), [dict(r) for r in rows]
@@ -148,7 +182,7 @@ async def all_synced(db: asyncpg.Pool, count: int) -> None:
 
 @dataclass(frozen=True)
 class SyncWorld:
-    """What a sync service test drives: ``async with world.start(clock=..., **writer_changes)`` runs
+    """What a sync service test drives: ``async with world.start(clock=..., inbound=..., **writer_changes)`` runs
     sync; around it auth's token answers, Google (the emulator), the bus and the database."""
 
     start: Callable[..., Any]
@@ -189,3 +223,10 @@ async def synced_of(db: asyncpg.Pool, user_id: str, count: int) -> None:
 
 async def synced_in(db: asyncpg.Pool, calendar_id: str, count: int) -> None:
     assert await _synced_count(db, "calendar_id", calendar_id) == count
+
+
+async def push_arrived(db: asyncpg.Pool, user_id: str, calendar_id: str, now: datetime) -> None:
+    """What the webhook does for a push notification: ask for an inbound sync of the calendar."""
+    async with db.acquire() as conn, conn.transaction():
+        await conn.execute("SET LOCAL search_path TO sync")
+        await calendar_syncs.request(conn, user_id, calendar_id, now, "push")

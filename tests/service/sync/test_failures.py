@@ -67,6 +67,7 @@ async def test_a_rate_limit_storm_delays_one_user_while_another_keeps_flowing(
     async with world.start(backoff=_slow_backoff()) as sync:
         for email, user in ((ALICE, "alice"), (BOB, "bob")):
             await world.connect(user, email)
+            await support.first_sync_done(world.db, user)  # the storm meets the writes only
         world.emulator.fail_next(f"/calendar/v3/calendars/{ALICE}/", 403, reason="rateLimitExceeded", count=3)
         world.emulator.fail_for(f"/calendar/v3/calendars/{ALICE}/", 429)
         await world.book("alice", 12, prefix="al")

@@ -10,7 +10,7 @@ from typing import Any
 import asyncpg
 
 from shared import messages as m
-from tests.service.sync.support import SyncWorld, all_synced, booked, connected, ours
+from tests.service.sync.support import SyncWorld, all_synced, booked, connected, first_sync_done, ours
 from tests.support.helpers import eventually
 
 EMAIL = "alice@example.com"
@@ -100,6 +100,7 @@ async def test_an_appointment_google_rejects_is_marked_failed_with_the_reason(
     world.add_account("u1", EMAIL)
     async with world.start():
         await world.connect("u1", EMAIL)
+        await first_sync_done(world.db, "u1")  # its events.list must not meet the fault
         world.emulator.fail_next(f"/calendar/v3/calendars/{EMAIL}/events", 400, reason="timeRangeEmpty")
         await world.broker.publish(booked("a1", "u1"))
         await eventually(lambda: _state(world.db, "a1", "failed"))

@@ -61,3 +61,16 @@ def test_bad_values_are_refused_naming_the_variable(name: str, value: str, messa
     """A wrong value stops start-up with a message naming the variable."""
     with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
         SyncConfig.from_env({**BASE, name: value})
+
+
+def test_channels_are_off_without_a_webhook_address_and_last_a_week_by_default() -> None:
+    config = SyncConfig.from_env(BASE).channels
+    assert config.webhook_url is None
+    assert (config.ttl, config.renew_before) == (timedelta(days=7), timedelta(days=1))
+    env = {**BASE, "SYNC_WEBHOOK_URL": "https://sync.example.com/webhooks/google/calendar"}
+    env |= {"SYNC_CHANNEL_TTL_SECONDS": "3600", "SYNC_CHANNEL_RENEW_BEFORE_SECONDS": "600"}
+    config = SyncConfig.from_env(env).channels
+    assert config.webhook_url == "https://sync.example.com/webhooks/google/calendar"
+    assert (config.ttl, config.renew_before) == (timedelta(hours=1), timedelta(minutes=10))
+    with pytest.raises(ConfigError, match="SYNC_WEBHOOK_URL"):
+        SyncConfig.from_env({**BASE, "SYNC_WEBHOOK_URL": "sync.example.com/hook"})
