@@ -9,15 +9,15 @@ then read back from the emulator's ``channels`` view, as Google would send them)
    the same wrk run goes to a bare aiohttp app in its own process that only answers 200 on the same
    path: requests per second and p99 of each, and the ratio (aim: at least half the bare rate, p99
    under 20 ms).
-2. A burst of 10,000 notifications rotating over the 10 channels, sent by aiohttp in this process
-   with as many at once as wrk's connections, as fast as sync takes them; once the inbound engine
-   is idle, the ``events.list`` calls the emulator received for it (aim: at most
+2. A burst of 10,000 notifications rotating over the 10 channels, sent by wrk (same threads and
+   connections) as fast as sync answers them; once the inbound engine is idle, the ``events.list`` calls the emulator received for it (aim: at most
    30: the intake and the ``calendar_syncs`` row coalesce them per calendar).
 
 sync logs as in production (``LOG_FORMAT=json``, ``LOG_LEVEL=INFO``). wrk comes from Debian
 (``scripts/ensure-wrk.sh`` installs it when run as root); without it the benchmark says so and
 fails. ``BENCH_WEBHOOK_DURATION`` (wrk's ``-d``, default 10s), ``BENCH_WEBHOOK_CONNECTIONS`` (32),
-``BENCH_WEBHOOK_BURST`` (10000) and ``BENCH_WEBHOOK_CALENDARS`` (10) override the defaults.
+``BENCH_WEBHOOK_BURST`` (10000), ``BENCH_WEBHOOK_CALENDARS`` (10) and ``BENCH_WEBHOOK_LOG_LEVEL``
+(sync's ``LOG_LEVEL``, INFO: one line per request) override the defaults.
 ``python -m devtools.bench.webhook bare`` is the bare app (port from ``BARE_PORT``)."""
 
 from __future__ import annotations
@@ -27,12 +27,12 @@ import contextlib
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -67,6 +67,7 @@ class Settings:
     burst: int = int(os.environ.get("BENCH_WEBHOOK_BURST", "10000"))
     calendars: int = int(os.environ.get("BENCH_WEBHOOK_CALENDARS", "10"))
     latency_ms: str = "30:50"
+    log_level: str = os.environ.get("BENCH_WEBHOOK_LOG_LEVEL", "INFO")
     results: Path | None = RESULTS
 
 
@@ -146,7 +147,7 @@ async def _run(run: Run) -> dict[str, Any]:
     emulator = bench.start("emulator", "devtools.google_emulator", "--port", str(port),
                            "--latency-ms", run.settings.latency_ms)  # fmt: skip
     calendar_base = f"http://127.0.0.1:{port}/calendar/v3/"
-    sync_env = _sync_env(bench, calendar_base)
+    sync_env = _sync_env(bench, calendar_base, run.settings.log_level)
     sync = bench.start("sync", "services.sync", **sync_env)
     bare_port = _procs.free_port()
     bare = bench.start("bare", "devtools.bench.webhook", "bare", BARE_PORT=str(bare_port))
@@ -176,9 +177,9 @@ async def _run(run: Run) -> dict[str, Any]:
             bench.reached("channels live")
             sync_url, bare_url = sync_env["PUBLIC_BASE_URL"] + PATH, f"http://127.0.0.1:{bare_port}{PATH}"
             await _procs.wait_ready(bare, bare_url)
-            ours = await asyncio.to_thread(_wrk, run, sync_url, _steady_script(run.channels[0]), sync)
+            ours = await _wrk(run, sync_url, _steady_script(run.channels[0]), sync)
             bench.reached("sync load done")
-            floor = await asyncio.to_thread(_wrk, run, bare_url, _steady_script(run.channels[0]), bare)
+            floor = await _wrk(run, bare_url, _steady_script(run.channels[0]), bare)
             bench.reached("bare load done")
             await _settled(db, emu, sync)
             burst = await _burst(run, sync_url, db, emu, sync)
@@ -188,12 +189,12 @@ async def _run(run: Run) -> dict[str, Any]:
     return _figures(run, ours, floor, burst, load_before)
 
 
-def _sync_env(bench: sync_outbound.Bench, calendar_base: str) -> dict[str, str]:
+def _sync_env(bench: sync_outbound.Bench, calendar_base: str, log_level: str) -> dict[str, str]:
     """The outbound benchmark's sync settings, with pushes on and logs as in production."""
     env = sync_outbound._sync_env(bench, calendar_base)
     return {
         **env,
-        "LOG_LEVEL": "INFO",
+        "LOG_LEVEL": log_level,
         "LOG_FORMAT": "json",
         "SYNC_WEBHOOK_URL": env["PUBLIC_BASE_URL"] + PATH,
         "SYNC_CHANNEL_RECONCILE_SECONDS": "0.2",
@@ -280,19 +281,64 @@ class Load:
     cpu_seconds: float
 
 
-def _wrk(run: Run, url: str, script: str, server: Child) -> Load:
+async def _wrk(run: Run, url: str, script: str, server: Child, *, until: Path | None = None) -> Load:
+    """One wrk run with ``script``; with ``until``, it is ended (SIGINT: wrk then reports as usual)
+    as soon as the script creates that file, instead of after ``duration``."""
     path = run.bench.logs / f"wrk-{uuid.uuid4().hex[:6]}.lua"  # holds a channel token: temp dir only
     path.write_text(script)
     settings = run.settings
-    args = [run.wrk, f"-t{settings.threads}", f"-c{settings.connections}", f"-d{settings.duration}",
-            "--latency", "-s", str(path), url]  # fmt: skip
+    duration = "120s" if until else settings.duration
     cpu_before = server.cpu_seconds()
-    done = subprocess.run(args, capture_output=True, text=True, check=False, timeout=600)
+    wrk = await asyncio.create_subprocess_exec(
+        run.wrk, f"-t{settings.threads}", f"-c{settings.connections}", f"-d{duration}", "--latency",
+        "-s", str(path), url, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    if until is not None:
+        await _interrupt_once_created(wrk, until)
+    out, err = await wrk.communicate()
     cpu = server.cpu_seconds() - cpu_before
     path.unlink()
-    if done.returncode != 0:
-        raise RuntimeError(f"wrk exited with {done.returncode}: {done.stderr.strip()}")
-    return parse_wrk(done.stdout, cpu)
+    if wrk.returncode != 0:
+        raise RuntimeError(f"wrk exited with {wrk.returncode}: {err.decode(errors='replace').strip()}")
+    return parse_wrk(out.decode(), cpu)
+
+
+async def _interrupt_once_created(wrk: asyncio.subprocess.Process, marker: Path) -> None:
+    """SIGINT to wrk as soon as ``marker`` exists (wrk then stops and reports as usual)."""
+    while wrk.returncode is None:
+        if marker.exists():  # noqa: ASYNC240 - one stat of a local file per poll
+            wrk.send_signal(signal.SIGINT)
+            return
+        await asyncio.sleep(0.005)  # polling for the script's file
+
+
+def _burst_script(channels: list[WatchedChannel], limit: int, done: Path) -> str:
+    """wrk's Lua: notifications rotating over the channels with rising message numbers; after
+    ``limit`` answers the thread stops and the file ``done`` is created."""
+    rows = ", ".join(
+        "{"
+        + ", ".join(f"[{json.dumps(k)}] = {json.dumps(v)}" for k, v in _google_headers(c, 0).items())
+        + "}"
+        for c in channels
+    )
+    return f"""local channels = {{{rows}}}
+local sent, answered, limit = 0, 0, {limit}
+request = function()
+  sent = sent + 1
+  local headers = channels[(sent % #channels) + 1]
+  headers["X-Goog-Message-Number"] = tostring(sent + 1)
+  return wrk.format("POST", nil, headers, nil)
+end
+response = function(status, headers, body)
+  answered = answered + 1
+  if answered == limit then
+    local f = io.open({json.dumps(str(done))}, "w")
+    f:write("done")
+    f:close()
+    wrk.thread:stop()
+  end
+end
+"""
 
 
 def parse_wrk(output: str, cpu_seconds: float = 0.0) -> Load:
@@ -323,28 +369,18 @@ def parse_wrk(output: str, cpu_seconds: float = 0.0) -> Load:
 
 
 async def _burst(run: Run, url: str, db: asyncpg.Pool, emu: EmulatorAdmin, sync: Child) -> dict[str, Any]:
-    """``burst`` notifications rotating over the channels (rising message numbers), ``connections``
-    at a time; then the events.list calls they caused, once the engine is idle again."""
+    """``burst`` notifications rotating over the channels, sent by wrk as fast as sync answers;
+    then the events.list calls they caused, once the engine is idle again."""
     before = await _events_lists(emu)
-    todo, statuses = iter(range(run.settings.burst)), Counter[int]()
-    connector = aiohttp.TCPConnector(limit=run.settings.connections)
-    async with aiohttp.ClientSession(connector=connector) as http:
-
-        async def sender() -> None:
-            for n in todo:
-                channel = run.channels[n % len(run.channels)]
-                async with http.post(url, headers=_google_headers(channel, n + 2)) as resp:
-                    statuses[resp.status] += 1
-
-        began = time.perf_counter()
-        await asyncio.gather(*(sender() for _ in range(run.settings.connections)))
-        seconds = time.perf_counter() - began
+    done = run.bench.logs / "burst.done"
+    load = await _wrk(run, url, _burst_script(run.channels, run.settings.burst, done), sync, until=done)
     after = await _settled(db, emu, sync)
     return {
-        "notifications": sum(statuses.values()),
-        "answered_200": statuses[200],
-        "seconds": round(seconds, 2),
-        "per_second": round(run.settings.burst / seconds, 1),
+        "notifications": load.requests,
+        "answered_200": load.requests - load.non_2xx,
+        "seconds": load.seconds,
+        "per_second": load.requests_per_second,
+        "p99_ms": load.p99_ms,
         "calendars": len(run.channels),
         "events_list_calls": after - before,
     }
@@ -374,7 +410,7 @@ def _figures(
         "broker_users": "per-service users, publisher verification on"
         if bench.users.verify
         else "one login (guest), publisher verification off",
-        "sync_logging": "LOG_FORMAT=json LOG_LEVEL=INFO",
+        "sync_logging": f"LOG_FORMAT=json LOG_LEVEL={settings.log_level}",
         "ours": asdict(ours),
         "bare": asdict(floor),
         "ratio": round(ours.requests_per_second / floor.requests_per_second, 2),
