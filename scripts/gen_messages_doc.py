@@ -111,6 +111,10 @@ PUBLISHER = {kind: publisher for publisher, handled in HANDLING.items() for kind
 
 TIMED = {"date_time": "2026-03-02T09:00:00+01:00", "time_zone": "Europe/Berlin"}
 TIMED_END = {"date_time": "2026-03-02T10:00:00+01:00", "time_zone": "Europe/Berlin"}
+MOVED_LATER = {
+    "start": {**TIMED, "date_time": "2026-03-02T11:00:00+01:00"},
+    "end": {**TIMED_END, "date_time": "2026-03-02T12:00:00+01:00"},
+}
 COMMON: dict[str, Any] = {"message_id": "5f0c3c1e8e7b4d1c9d5b0a6a3e2f1b7c", "occurred_at": WHEN}
 APPT: dict[str, Any] = {
     "appointment_id": "apt-4711",
@@ -202,8 +206,7 @@ EXAMPLES: dict[type[m.Message], dict[str, Any]] = {
         "calendar_id": "anna@gmail.com",
         "event_id": "calsync0apt4711",
         "change": "moved",
-        "start": {"date_time": "2026-03-02T11:00:00+01:00", "time_zone": "Europe/Berlin"},
-        "end": {"date_time": "2026-03-02T12:00:00+01:00", "time_zone": "Europe/Berlin"},
+        **MOVED_LATER,
     },
     m.AppointmentsBackfillRequested: {"user_id": "user-42", "since": WHEN},
     m.NotificationSent: {

@@ -16,13 +16,14 @@ override the defaults."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import statistics
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -98,6 +99,14 @@ class Bench:
 
 async def measure(settings: Settings) -> dict[str, Any]:
     """Run both phases and return the figures (also written to ``settings.results`` if set)."""
+    async with environment(settings, "bench") as bench:
+        return await _run(bench)
+
+
+@contextlib.asynccontextmanager
+async def environment(settings: Settings, tag: str) -> AsyncIterator[Bench]:
+    """A database and broker prefix (``tag`` + random) of a bench's own, removed afterwards with
+    every child process; a failure prints the end of each child's log."""
     admin_url = os.environ.get("AMQP_URL", DEFAULT_AMQP_URL)
     admin_dsn = os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL)
     db_name = f"calsync_bench_{uuid.uuid4().hex[:8]}"
@@ -108,13 +117,11 @@ async def measure(settings: Settings) -> dict[str, Any]:
         await check_logins(admin_url, users)
     except BrokerUsersMissing:
         users = BrokerUsers(verify=False)  # one login for everyone, verification off (said in the output)
-    with tempfile.TemporaryDirectory(prefix="calsync-bench-") as logs:
-        bench = Bench(
-            settings, admin_url, admin_dsn.rpartition("/")[0] + "/" + db_name,
-            f"bench{uuid.uuid4().hex[:6]}.", Path(logs), users,
-        )  # fmt: skip
+    with tempfile.TemporaryDirectory(prefix=f"calsync-{tag}-") as logs:
+        dsn = admin_dsn.rpartition("/")[0] + "/" + db_name
+        bench = Bench(settings, admin_url, dsn, f"{tag}{uuid.uuid4().hex[:6]}.", Path(logs), users)
         try:
-            return await _run(bench)
+            yield bench
         except BaseException:
             for child in bench.children:  # what the processes said, for the failure's cause
                 print(f"--- {child.name} log (end)\n{child.log.read_text(errors='replace')[-4000:]}")
@@ -132,7 +139,7 @@ async def _delete_topology(bench: Bench) -> None:
     await broker.connect()
     await broker.delete_topology()
     channel = await broker.channel(1)
-    await channel.queue_delete(bench.prefix + FLOOR_QUEUE)
+    await channel.queue_delete(bench.prefix + FLOOR_QUEUE)  # none in benches without the floor
     await broker.close()
 
 

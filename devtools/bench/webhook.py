@@ -23,17 +23,14 @@ fails. ``BENCH_WEBHOOK_DURATION`` (wrk's ``-d``, default 10s), ``BENCH_WEBHOOK_C
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import re
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -47,10 +44,9 @@ from devtools.bench import _procs, sync_outbound
 from devtools.bench._procs import Child, EmulatorAdmin
 from shared import messages as m
 from shared.amqp import Broker
-from shared.config import DEFAULT_AMQP_URL, DEFAULT_DATABASE_URL, BrokerUsers
 from shared.logs import configure_logging
 from shared.rpc import serve as serve_rpc
-from tests.support.bus import BrokerUsersMissing, PublishingBroker, check_logins
+from tests.support.bus import PublishingBroker
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "bench" / "results"
@@ -100,44 +96,10 @@ def find_wrk() -> str | None:
 
 async def measure(settings: Settings, wrk: str) -> dict[str, Any]:
     """Start the processes, run both measurements, return the figures."""
-    async with _environment(settings) as bench:
-        return await _run(Run(settings, wrk, bench))
-
-
-@contextlib.asynccontextmanager
-async def _environment(settings: Settings) -> AsyncIterator[sync_outbound.Bench]:
-    """A database and broker prefix of its own, removed afterwards with every child process."""
-    admin_url = os.environ.get("AMQP_URL", DEFAULT_AMQP_URL)
-    admin_dsn = os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL)
-    db_name = f"calsync_bench_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(admin_dsn)
-    await admin.execute(f'CREATE DATABASE "{db_name}"')
-    users = BrokerUsers()
-    try:
-        await check_logins(admin_url, users)
-    except BrokerUsersMissing:
-        users = BrokerUsers(verify=False)  # one login for everyone, verification off (said in the output)
     outbound = sync_outbound.Settings(users=settings.calendars, workers=4, db_pool=10,
                                       latency_ms=settings.latency_ms, results=None)  # fmt: skip
-    with tempfile.TemporaryDirectory(prefix="calsync-bench-webhook-") as logs:
-        dsn = admin_dsn.rpartition("/")[0] + "/" + db_name
-        prefix = f"benchw{uuid.uuid4().hex[:6]}."
-        bench = sync_outbound.Bench(outbound, admin_url, dsn, prefix, Path(logs), users)
-        try:
-            yield bench
-        except BaseException:
-            for child in bench.children:
-                print(f"--- {child.name} log (end)\n{child.log.read_text(errors='replace')[-4000:]}")
-            raise
-        finally:
-            for child in bench.children:
-                child.stop()
-            broker = Broker(admin_url, prefix=prefix, retry_delays_ms=sync_outbound.DELAYS)
-            await broker.connect()
-            await broker.delete_topology()
-            await broker.close()
-            await admin.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
-            await admin.close()
+    async with sync_outbound.environment(outbound, "benchw") as bench:
+        return await _run(Run(settings, wrk, bench))
 
 
 async def _run(run: Run) -> dict[str, Any]:

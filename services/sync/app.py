@@ -103,8 +103,10 @@ async def _outbound(app: web.Application) -> AsyncIterator[None]:
         pool, clock, ChannelCache(pool, ttl=config.channels.cache_seconds), intake
     )
     watch = _watch_channels(config, calendar)
-    keeper = ChannelKeeper(ChannelDeps(pool, tokens, watch, clock, config.channels, outbox, metrics))
-    loops = [*writer.loops(), *InboundSyncs(inbound).loops(), *keeper.loops()]
+    keeper = ChannelKeeper(
+        ChannelDeps(pool, tokens, watch, clock, config.channels, outbox, metrics), config.channels.interval
+    )
+    loops = [*writer.loops(), *InboundSyncs(inbound, config.inbound.poll_interval).loops(), *keeper.loops()]
     tasks = [asyncio.create_task(coro, name=name) for name, coro in loops]
     consumer_deps = consumers.ConsumerDeps(clock, outbox, writer.wake, tokens.forget, keeper.wake)
     for queue, table in consumers.routes(consumer_deps).items():

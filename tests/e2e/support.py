@@ -4,7 +4,7 @@ mail catcher, with one user connected through the real OAuth round trip."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -32,6 +32,9 @@ class Chain:
     mail: MailCatcher
     clock: ManualClock
     user_id: str
+
+
+StartChain = Callable[..., AbstractAsyncContextManager[Chain]]  # the ``start_chain`` fixture
 
 
 @asynccontextmanager

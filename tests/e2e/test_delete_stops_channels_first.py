@@ -16,9 +16,8 @@ import aiohttp
 import asyncpg
 
 from services.sync.config import ChannelConfig
-from shared.amqp import Broker
 from shared.config import CommonConfig, GoogleConfig
-from tests.e2e.support import chain
+from tests.e2e.support import StartChain
 from tests.service.sync.support import running_sync
 from tests.support.helpers import eventually
 
@@ -45,15 +44,15 @@ def _stop_and_revoke(emulator: Any) -> list[Any]:
 
 
 async def test_a_deleted_connection_stops_its_channel_before_the_token_is_revoked(
+    start_chain: StartChain,
     common_config: Callable[..., CommonConfig],
     google_config: GoogleConfig,
     emulator: Any,
-    broker: Broker,
     clean_db: asyncpg.Pool,
 ) -> None:
     channels = ChannelConfig(interval=0.1, cache_seconds=0.1)
     async with (
-        chain(common_config, google_config, emulator, broker, clean_db, revoke_hold=HOLD) as c,
+        start_chain(revoke_hold=HOLD) as c,
         running_sync(common_config("sync"), google_config, channels=channels),
     ):
         channel_id = await eventually(lambda: _live_channel(clean_db, c.user_id))

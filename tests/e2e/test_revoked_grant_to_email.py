@@ -19,9 +19,7 @@ from typing import Any
 import asyncpg
 
 from shared import messages as m
-from shared.amqp import Broker
-from shared.config import CommonConfig, GoogleConfig
-from tests.e2e.support import EMAIL, chain, notifier_caught_up, plain
+from tests.e2e.support import EMAIL, StartChain, notifier_caught_up, plain
 from tests.service.auth.flow import (
     browser,
     consent,
@@ -46,10 +44,8 @@ def failed_refresh_answered_at(emulator: Any) -> float:
 
 
 async def test_revoked_grant_reaches_the_user_and_the_link_reconnects(
-    common_config: Callable[..., CommonConfig],
-    google_config: GoogleConfig,
+    start_chain: StartChain,
     emulator: Any,
-    broker: Broker,
     clean_db: asyncpg.Pool,
     probe: Callable[..., Any],
     record_property: Callable[[str, object], None],
@@ -57,7 +53,7 @@ async def test_revoked_grant_reaches_the_user_and_the_link_reconnects(
     """Access removed at Google: the next refresh fails, one honest email arrives, its button leads
     to the settings page and Google's consent, and reconnecting brings a "connected again" email."""
     events = await probe(m.AUTH_EVENTS, "auth.grant.disconnected")
-    async with chain(common_config, google_config, emulator, broker, clean_db) as c:
+    async with start_chain() as c:
         emulator.revoke_user(EMAIL)
         c.clock.advance(timedelta(hours=6))  # the unused grant's longest silence ends; its refresh fails
         disconnected = await events.next_json()
@@ -86,16 +82,14 @@ async def test_revoked_grant_reaches_the_user_and_the_link_reconnects(
 
 
 async def test_security_event_reaches_the_user_before_any_refresh(
-    common_config: Callable[..., CommonConfig],
-    google_config: GoogleConfig,
+    start_chain: StartChain,
     emulator: Any,
-    broker: Broker,
     clean_db: asyncpg.Pool,
     record_property: Callable[[str, object], None],
 ) -> None:
     """Google's tokens-revoked security event disconnects at once and the user is emailed, without
     waiting for the next refresh."""
-    async with chain(common_config, google_config, emulator, broker, clean_db) as c:
+    async with start_chain() as c:
         subject = emulator.subject_iss_sub(emulator.user(EMAIL).sub)
         emulator.revoke_user(EMAIL)
         c.clock.set(datetime.now(UTC) + timedelta(seconds=1))  # after the connect event's (wall) time

@@ -16,7 +16,7 @@ import pytest_asyncio
 
 from shared.amqp import Broker
 from shared.config import CommonConfig, GoogleConfig
-from tests.e2e.support import EMAIL, Chain, chain, plain
+from tests.e2e.support import EMAIL, Chain, StartChain, plain
 from tests.service.sync.support import booked, calendar_of, first_sync_done, ours, push_arrived, running_sync
 from tests.support.helpers import eventually
 
@@ -29,15 +29,11 @@ async def _state(db: asyncpg.Pool, version: int, state: str, reason: str | None 
 
 @pytest_asyncio.fixture
 async def connected(
-    common_config: Callable[..., CommonConfig],
-    google_config: GoogleConfig,
-    emulator: Any,
-    broker: Broker,
-    clean_db: asyncpg.Pool,
+    start_chain: StartChain, common_config: Callable[..., CommonConfig], google_config: GoogleConfig
 ) -> AsyncIterator[Chain]:
     """auth, sync and the notifier, with a user connected."""
     async with (
-        chain(common_config, google_config, emulator, broker, clean_db) as c,
+        start_chain() as c,
         running_sync(common_config("sync"), google_config),
     ):
         yield c

@@ -10,7 +10,7 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import asyncpg
 
@@ -169,6 +169,13 @@ class Revocation:
     attempts: int
 
 
+class Hold(NamedTuple):
+    """A revocation held back until ``until`` for the user whose digest (``user_digest``) is ``user``."""
+
+    until: datetime
+    user: str
+
+
 async def add_revocation(
     conn: asyncpg.Connection,
     *,
@@ -178,11 +185,9 @@ async def add_revocation(
     token_enc: bytes,
     reason: str,
     now: datetime,
-    held_until: datetime | None = None,
-    held_for: str | None = None,
+    hold: Hold | None = None,
 ) -> None:
-    """Queue a revocation, due at ``now`` or, when held, at ``held_until`` (``held_for``: the user's
-    digest, see ``user_digest``)."""
+    """Queue a revocation, due at ``now`` or, when held, at the end of its ``hold``."""
     await conn.execute(
         "INSERT INTO pending_revocations (revocation_id, grant_id, user_id, token_enc, reason,"
         " next_attempt_at, created_at, held_until, held_for) VALUES ($1, $2, $3, $4, $5, $7, $6, $8, $9)",
@@ -192,9 +197,9 @@ async def add_revocation(
         token_enc,
         reason,
         now,
-        held_until or now,
-        held_until,
-        held_for if held_until is not None else None,
+        hold.until if hold else now,
+        hold.until if hold else None,
+        hold.user if hold else None,
     )
 
 

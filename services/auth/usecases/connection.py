@@ -118,7 +118,8 @@ async def _drop_grant(
         return None
     if grant.refresh_token_enc is not None:
         now = clock.now()
-        held_until = now + timedelta(seconds=hold) if hold > 0 else None
+        digest = connection_repository.user_digest(user_id)
+        held = connection_repository.Hold(now + timedelta(seconds=hold), digest) if hold > 0 else None
         await connection_repository.add_revocation(
             conn,
             revocation_id=uuid.uuid4().hex,
@@ -127,8 +128,7 @@ async def _drop_grant(
             token_enc=grant.refresh_token_enc,
             reason=reason,
             now=now,
-            held_until=held_until,
-            held_for=connection_repository.user_digest(user_id),
+            hold=held,
         )
     await connection_repository.delete_grant(conn, grant.grant_id)
     return grant

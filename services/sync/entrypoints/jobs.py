@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import timedelta
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import asyncpg
 import structlog
@@ -20,6 +20,8 @@ log = structlog.get_logger(__name__)
 
 PURGE_EVERY = timedelta(hours=1)
 TRANSIENT = (asyncpg.PostgresError, OSError, TimeoutError)
+Deps = TypeVar("Deps")
+Loops = list[tuple[str, Coroutine[Any, Any, None]]]  # (task name, coroutine) for app.py to start
 
 
 async def _forever(step: Callable[[], Awaitable[bool]], idle: Callable[[], Awaitable[None]]) -> None:
@@ -47,11 +49,11 @@ async def _wait(wake: asyncio.Event, seconds: float) -> None:
     wake.clear()
 
 
-class _Woken:
-    """Loops whose idle wait (``interval`` seconds) ``wake()`` cuts short."""
+class _Woken(Generic[Deps]):
+    """Loops on ``deps`` whose idle wait (``interval`` seconds) ``wake()`` cuts short."""
 
-    def __init__(self, interval: float) -> None:
-        self._interval = interval
+    def __init__(self, deps: Deps, interval: float) -> None:
+        self._deps, self._interval = deps, interval
         self._wake = asyncio.Event()
 
     def wake(self) -> None:
@@ -61,21 +63,25 @@ class _Woken:
     async def _idle(self) -> None:
         await _wait(self._wake, self._interval)
 
+    def _workers_of(self, name: str, step: Callable[[], Awaitable[bool]], count: int) -> Loops:
+        """``count`` loops named ``name-<i>`` running ``step`` and idling between empty steps."""
+        return [(f"{name}-{i}", _forever(step, self._idle)) for i in range(count)]
 
-class Writer(_Woken):
+
+class Writer(_Woken[writer.WriterDeps]):
     """N workers share this replica's claims; ``wake()`` makes idle workers look at once."""
 
     def __init__(self, deps: writer.WriterDeps, resolve: calendars.ResolveDeps, *, workers: int) -> None:
-        super().__init__(deps.config.poll_interval)
-        self._deps, self._resolve, self._workers = deps, resolve, workers
+        super().__init__(deps, deps.config.poll_interval)
+        self._resolve, self._workers = resolve, workers
         self._last_purge = deps.clock.now() - PURGE_EVERY
         self._claimed: list[asyncpg.Record] = []  # leased for this replica, no worker on them yet
         self._claiming = asyncio.Lock()
         self._writing = 0
 
-    def loops(self) -> list[tuple[str, Coroutine[Any, Any, None]]]:
-        named = [(f"sync-writer-{i}", _forever(self._write_once, self._idle)) for i in range(self._workers)]
-        return [*named, ("sync-calendar-resolver", _forever(self._housekeeping, self._idle))]
+    def loops(self) -> Loops:
+        writers = self._workers_of("sync-writer", self._write_once, self._workers)
+        return [*writers, ("sync-calendar-resolver", _forever(self._housekeeping, self._idle))]
 
     async def _write_once(self) -> bool:
         row = await self._next_claimed()
@@ -115,16 +121,11 @@ class Writer(_Woken):
         return False
 
 
-class InboundSyncs(_Woken):
+class InboundSyncs(_Woken[inbound_sync.InboundDeps]):
     """N workers each claim one due calendar at a time and sync it; ``wake()`` makes them look now."""
 
-    def __init__(self, deps: inbound_sync.InboundDeps) -> None:
-        super().__init__(deps.config.poll_interval)
-        self._deps = deps
-
-    def loops(self) -> list[tuple[str, Coroutine[Any, Any, None]]]:
-        workers = range(self._deps.config.workers)
-        return [(f"sync-inbound-{i}", _forever(self._sync_once, self._idle)) for i in workers]
+    def loops(self) -> Loops:
+        return self._workers_of("sync-inbound", self._sync_once, self._deps.config.workers)
 
     async def _sync_once(self) -> bool:
         deps, now = self._deps, self._deps.clock.now()
@@ -135,14 +136,10 @@ class InboundSyncs(_Woken):
         return True
 
 
-class ChannelKeeper(_Woken):
+class ChannelKeeper(_Woken[channels.ChannelDeps]):
     """Runs a channel round every ``interval`` seconds, or at once after ``wake()``."""
 
-    def __init__(self, deps: channels.ChannelDeps) -> None:
-        super().__init__(deps.config.interval)
-        self._deps = deps
-
-    def loops(self) -> list[tuple[str, Coroutine[Any, Any, None]]]:
+    def loops(self) -> Loops:
         return [("sync-channel-keeper", _forever(self._round, self._idle))]
 
     async def _round(self) -> bool:
