@@ -31,7 +31,8 @@ async def test_a_short_webhook_benchmark_answers_every_notification_and_coalesce
     for side in ("ours", "bare"):
         assert figures[side]["requests"] > 0 and figures[side]["non_2xx"] == 0, figures[side]
     burst = figures["burst"]
-    assert burst["answered_200"] == burst["notifications"] == 200, burst
+    # wrk stops once the count is reached; requests already in flight then still arrive
+    assert burst["answered_200"] == burst["notifications"] >= 200, burst
     assert burst["events_list_calls"] < 200, burst
     assert "ratio sync / bare" in table(figures)
     record_property("webhook bench smoke seconds", round(time.perf_counter() - began, 1))
