@@ -10,6 +10,7 @@ import asyncio
 import io
 import json
 import logging
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any, TypeVar
@@ -57,17 +58,33 @@ def internal_url(app: web.Application) -> str:
     return f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}"
 
 
+def held_socket(host: str = "127.0.0.1") -> socket.socket:
+    """A socket bound to a free port of ``host`` and kept, so an app that must know its own address
+    before it starts (a webhook or public URL) serves on it without another listener taking it."""
+    sock = socket.socket()
+    sock.bind((host, 0))
+    return sock
+
+
+def port_of(sock: socket.socket) -> int:
+    port: int = sock.getsockname()[1]
+    return port
+
+
 @asynccontextmanager
-async def serve(app: web.Application, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[ServedUrl]:
-    """Run ``app`` (startup and cleanup contexts, so its internal listener too) on a real port;
-    yields its public base URL, with the internal listener's as ``.internal``."""
+async def serve(
+    app: web.Application, host: str = "127.0.0.1", sock: socket.socket | None = None
+) -> AsyncIterator[ServedUrl]:
+    """Run ``app`` (startup and cleanup contexts, so its internal listener too) on a real port, or on
+    ``sock`` (see ``held_socket``); yields its public base URL, with the internal listener's as
+    ``.internal``. The app is cleaned up even when it fails to start listening."""
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=5)
     await runner.setup()
-    site = web.TCPSite(runner, host, port)
-    await site.start()
-    bound = runner.addresses[0][1]
-    internal = internal_url(app) if INTERNAL_ADDRESS in app else ""
     try:
+        site = web.SockSite(runner, sock) if sock is not None else web.TCPSite(runner, host, 0)
+        await site.start()
+        bound = runner.addresses[0][1]
+        internal = internal_url(app) if INTERNAL_ADDRESS in app else ""
         yield ServedUrl(f"http://{host}:{bound}", internal)
     finally:
         await runner.cleanup()

@@ -18,8 +18,7 @@ from services.auth.app import create_app
 from services.auth.config import AuthConfig
 from shared.clock import Clock, SystemClock
 from shared.config import CommonConfig, GoogleConfig
-from tests.support.helpers import serve
-from tests.support.service_process import free_port
+from tests.support.helpers import held_socket, port_of, serve
 
 TEST_KEYS = (("k1", os.urandom(32)),)
 LINK_SECRET = b"link-secret-for-tests-" + b"x" * 20
@@ -64,11 +63,11 @@ class Auth:
 async def running_auth(
     common: CommonConfig, google: GoogleConfig, *, clock: Clock | None = None, **changes: Any
 ) -> AsyncIterator[Auth]:
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
+    sock = held_socket()
+    base = f"http://127.0.0.1:{port_of(sock)}"
     config = auth_config(replace(common, public_base_url=base), google, **changes)
     app = create_app(config, overrides={"clock": clock or SystemClock()})
-    async with serve(app, port=port) as url:
+    async with serve(app, sock=sock) as url:
         yield Auth(url=url, config=config, service_token=common.service_token)
 
 

@@ -27,8 +27,7 @@ from shared.amqp import Broker
 from shared.clock import Clock, ManualClock
 from shared.config import CommonConfig
 from shared.web import REGISTRY
-from tests.support.helpers import Probe, eventually, serve
-from tests.support.service_process import free_port
+from tests.support.helpers import Probe, eventually, held_socket, port_of, serve
 
 LINK_SECRET = "notifier-link-secret-for-tests-0123456789"
 MAIL_FROM = "Pilotly <noreply@pilotly.example>"
@@ -124,11 +123,11 @@ async def running_notifier(
     common: CommonConfig, *, smtp_port: int, auth_url: str, clock: Clock, **changes: Any
 ) -> AsyncIterator[Notifier]:
     """The notifier on a real port whose PUBLIC_BASE_URL is that port (stop links work)."""
-    port = free_port()
-    common = replace(common, public_base_url=f"http://127.0.0.1:{port}")
+    sock = held_socket()
+    common = replace(common, public_base_url=f"http://127.0.0.1:{port_of(sock)}")
     config = notifier_config(common, smtp_port=smtp_port, auth_url=auth_url, **changes)
     app = create_app(config, overrides={"clock": clock})
-    async with serve(app, port=port) as url:
+    async with serve(app, sock=sock) as url:
         yield Notifier(url, app, config)
 
 

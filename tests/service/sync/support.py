@@ -26,8 +26,7 @@ from shared.clock import Clock
 from shared.config import CommonConfig, GoogleConfig
 from shared.rpc import serve as serve_rpc
 from tests.support.bus import PublishingBroker
-from tests.support.helpers import eventually, serve
-from tests.support.service_process import free_port
+from tests.support.helpers import eventually, held_socket, port_of, serve
 
 SCOPES = [
     "https://www.googleapis.com/auth/calendar.events",
@@ -98,11 +97,11 @@ async def running_sync(
     channels: ChannelConfig | None = None,
     **writer: Any,
 ) -> AsyncIterator[Sync]:
-    """sync on a free port; with ``channels``, its webhook address is that port's (plain http on
+    """sync on a held free port; with ``channels``, its webhook address is that port's (plain http on
     loopback, which the emulator accepts)."""
-    port = 0 if channels is None else free_port()
+    sock = held_socket()
     if channels is not None:
-        channels = replace(channels, webhook_url=f"http://127.0.0.1:{port}/webhooks/google/calendar")
+        channels = replace(channels, webhook_url=f"http://127.0.0.1:{port_of(sock)}/webhooks/google/calendar")
     config = SyncConfig(
         common=common,
         google=google,
@@ -111,7 +110,7 @@ async def running_sync(
         channels=channels or ChannelConfig(),
     )
     app = create_app(config, overrides={"clock": clock} if clock else None)
-    async with serve(app, port=port) as url:
+    async with serve(app, sock=sock) as url:
         yield Sync(app, url)
 
 
