@@ -4,7 +4,8 @@ landing page at ``/`` (``add_landing_page``), and the internal listener for heal
 metrics (shared.internal_http).
 
 The access log prints the path without its query string, because signed links and OAuth codes
-travel in query strings. Routes under ``/api/`` require the platform's service token
+travel in query strings. Paths marked with ``quiet_access_log`` (a high-rate path with its own
+metric, like Google's push notifications) log their answered requests at DEBUG only. Routes under ``/api/`` require the platform's service token
 (``Authorization: Bearer <token>``), compared in constant time. Bad input gets a 400 with a JSON
 body ``{"error": <code>, "detail": <why>}``, never a 500.
 """
@@ -37,6 +38,7 @@ SERVICE_TOKEN = web.AppKey("service_token", str)
 READINESS = web.AppKey("readiness_checks", dict)
 INTERNAL_ADDRESS = web.AppKey("internal_address", tuple)  # (host, port) once the listener is up
 _HTTP_METRICS = web.AppKey("http_metrics", tuple)
+_QUIET_PATHS = web.AppKey("quiet_paths", set)
 
 JSON_MAX_BYTES = 64 * 1024
 JSON_MAX_DEPTH = 32
@@ -58,6 +60,7 @@ def setup_http(
     app[SERVICE_TOKEN] = service_token
     checks: dict[str, ReadinessCheck] = {}
     app[READINESS] = checks
+    app[_QUIET_PATHS] = set()
     app[_HTTP_METRICS] = (
         Counter(
             "calsync_http_requests_total", "HTTP requests", ["method", "route", "status"], registry=registry
@@ -72,6 +75,12 @@ def setup_http(
     app.cleanup_ctx.append(
         listener_context(lambda: internal_app(registry, checks), internal_host, internal_port, bound)
     )
+
+
+def quiet_access_log(app: web.Application, path: str) -> None:
+    """Log requests to ``path`` answered below 400 at DEBUG (still counted and timed); refusals and
+    failures stay at INFO and above."""
+    app[_QUIET_PATHS].add(path)
 
 
 def add_readiness_check(app: web.Application, name: str, check: ReadinessCheck) -> None:
@@ -130,7 +139,8 @@ def _record(request: web.Request, status: int, seconds: float) -> None:
     counter, histogram = request.app[_HTTP_METRICS]
     counter.labels(request.method, name, str(status)).inc()
     histogram.labels(name).observe(seconds)
-    log.info(
+    quiet = status < 400 and request.path in request.app[_QUIET_PATHS]
+    (log.debug if quiet else log.info)(
         "http_request",
         method=request.method,
         path=request.path,

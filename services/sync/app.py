@@ -36,7 +36,7 @@ from shared.google.calendar import GoogleCalendar
 from shared.outbox import Outbox
 from shared.rpc import RpcClient
 from shared.runtime import BROKER, HTTP, POOL, base_app
-from shared.web import REGISTRY, add_landing_page
+from shared.web import REGISTRY, add_landing_page, quiet_access_log
 
 log = structlog.get_logger(__name__)
 
@@ -53,6 +53,7 @@ def create_app(config: SyncConfig, *, overrides: dict[str, Any] | None = None) -
     app[keys.OUTBOX] = outbox
     app.router.add_routes(http_handlers.routes(POOL, keys.CHOICE))
     app.router.add_routes(webhooks.routes(keys.RECEIVER, keys.METRICS))
+    quiet_access_log(app, webhooks.PATH)  # calsync_sync_push_notifications_total counts each one
     add_landing_page(
         app,
         title="calsync sync",

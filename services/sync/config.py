@@ -38,6 +38,7 @@ class InboundConfig:
     full_sync_past: timedelta = timedelta(days=30)  # a full list starts this long ago (no end bound)
     page_size: int = 250  # events.list maxResults
     retry_in: timedelta = timedelta(seconds=60)  # after Google or auth failed
+    follow_up_after: timedelta = timedelta(seconds=2)  # a follow-up run waits this long after a run
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,7 @@ def _inbound(env: Env) -> InboundConfig:
         full_sync_past=timedelta(days=env.integer("SYNC_FULL_SYNC_PAST_DAYS", 30, minimum=0)),
         page_size=env.integer("SYNC_INBOUND_PAGE_SIZE", 250, minimum=1),
         retry_in=timedelta(seconds=env.number("SYNC_INBOUND_RETRY_SECONDS", 60, minimum=1)),
+        follow_up_after=timedelta(seconds=env.number("SYNC_INBOUND_FOLLOW_UP_SECONDS", 2, minimum=0)),
     )
 
 

@@ -64,12 +64,13 @@ async def finish(
     now: datetime,
     next_due: datetime,
     sync_token: str | None,
+    follow_up_at: datetime,
 ) -> None:
-    """End a run with Google's new sync token: one more run at once if requests came meanwhile,
-    otherwise idle until the safety net's ``next_due``."""
+    """End a run with Google's new sync token: one more run at ``follow_up_at`` if requests came
+    meanwhile, otherwise idle until the safety net's ``next_due``."""
     await conn.execute(
         "UPDATE calendar_syncs SET state = CASE WHEN follow_up THEN 'pending' ELSE 'idle' END,"
-        " due_at = CASE WHEN follow_up THEN $4::timestamptz ELSE $5::timestamptz END, follow_up = false,"
+        " due_at = CASE WHEN follow_up THEN $7::timestamptz ELSE $5::timestamptz END, follow_up = false,"
         " lease_owner = NULL, lease_until = NULL, sync_token = coalesce($6, sync_token), last_synced_at = $4"
         " WHERE user_id = $1 AND calendar_id = $2 AND lease_owner = $3",
         user_id,
@@ -78,6 +79,7 @@ async def finish(
         now,
         next_due,
         sync_token,
+        follow_up_at,
     )
 
 

@@ -20,6 +20,14 @@ log = structlog.get_logger(__name__)
 MAX_BODY = 4096
 PATH = "/webhooks/google/calendar"
 TRANSIENT = (asyncpg.PostgresError, OSError, TimeoutError)
+FORBIDDEN = {
+    "error": "channel_mismatch",
+    "detail": "the channel token or resource id does not match the channel",
+}
+TOO_LARGE = {
+    "error": "body_too_large",
+    "detail": f"a notification has no body; over {MAX_BODY} bytes refused",
+}
 
 
 def routes(
@@ -29,7 +37,7 @@ def routes(
         metrics = request.app[metrics_of]
         if (request.content_length or 0) > MAX_BODY:
             metrics.pushes.labels("too_large").inc()
-            return web.Response(status=413)
+            return web.json_response(TOO_LARGE, status=413)
         headers = request.headers
         note = push_receiver.Notification(
             channel_id=headers.get("X-Goog-Channel-ID", ""),
@@ -46,7 +54,7 @@ def routes(
         metrics.pushes.labels(verdict).inc()
         if verdict == "forbidden":
             log.warning("push_refused", channel_id=note.channel_id)
-            return web.Response(status=403)
+            return web.json_response(FORBIDDEN, status=403)
         if verdict in ("unknown", "stopped"):
             log.debug("push_ignored", channel_id=note.channel_id, verdict=verdict)
         return web.Response(status=200)

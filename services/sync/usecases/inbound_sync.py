@@ -131,7 +131,7 @@ async def _page(deps: InboundDeps, run: _Run, page: dict[str, Any], listed: set[
                 changes += await _vanished(deps, conn, run, listed, zone)
             await calendar_syncs.finish(
                 conn, run.user_id, run.calendar_id, deps.owner, now, next_safety_net(deps, now),
-                page.get("nextSyncToken"),
+                page.get("nextSyncToken"), now + deps.config.follow_up_after,
             )  # fmt: skip
     return changes
 

@@ -14,9 +14,9 @@ import pytest_asyncio
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from shared.web import add_readiness_check, read_json, setup_http
+from shared.web import add_readiness_check, quiet_access_log, read_json, setup_http
 from tests.support import raw_http
-from tests.support.helpers import ServedUrl, serve
+from tests.support.helpers import ServedUrl, captured_logs, serve
 from tests.support.service_apps import SERVICES, build_app
 
 TOKEN = "svc-test-token"
@@ -181,3 +181,19 @@ async def test_auth_link_body_nested_beyond_the_recursion_limit_gives_400(
         good = {"json": {"locale": "de"}, "headers": {"Authorization": f"Bearer {service_token}"}}
         status, body = await _answer("POST", url + "/api/v1/users/u-1/link", **good)
         assert status == 201, body
+
+
+async def test_a_quiet_path_logs_only_its_refusals_and_still_counts_every_request() -> None:
+    """A high-rate path (Google's pushes in sync) writes no INFO line per answered request; a
+    refused one is still logged, and the metric counts both."""
+    app = small_app()
+    quiet_access_log(app, "/users/quiet")
+    with captured_logs("INFO") as logs:
+        async with serve(app) as url:
+            assert (await _answer("GET", url + "/users/quiet"))[0] == 200
+            assert (await _answer("GET", url + "/users/loud"))[0] == 200
+            assert (await _answer("GET", url + "/users/quiet?x=%00"))[0] == 400
+            _, metrics = await _answer("GET", url.internal + "/metrics")
+    lines = [json.loads(line) for line in logs.getvalue().splitlines() if '"http_request"' in line]
+    assert [(line["path"], line["status"]) for line in lines] == [("/users/loud", 200), ("/users/quiet", 400)]
+    assert 'route="/users/{user_id}",status="200"} 2.0' in metrics

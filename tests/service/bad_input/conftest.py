@@ -3,9 +3,10 @@ attacks once (on the session's database, under its own AMQP prefix) and cleans u
 
 from __future__ import annotations
 
+import functools
 import secrets
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from typing import Any
 
@@ -15,10 +16,12 @@ import pytest_asyncio
 
 from shared.amqp import Broker
 from shared.clock import SystemClock
-from shared.config import BrokerUsers, CommonConfig
+from shared.config import BrokerUsers, CommonConfig, GoogleConfig
 from tests.conftest import TEST_RETRY_DELAYS_MS, delete_prefix, empty_service_tables
 from tests.service.auth.flow import Auth, running_auth
 from tests.service.notifier.support import Notifier, running_notifier
+from tests.service.sync.support import SyncWorld, running_sync, token_stand_in
+from tests.support.bus import PublishingBroker
 from tests.support.service_apps import google_for
 
 # In the tests every service connects as guest, so guest plays every documented publisher here;
@@ -103,3 +106,18 @@ async def module_channel(amqp_url: str) -> AsyncIterator[aio_pika.abc.AbstractCh
     channel = await connection.channel()
     yield channel
     await connection.close()
+
+
+@pytest_asyncio.fixture
+async def world(
+    common_config: Callable[..., CommonConfig],
+    google_config: GoogleConfig,
+    emulator: Any,
+    broker: PublishingBroker,
+    clean_db: asyncpg.Pool,
+) -> AsyncIterator[SyncWorld]:
+    """sync's service-test world (tests/service/sync), per test: the emulator delivers its pushes
+    to the sync a test starts."""
+    async with token_stand_in(broker, emulator) as tokens:
+        start = functools.partial(running_sync, common_config("sync"), google_config)
+        yield SyncWorld(start, tokens, emulator, broker, clean_db)

@@ -40,7 +40,12 @@ FAST = WriterConfig(
     token_timeout=5.0,
     backoff=Backoff(base=0.05, cap=0.4),
 )
-FAST_INBOUND = InboundConfig(poll_interval=0.05, lease=timedelta(seconds=30), retry_in=timedelta(seconds=1))
+FAST_INBOUND = InboundConfig(
+    poll_interval=0.05,
+    lease=timedelta(seconds=30),
+    retry_in=timedelta(seconds=1),
+    follow_up_after=timedelta(0),
+)
 START = datetime(2030, 3, 4, 9, 0, tzinfo=UTC)  # appointments are upcoming for every test clock
 
 

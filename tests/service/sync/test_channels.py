@@ -17,6 +17,8 @@ import asyncpg
 
 from services.sync.config import ChannelConfig
 from shared import messages as m
+from shared.clock import ManualClock
+from shared.web import REGISTRY
 from tests.service.sync.support import Sync, SyncWorld
 from tests.service.sync.test_calendar_choice import choose
 from tests.support.helpers import eventually
@@ -126,6 +128,29 @@ async def test_a_channel_is_made_after_the_initial_sync_goes_live_and_pushes_ask
         await _synced_after_push(world, calendar_id, 2, None)
         await world.emulator.flush_pushes()
         assert {(p.state, p.status) for p in world.emulator.pushes} == {("sync", 200), ("exists", 200)}
+
+
+async def test_a_dropped_push_on_a_live_channel_is_caught_by_the_safety_net(
+    world: SyncWorld, probe: Callable[..., Any]
+) -> None:
+    """Google loses the notification of a change: no sync follows it, but the safety-net sync lists
+    the calendar, announces the change and counts the missed push; the channel stays live."""
+    changed = await probe(m.SYNC_EVENTS, "sync.calendar.event.changed")
+    clock = ManualClock(datetime.now(UTC))
+    async with world.start(channels=QUICK, clock=clock) as sync:
+        calendar_id, row = await _watched(world)
+        await world.emulator.flush_pushes()
+        world.emulator.drop_next_push()
+        world.emulator.user_put_event(calendar_id, {"id": "lostpush1", "summary": "dentist", **_hour()})
+        await world.emulator.flush_pushes()
+        assert world.emulator.pushes[-1].dropped and world.emulator.pushes[-1].state == "exists"
+        assert _calls(world, calendar_id) == ["full", "watch"]  # nothing told sync of the change
+
+        clock.advance(timedelta(hours=7))
+        event = await changed.next_json()
+        assert event["event_id"] == "lostpush1" and _calls(world, calendar_id)[2:] == ["incremental"]
+        missed = sync.app[REGISTRY].get_sample_value("calsync_sync_channel_missed_pushes_total")
+        assert missed == 1 and (await _one_live(world.db, "u1"))["channel_id"] == row["channel_id"]
 
 
 async def test_renewal_makes_the_new_channel_first_and_stops_the_old_one_after(world: SyncWorld) -> None:

@@ -223,6 +223,33 @@ async def test_requests_during_a_run_cause_exactly_one_more_run(world: SyncWorld
     assert runs == 3  # the first sync, the pushed one and one follow-up
 
 
+async def test_a_follow_up_run_waits_its_pause_after_the_run(world: SyncWorld) -> None:
+    """A push during a run is taken ``follow_up_after`` after that run ends, not at once: a burst
+    of notifications costs a calendar one list per pause."""
+    world.add_account("u1", EMAIL)
+    clock = ManualClock(datetime.now(UTC))
+    paced = dataclasses.replace(FAST_INBOUND, follow_up_after=timedelta(seconds=10))
+    async with world.start(clock=clock, inbound=paced):
+        calendar_id = await _started(world)
+        world.emulator.set_latency(LISTS, 0.5)
+        await _request(world.db, clock, calendar_id)
+        await eventually(_running(world.db))
+        await _request(world.db, clock, calendar_id)
+        await eventually(_running(world.db, follow_up=True))
+        row = await eventually(functools.partial(_pending, world.db))
+        assert row["due_at"] == row["last_synced_at"] + timedelta(seconds=10)
+        assert _lists(world.emulator) == 2  # the first sync and the pushed one; the follow-up waits
+        clock.advance(timedelta(seconds=10))
+        await eventually(lambda: _idle_after(world.db, row["last_synced_at"]))
+        assert _lists(world.emulator) == 3
+
+
+async def _pending(db: asyncpg.Pool) -> asyncpg.Record:
+    row = await _row(db)
+    assert row["state"] == "pending", dict(row)
+    return row
+
+
 def _running(db: asyncpg.Pool, *, follow_up: bool = False) -> Callable[[], Any]:
     async def check() -> None:
         row = await _row(db)
