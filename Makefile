@@ -17,7 +17,7 @@ CODE_DIRS := services shared tests devtools
 LINT_DIRS := $(CODE_DIRS) scripts
 VENV_STAMP := .venv/.calsync-synced
 
-.PHONY: help run test unit integration service e2e lint fmt bench screenshots docs up browser sync clean distclean \
+.PHONY: help run test unit integration service e2e lint fmt bench soak screenshots docs up browser sync clean distclean \
 	cluster-up cluster-down cluster-status cluster-node-stop cluster-node-start cluster-test
 
 help: ## list the targets
@@ -66,6 +66,9 @@ fmt: sync ## fix imports and format the code
 
 bench: up sync ## run the benchmarks (devtools/bench); one alone: make bench BENCH_ARGS="--only sync_outbound"
 	$(RUN) python -m devtools.bench $(BENCH_ARGS)
+
+soak: up sync ## sync under a steady load for 10 minutes (SOAK_SECONDS): memory, connections, queues sampled
+	$(RUN) python -m devtools.soak
 
 screenshots: up browser sync ## render the user-facing pages and emails to PNG
 	$(RUN) python -m devtools.screenshots
