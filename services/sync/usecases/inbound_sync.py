@@ -211,3 +211,12 @@ async def _release(deps: InboundDeps, row: asyncpg.Record, *, retry: bool, error
     await calendar_syncs.release(deps.pool, row["user_id"], row["calendar_id"], deps.owner, due)
     log.info("calendar_sync_deferred", user_id=row["user_id"], calendar_id=row["calendar_id"],
              error=error, due_at=due.isoformat())  # fmt: skip
+
+
+async def purge(deps: InboundDeps) -> None:
+    """The hourly clean-up of inbound state (``calendar_syncs.purge``): known events are kept for
+    the full list's window and a day more."""
+    ended_before = deps.clock.now() - deps.config.full_sync_past - timedelta(days=1)
+    calendars, events = await calendar_syncs.purge(deps.pool, ended_before)
+    if calendars or events:
+        log.info("inbound_state_purged", calendars=calendars, known_events=events)
