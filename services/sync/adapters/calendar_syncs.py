@@ -112,12 +112,6 @@ async def extend(
     return status != "UPDATE 0"
 
 
-_NOT_A_DESTINATION = (
-    "NOT EXISTS (SELECT 1 FROM grant_states g WHERE g.user_id = {t}.user_id"
-    " AND g.calendar_id = {t}.calendar_id AND g.state NOT IN ('deleted', 'user_deleted'))"
-)
-
-
 async def purge(pool: asyncpg.Pool, ended_before: datetime) -> tuple[int, int]:
     """Drop inbound state nothing needs any more: calendars that are no longer a connection's
     destination (switched away from, connection or user deleted) with what sync knew of their
@@ -125,10 +119,14 @@ async def purge(pool: asyncpg.Pool, ended_before: datetime) -> tuple[int, int]:
     full list's window). Returns (calendars, events) dropped."""
     async with pool.acquire() as conn, conn.transaction():
         calendars = await conn.execute(
-            "DELETE FROM calendar_syncs c WHERE " + _NOT_A_DESTINATION.format(t="c")
+            "DELETE FROM calendar_syncs c WHERE NOT EXISTS (SELECT 1 FROM grant_states g"
+            " WHERE g.user_id = c.user_id AND g.calendar_id = c.calendar_id"
+            " AND g.state NOT IN ('deleted', 'user_deleted'))"
         )
         events = await conn.execute(
-            "DELETE FROM calendar_events_known k WHERE k.ends_at < $1 OR " + _NOT_A_DESTINATION.format(t="k"),
+            "DELETE FROM calendar_events_known k WHERE k.ends_at < $1 OR NOT EXISTS (SELECT 1 FROM grant_states g"
+            " WHERE g.user_id = k.user_id AND g.calendar_id = k.calendar_id"
+            " AND g.state NOT IN ('deleted', 'user_deleted'))",
             ended_before,
         )
     return int(calendars.split()[-1]), int(events.split()[-1])
