@@ -50,6 +50,7 @@ class ChannelConfig:
     renew_before: timedelta = timedelta(days=1)  # a replacement is made when less is left
     interval: float = 60.0  # seconds between reconciling rounds
     cache_seconds: float = 5.0  # how long the webhook trusts a channel row it read
+    batch: int = 20  # channels made, and stops tried, per round; a full batch runs the next at once
 
 
 @dataclass(frozen=True)

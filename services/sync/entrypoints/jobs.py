@@ -153,5 +153,4 @@ class ChannelKeeper(_Woken[channels.ChannelDeps]):
         return [("sync-channel-keeper", _forever(self._round, self._idle))]
 
     async def _round(self) -> bool:
-        await channels.keep(self._deps)
-        return False  # a round does all there is: wait for the interval or a wake-up
+        return await channels.keep(self._deps)  # True after a full batch: the next round at once
