@@ -110,3 +110,15 @@ async def extend(
         lease_until,
     )
     return status != "UPDATE 0"
+
+
+async def last_push_at(
+    conn: asyncpg.Connection | asyncpg.Pool, user_id: str, calendar_id: str
+) -> datetime | None:
+    """When the calendar's last push notification arrived (None: never, or no sync row)."""
+    value: datetime | None = await conn.fetchval(
+        "SELECT last_push_at FROM calendar_syncs WHERE user_id = $1 AND calendar_id = $2",
+        user_id,
+        calendar_id,
+    )
+    return value
