@@ -47,10 +47,17 @@ async def api_test(auth: Auth, user_id: str, locale: str = "en") -> dict[str, An
         return body
 
 
-async def live_channel(db: asyncpg.Pool, user_id: str) -> None:
+async def live_channel(db: asyncpg.Pool, user_id: str, calendar_id: str | None = None) -> None:
+    """sync has a live watch channel for the user (on ``calendar_id`` when given)."""
+
     async def check() -> None:
-        state = await db.fetchval("SELECT state FROM sync.watch_channels WHERE user_id = $1", user_id)
-        assert state == "live"
+        found = await db.fetchval(
+            "SELECT count(*) FROM sync.watch_channels WHERE user_id = $1 AND state = 'live'"
+            " AND ($2::text IS NULL OR calendar_id = $2)",
+            user_id,
+            calendar_id,
+        )
+        assert found
 
     await eventually(check)
 
@@ -156,3 +163,34 @@ async def test_the_api_needs_the_service_token_and_a_known_locale(
         nobody["steps"][0]["message"]
         == "There is no connection to Google. Please connect your Google Calendar."
     )
+
+
+async def test_a_calendar_that_became_read_only_fails_step_two_in_plain_words(
+    start_auth_and_sync: StartAuthAndSync, emulator: Any, clean_db: asyncpg.Pool
+) -> None:
+    """The shared calendar the user chose became read-only for them: access passes, writing fails
+    and says to choose another calendar, notifications are not checked."""
+    team = "team@group.calendar.google.com"
+    emulator.add_user(EMAIL)
+    emulator.add_calendar(EMAIL, team, "Team", access_role="writer")
+    user_id = flow.new_user_id()
+    async with start_auth_and_sync(channels=WATCHED) as (auth, _), flow.browser() as http:
+        await flow.connect(auth, http, user_id)
+        await calendar_of(clean_db, user_id)
+        page = await flow.open_settings(auth, http, await auth.link(user_id))
+        chosen = await flow.post(
+            http, auth.url + "/settings/calendar", {"csrf": flow.csrf_of(page), "calendar_id": team}
+        )
+        assert chosen.location == "/settings?calendar=saved#calendar"
+        await live_channel(clean_db, user_id, team)
+        emulator.set_access_role(EMAIL, team, "reader")
+        report = await api_test(auth, user_id)
+    assert [(s["step"], s["status"], s["code"]) for s in report["steps"]] == [
+        ("grant", "ok", "refreshed"),
+        ("calendar", "failed", "not_writable"),
+        ("channel", "skipped", "no_probe"),
+    ]
+    assert report["steps"][1]["message"] == (
+        f"You may not add events to the chosen calendar “{team}”. Please choose another calendar above."
+    )
+    assert probes(emulator, team) == []

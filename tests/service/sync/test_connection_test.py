@@ -4,15 +4,17 @@ whether Google's push for it arrives on the live channel."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from typing import Any
 
 import aiohttp
 
 from services.sync.config import ChannelConfig
-from services.sync.domain.event_ids import is_probe
+from services.sync.domain.event_ids import is_probe, probe_id
+from services.sync.domain.probe import body as probe_body
 from shared import messages as m
-from tests.service.sync.support import SyncWorld
+from tests.service.sync.support import START, SyncWorld
 from tests.service.sync.test_calendar_choice import choose
 from tests.service.sync.test_channels import _hour, _one_live
 from tests.support.helpers import eventually
@@ -40,7 +42,7 @@ async def test_a_working_connection_passes_and_the_probe_leaves_nothing_behind(
     world: SyncWorld, service_token: str, probe: Callable[..., Any]
 ) -> None:
     """Written and removed, the push arrived; the calendar holds no live probe, and inbound sync
-    announces nothing for it (the next change announced is the user's own)."""
+    announces no probe, even one it lists while it exists (the next change announced is the user's own)."""
     world.add_account("u1", EMAIL)
     changes = await probe(m.SYNC_EVENTS, "sync.calendar.event.#")
     async with world.start(channels=WATCHED) as sync:
@@ -58,6 +60,8 @@ async def test_a_working_connection_passes_and_the_probe_leaves_nothing_behind(
         )
         written = probes(world, calendar_id)
         assert len(written) == 1 and written[0]["status"] == "cancelled", written
+        # a probe as an events.list between its insert and its delete would show it
+        world.emulator.user_put_event(calendar_id, probe_body(probe_id(uuid.uuid4().hex), "calsync", START))
         world.emulator.user_put_event(calendar_id, {"id": "dentist01", "summary": "Dentist", **_hour()})
         first = await changes.next_json(timeout=30)
         assert (first["type"], first["event_id"]) == ("calendar.event.changed", "dentist01"), first
@@ -102,6 +106,25 @@ async def test_a_lost_push_fails_the_channel_step(world: SyncWorld, service_toke
     assert status == 200
     assert body["calendar"] == {"status": "ok", "code": "written_and_removed"}
     assert body["channel"] == {"status": "failed", "code": "no_push"}
+
+
+async def test_a_channel_google_never_confirmed_is_not_live(world: SyncWorld, service_token: str) -> None:
+    """Google's pushes never reach the webhook (not even the channel's first one): the channel step
+    says there is no live channel."""
+    world.add_account("u1", EMAIL)
+    world.emulator.drop_pushes()
+    async with world.start(channels=DROPPED) as sync:
+        await world.connect("u1", EMAIL)
+        await eventually(lambda: _watched(world))
+        status, body = await run_test(sync.url, service_token, "u1")
+    assert status == 200 and body["calendar"]["status"] == "ok"
+    assert body["channel"] == {"status": "failed", "code": "no_channel"}
+
+
+async def _watched(world: SyncWorld) -> None:
+    """events.watch has answered (the channel has Google's resource id), but no push came."""
+    rows = await world.db.fetch("SELECT state, resource_id FROM sync.watch_channels WHERE user_id = 'u1'")
+    assert rows and all(r["state"] == "creating" and r["resource_id"] for r in rows), rows
 
 
 async def test_without_pushes_or_connection_the_steps_say_why(world: SyncWorld, service_token: str) -> None:
