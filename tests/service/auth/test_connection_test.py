@@ -69,8 +69,9 @@ def probes(emulator: Any, calendar_id: str) -> list[dict[str, Any]]:
 async def test_a_working_connection_passes_all_three_steps_on_the_page_and_in_the_api(
     start_auth_and_sync: StartAuthAndSync, emulator: Any, clean_db: asyncpg.Pool
 ) -> None:
-    """The button refreshes the grant at Google, writes and removes a probe, sees its push, and says
-    so in plain English; the API answers the same in German. No probe is left in the calendar."""
+    """The button (its form needs the session's CSRF token) refreshes the grant at Google, writes and
+    removes a probe, sees its push, and says so in plain English; the API answers the same in German.
+    No probe is left in the calendar."""
     emulator.add_user(EMAIL)
     user_id = flow.new_user_id()
     async with start_auth_and_sync(channels=WATCHED) as (auth, _), flow.browser() as http:
@@ -79,6 +80,8 @@ async def test_a_working_connection_passes_all_three_steps_on_the_page_and_in_th
         await live_channel(clean_db, user_id)
         page = await flow.open_settings(auth, http, await auth.link(user_id))
         assert 'id="connection-test-run"' in page.text and "Test the connection" in page.text
+        forged = await flow.post(http, auth.url + "/settings/connection-test", {"csrf": "forged"})
+        assert forged.status == 403
         refreshes = emulator.token_calls
         tested = await flow.post(http, auth.url + "/settings/connection-test", {"csrf": flow.csrf_of(page)})
         assert tested.status == 200 and emulator.token_calls > refreshes
