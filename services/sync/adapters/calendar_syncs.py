@@ -130,3 +130,15 @@ async def purge(pool: asyncpg.Pool, ended_before: datetime) -> tuple[int, int]:
             ended_before,
         )
     return int(calendars.split()[-1]), int(events.split()[-1])
+
+
+async def last_push_at(
+    conn: asyncpg.Connection | asyncpg.Pool, user_id: str, calendar_id: str
+) -> datetime | None:
+    """When the calendar's last push notification arrived (None: never, or no sync row)."""
+    value: datetime | None = await conn.fetchval(
+        "SELECT last_push_at FROM calendar_syncs WHERE user_id = $1 AND calendar_id = $2",
+        user_id,
+        calendar_id,
+    )
+    return value
