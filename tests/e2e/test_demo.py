@@ -32,14 +32,14 @@ SERVICES = ("auth", "sync", "notifier")
 
 
 def free_ports() -> Ports:
+    """Nine distinct free ports: the six public ones and the services' internal listeners."""
+    ports: list[int] = []
+    while len(ports) < 6 + len(SERVICES):
+        if (port := free_port()) not in ports:
+            ports.append(port)
+    auth, sync, notifier, google, smtp, mail, *internal = ports
     return Ports(
-        auth=free_port(),
-        sync=free_port(),
-        notifier=free_port(),
-        google=free_port(),
-        smtp=free_port(),
-        mail=free_port(),
-        internal={name: free_port() for name in SERVICES},
+        auth, sync, notifier, google, smtp, mail, internal=dict(zip(SERVICES, internal, strict=True))
     )
 
 
