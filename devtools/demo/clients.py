@@ -182,6 +182,15 @@ class Bus:
         self._connection: aio_pika.abc.AbstractConnection | None = None
 
     async def open(self) -> None:
+        try:
+            await self._open()
+        except (aio_pika.exceptions.AMQPError, OSError, TimeoutError) as exc:
+            raise DemoFailed(
+                f"RabbitMQ refused the demo ({type(exc).__name__}): `make up` creates the broker users,"
+                " AMQP_URL_PLATFORM and AMQP_URL in deploy/env.local name them"
+            ) from None
+
+    async def _open(self) -> None:
         await self.platform.connect()
         self._connection = await aio_pika.connect(self.t.admin_amqp_url)
         channel = await self._connection.channel()

@@ -4,6 +4,7 @@ reconnects from the email, the backlog lands, and a change made in Google comes 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
 import uuid
@@ -14,7 +15,7 @@ from typing import Any
 import aiohttp
 
 from devtools.demo.clients import Api, Browser, Bus, Targets, check_reachable
-from devtools.demo.timeline import NotYet, Step, Timeline
+from devtools.demo.timeline import DemoFailed, NotYet, Step, Timeline
 from shared import messages as m
 
 RECONNECT = re.compile(r"Reconnect Google Calendar:\s+(\S+)")
@@ -260,6 +261,7 @@ async def play(targets: Targets, timeline: Timeline, *, step_timeout: float = 30
             for number, (title, action) in enumerate(STEPS, start=1):
                 await timeline.step(number, title, functools.partial(action, story), timeout=step_timeout)
         finally:
-            await api.google("set_consent")  # the emulator's consent screen signs in its first account again
+            with contextlib.suppress(aiohttp.ClientError, DemoFailed):  # the story's own error matters
+                await api.google("set_consent")  # the consent screen signs in the first account again
             await browser.close()
             await bus.close()

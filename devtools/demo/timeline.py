@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import NoReturn, TextIO, TypeVar
 
+import aio_pika
 import aiohttp
 
 T = TypeVar("T")
@@ -71,6 +72,8 @@ class Timeline:
             self._fail(number, title, f"no answer within {timeout + 5:.0f} s")
         except aiohttp.ClientError as exc:
             self._fail(number, title, f"HTTP call failed: {type(exc).__name__}: {exc}")
+        except (aio_pika.exceptions.AMQPError, OSError) as exc:  # RabbitMQ refused or lost a publish
+            self._fail(number, title, f"RabbitMQ: {type(exc).__name__}: {exc}")
         self._line("✓", number, title, detail)
         self.passed.append(title)
 
