@@ -4,14 +4,21 @@ auth, sync and notifier, each a ``Proc`` with its command line, environment and 
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
 
 LOCAL = "127.0.0.1"
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @dataclass(frozen=True)
@@ -118,10 +125,44 @@ def port_in_use(port: int) -> bool:
 
 
 def is_ready(proc: Proc) -> bool:
+    """Serving on its public port and, for a service, its /readyz answers 200 (the internal listener
+    starts before the public one, so both are checked)."""
+    if not port_in_use(proc.port):
+        return False
     if proc.ready_path is None:
-        return port_in_use(proc.port)
+        return True
     try:
         with urllib.request.urlopen(proc.ready_url, timeout=2) as response:
             return bool(response.status == 200)
     except (urllib.error.URLError, OSError):
         return False
+
+
+def launch(proc: Proc, stdout: int | IO[Any]) -> None:
+    """Start ``proc`` from the repository root, its output (stderr too) to ``stdout``, in a session
+    of its own: a Ctrl-C reaches only the launcher, which stops the children in order."""
+    proc.popen = subprocess.Popen(
+        proc.argv,
+        cwd=ROOT,
+        env={**proc.env, "PYTHONUNBUFFERED": "1"},
+        stdin=subprocess.DEVNULL,
+        stdout=stdout,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def stop(procs: list[Proc], timeout: float, *, on_kill: Callable[[str], None] = lambda _name: None) -> None:
+    """SIGINT (graceful shutdown in aiohttp and asyncio.run), then SIGKILL for any still running
+    after ``timeout`` seconds (``on_kill`` is told its name)."""
+    running = [(p.name, p.popen) for p in procs if p.popen is not None and p.popen.poll() is None]
+    for _name, popen in running:
+        os.killpg(popen.pid, signal.SIGINT)
+    deadline = time.monotonic() + timeout
+    for name, popen in running:
+        try:
+            popen.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            on_kill(name)
+            os.killpg(popen.pid, signal.SIGKILL)
+            popen.wait()

@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a file (`python scripts/run-local.py`): make devtools importable
 
 from devtools.envfile import load_env_file  # noqa: E402
-from devtools.localrun import Proc, is_ready, plan, port_in_use  # noqa: E402
+from devtools.localrun import Proc, is_ready, launch, plan, port_in_use, stop  # noqa: E402
 
 ENV_FILE = ROOT / "deploy" / "env.local"
 READY_TIMEOUT = float(os.environ.get("RUN_READY_TIMEOUT", "60"))
@@ -50,33 +50,16 @@ def pump(proc: Proc, color: str) -> None:
 
 
 def start(proc: Proc, color: str) -> None:
-    proc.popen = subprocess.Popen(  # noqa: S603
-        proc.argv,
-        cwd=ROOT,
-        env={**proc.env, "PYTHONUNBUFFERED": "1"},
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,  # Ctrl-C reaches only us; we stop the children in order
-    )
+    launch(proc, subprocess.PIPE)
     threading.Thread(target=pump, args=(proc, color), daemon=True).start()
 
 
 def stop_all(procs: list[Proc]) -> None:
-    """SIGINT (graceful shutdown in aiohttp and asyncio.run), then SIGKILL after a grace period."""
-    running = [p for p in procs if p.popen is not None and p.popen.poll() is None]
-    for proc in running:
-        assert proc.popen is not None
-        os.killpg(proc.popen.pid, signal.SIGINT)
-    deadline = time.monotonic() + STOP_TIMEOUT
-    for proc in running:
-        assert proc.popen is not None
-        try:
-            proc.popen.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            say(f"{proc.name} did not stop within {STOP_TIMEOUT:.0f} s; killing it")
-            os.killpg(proc.popen.pid, signal.SIGKILL)
-            proc.popen.wait()
+    stop(
+        procs,
+        STOP_TIMEOUT,
+        on_kill=lambda name: say(f"{name} did not stop within {STOP_TIMEOUT:.0f} s; killing it"),
+    )
 
 
 def say(message: str) -> None:
@@ -143,6 +126,8 @@ def print_start(procs: list[Proc], base_env: dict[str, str]) -> None:
             ]
     if "google" in by_name:
         lines += [f"  Google emulator: {by_name['google'].url}/_emulator/", "    (accounts, events, grants)"]
+    if len(by_name) == 5:  # everything runs: the story can be played against it
+        lines += ["  Play the whole story: make demo", "    (in another terminal; checks every step)"]
     lines += ["", "  Also:"]
     notes = {"google": "google emulator", "mail": "mail catcher (SMTP on 127.0.0.1:1025)"}
     for proc in procs:

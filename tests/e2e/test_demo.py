@@ -7,8 +7,6 @@ from __future__ import annotations
 import asyncio
 import io
 import os
-import signal
-import subprocess
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,7 +19,7 @@ from devtools.demo.clients import Targets
 from devtools.demo.story import STEPS, play
 from devtools.demo.timeline import DemoFailed, Timeline
 from devtools.envfile import load_env_file
-from devtools.localrun import Ports, Proc, is_ready, plan, wiring
+from devtools.localrun import Ports, Proc, is_ready, launch, plan, stop, wiring
 from shared.config import BrokerUsers
 from tests.support.bus import user_url
 from tests.support.helpers import eventually
@@ -64,24 +62,15 @@ def settings(
 
 @contextmanager
 def started(procs: list[Proc], logs: Path) -> Iterator[None]:
-    """Each program as its own process, output in ``logs/<name>.log``; stopped on the way out."""
+    """Each program as its own process, as ``make run`` starts it, output in ``logs/<name>.log``;
+    stopped as ``make run`` stops them on the way out."""
     try:
         for proc in procs:
             with (logs / f"{proc.name}.log").open("wb") as out:
-                proc.popen = subprocess.Popen(
-                    proc.argv, cwd=ROOT, env=proc.env, stdout=out, stderr=subprocess.STDOUT
-                )
+                launch(proc, out)
         yield
     finally:
-        running = [p.popen for p in procs if p.popen is not None and p.popen.poll() is None]
-        for popen in running:
-            popen.send_signal(signal.SIGINT)
-        for popen in running:
-            try:
-                popen.wait(10)
-            except subprocess.TimeoutExpired:
-                popen.kill()
-                popen.wait(5)
+        stop(procs, 10)
 
 
 async def all_ready(procs: list[Proc]) -> None:
