@@ -31,6 +31,17 @@ async def request(
     )
 
 
+async def due_now(conn: asyncpg.Connection | asyncpg.Pool, user_id: str, now: datetime) -> None:
+    """Make every calendar of the user due now (one already running gets its follow-up)."""
+    await conn.execute(
+        "UPDATE calendar_syncs SET follow_up = follow_up OR state = 'running',"
+        " state = CASE WHEN state = 'running' THEN 'running' ELSE 'pending' END, due_at = least(due_at, $2)"
+        " WHERE user_id = $1",
+        user_id,
+        now,
+    )
+
+
 async def claim(
     pool: asyncpg.Pool, owner: str, now: datetime, lease_until: datetime, limit: int
 ) -> list[asyncpg.Record]:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import asyncpg
 import structlog
 
-from services.sync.adapters import channels, repository, user_state
+from services.sync.adapters import calendar_syncs, channels, repository, user_state
 from shared import messages as m
 from shared.clock import Clock
 from shared.outbox import Outbox
@@ -25,7 +25,9 @@ class GrantDeps:
 
 
 async def connected(conn: asyncpg.Connection, event: m.GrantConnected, deps: GrantDeps) -> None:
-    """Writing may resume: waiting appointments become due (upcoming first, by the claim order)."""
+    """Writing may resume: waiting appointments become due (upcoming first, by the claim order),
+    and the user's calendars are read from Google at once (changes made meanwhile, or a first read
+    the disconnection cut short, which also holds back the calendar's watch channel)."""
     now = deps.clock.now()
     if not await user_state.set_grant_state(conn, event.user_id, "connected", None, event.occurred_at):
         return
@@ -38,6 +40,7 @@ async def connected(conn: asyncpg.Connection, event: m.GrantConnected, deps: Gra
         await user_state.clear_calendar_problem(conn, event.user_id)
         await user_state.resolve_soon(conn, event.user_id, now)
     await repository.make_due(conn, event.user_id, now)
+    await calendar_syncs.due_now(conn, event.user_id, now)
     if event.cause == "connected" or event.account_changed:
         request = m.AppointmentsBackfillRequested(user_id=event.user_id, since=now)
         await deps.outbox.add(conn, request)

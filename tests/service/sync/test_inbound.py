@@ -16,7 +16,16 @@ import asyncpg
 from shared import messages as m
 from shared.clock import ManualClock
 from shared.web import REGISTRY
-from tests.service.sync.support import FAST_INBOUND, START, SyncWorld, all_synced, booked, ours, push_arrived
+from tests.service.sync.support import (
+    FAST_INBOUND,
+    START,
+    SyncWorld,
+    all_synced,
+    booked,
+    connected,
+    ours,
+    push_arrived,
+)
 from tests.support.helpers import eventually
 
 EMAIL = "alice@example.com"
@@ -287,3 +296,29 @@ async def test_inbound_state_no_calendar_needs_is_purged(world: SyncWorld) -> No
 
     async with world.start():
         await eventually(purged)
+
+
+async def test_a_reconnection_reads_the_calendar_at_once(world: SyncWorld) -> None:
+    """A sync that waited while the grant was dead (auth answered disconnected: the next try is
+    the safety net's, hours away) runs as soon as the user reconnects."""
+    world.add_account("u1", EMAIL)
+    clock = ManualClock(datetime.now(UTC))
+    async with world.start(clock=clock):
+        calendar_id = await _started(world)
+        lists = _lists(world.emulator)
+        await world.broker.publish(
+            m.GrantDisconnected(user_id="u1", grant_id="g-u1", reason="revoked", since=clock.now())
+        )
+        await eventually(lambda: _grant_state(world.db, "disconnected"))
+        await world.broker.publish(connected("u1", EMAIL, cause="reconnected"))
+
+        async def read_again() -> None:
+            assert _lists(world.emulator) > lists
+            await _idle_after(world.db)
+
+        await eventually(read_again)
+        assert (await _row(world.db))["calendar_id"] == calendar_id
+
+
+async def _grant_state(db: asyncpg.Pool, state: str) -> None:
+    assert await db.fetchval("SELECT state FROM sync.grant_states WHERE user_id = 'u1'") == state
