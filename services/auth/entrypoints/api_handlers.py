@@ -1,5 +1,5 @@
 """The internal JSON API (``/api/v1``, service token checked by shared.web): mint settings links,
-read a user's connection status, delete a connection, and the disconnect circuit breaker's status
+read a user's connection status, list connections by state and reason, delete a connection, and the disconnect circuit breaker's status
 and reset for operators (usecases/connection.py, usecases/breaker.py)."""
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/api/v1/users/{user_id}/link", create_link)
     app.router.add_get("/api/v1/users/{user_id}/connection", get_connection)
     app.router.add_delete("/api/v1/users/{user_id}/connection", delete_connection)
+    app.router.add_get("/api/v1/connections", list_connections)
     app.router.add_get("/api/v1/breaker", breaker_status)
     app.router.add_post("/api/v1/breaker/reset", breaker_reset)
 
@@ -82,6 +83,26 @@ async def get_connection(request: web.Request) -> web.Response:
     async with request.app[CONNECTION].pool.acquire() as conn:
         result = await connection.status(conn, request.match_info["user_id"])
     return web.json_response(result.as_json())
+
+
+STATES = ("connected", "disconnected", "suspended")
+MAX_LIST = 1000
+
+
+async def list_connections(request: web.Request) -> web.Response:
+    """``?state=&reason=&limit=`` -> ``{"connections": [{"user_id", "state", "reason", "since", "google_email"}]}``."""
+    query = request.query
+    state, reason = query.get("state") or None, query.get("reason") or None
+    if state is not None and state not in STATES:
+        raise _bad_request("state must be connected, disconnected or suspended")
+    if reason is not None and len(reason) > MAX_DISPLAY_NAME:
+        raise _bad_request(f"reason must be at most {MAX_DISPLAY_NAME} characters")
+    limit_text = query.get("limit", "100")
+    if not (limit_text.isascii() and limit_text.isdigit()) or not 1 <= int(limit_text) <= MAX_LIST:
+        raise _bad_request(f"limit must be a whole number from 1 to {MAX_LIST}")
+    async with request.app[CONNECTION].pool.acquire() as conn:
+        rows = await connection.listing(conn, state=state, reason=reason, limit=int(limit_text))
+    return web.json_response({"connections": rows})
 
 
 async def delete_connection(request: web.Request) -> web.Response:
