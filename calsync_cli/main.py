@@ -58,7 +58,9 @@ def parser() -> argparse.ArgumentParser:
     )
     link.add_argument("user_id")
     link.add_argument("--locale", choices=["en", "de"], default="en")
-    link.add_argument("--ttl", type=int, help="seconds the link stays valid (default: auth's LINK_TTL)")
+    link.add_argument(
+        "--ttl", type=int, help="seconds the link stays valid (default: auth's LINK_TTL_SECONDS)"
+    )
     link.set_defaults(run=commands.reconnect_link)
 
     resync = sub.add_parser(
