@@ -66,6 +66,7 @@ def _user_fields(
         ("user", user_id),
         ("connection", f"{state}" + (f" ({reason})" if reason else "") + _since(connection["since"])),
         ("google account", connection["google_email"]),
+        ("sync sees", health["grant_state"] or "no connection"),
         ("calendar", health["calendar_id"] or "not resolved yet"),
         ("calendar problem", f"{problem['problem']} since {problem['since']}" if problem else "none"),
         ("watch channel", f"{channel['state']}, expires {channel['expires_at']}" if channel else "none"),
@@ -101,6 +102,8 @@ def next_step(user_id: str, connection: dict[str, Any], health: dict[str, Any]) 
         return "the user has no Google connection: they connect on their settings page"
     if connection["state"] != "connected":
         return f"the user must reconnect: send them `calsync reconnect-link {user_id}`"
+    if health["grant_state"] != "connected":
+        return "auth and sync disagree on the connection: `calsync dead-letters list sync.grant_events`"
     if health["calendar_problem"]:
         return "the calendar cannot be written: the user picks another one or grants access again"
     if health["calendar_id"] is None:
@@ -145,4 +148,15 @@ async def resync(services: Services, args: argparse.Namespace) -> Outcome:
     done = _expect(reply, "sync", 202)
     return Outcome(
         done, [f"inbound sync of {done['calendar_id']} requested; `calsync user {args.user_id}` shows it"]
+    )
+
+
+async def resend_alert(services: Services, args: argparse.Namespace) -> Outcome:
+    """``calsync resend-alert <user_id>``: the user's open alert email once more, with a fresh link."""
+    reply = await services.call("notifier", "POST", path("/api/v1/users/{u}/alert", u=args.user_id))
+    if reply.status == 404 and isinstance(reply.body, dict) and reply.body.get("error") == "no_open_problem":
+        raise CliError(f"nothing to resend for {args.user_id}: {reply.error()}")
+    queued = _expect(reply, "notifier", 202)
+    return Outcome(
+        queued, [f"alert ({queued['reason']}) queued for {args.user_id}; it goes out within seconds"]
     )

@@ -17,9 +17,11 @@ from calsync_cli.client import CliError, Services, session
 Command = Callable[[Services, argparse.Namespace], Awaitable[commands.Outcome]]
 
 ENVIRONMENT = """environment:
-  AUTH_API_URL, SYNC_API_URL, NOTIFIER_API_URL   where the services serve (e.g. http://127.0.0.1:8081)
-  SERVICE_TOKEN                                  the services' API token
-  AMQP_URL, AMQP_PREFIX                          the broker (dead-letters only)
+  AUTH_API_URL, SYNC_API_URL, NOTIFIER_API_URL
+                                where the services serve (e.g. http://127.0.0.1:8081, :8082, :8083)
+  SERVICE_TOKEN                 the services' API token
+  AMQP_URL_<SERVICE>, AMQP_URL  the broker, as the queue's consuming service (dead-letters only)
+  AMQP_PREFIX                   the broker names' prefix (dead-letters only)
 runbook: docs/operations.md"""
 
 
@@ -68,6 +70,10 @@ def parser() -> argparse.ArgumentParser:
     )
     resync.add_argument("user_id")
     resync.set_defaults(run=commands.resync)
+
+    alert = sub.add_parser("resend-alert", parents=[common], help="email the user's open alert again")
+    alert.add_argument("user_id")
+    alert.set_defaults(run=commands.resend_alert)
 
     dead_letters.add_parsers(sub, common)
     return top

@@ -75,6 +75,7 @@ async def operating(
         cli_env = {
             "AUTH_API_URL": chain.auth.url,
             "SYNC_API_URL": sync.url,
+            "NOTIFIER_API_URL": chain.notifier.url,
             "SERVICE_TOKEN": chain.auth.service_token,
             "PATH": "/usr/bin:/bin",
             **env,

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import socket
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import aiohttp
@@ -16,7 +17,7 @@ import asyncpg
 from shared.amqp import Broker
 from shared.config import CommonConfig, GoogleConfig
 from tests.e2e.cli_support import operating
-from tests.e2e.support import EMAIL, StartChain
+from tests.e2e.support import EMAIL, StartChain, plain
 from tests.service.auth.flow import browser
 from tests.service.sync.support import booked
 from tests.support.bus import user_url
@@ -74,6 +75,42 @@ async def test_a_reconnect_link_opens_the_users_settings_page(
             assert 'lang="de"' in await page.text()
         unknown = await op.calsync("reconnect-link", "nobody-here")
         assert unknown.code == 1 and "unknown user nobody-here" in unknown.err
+
+
+async def test_a_disconnected_user_gets_the_alert_again_and_is_told_to_reconnect(
+    start_chain: StartChain,
+    common_config: Callable[..., CommonConfig],
+    google_config: GoogleConfig,
+    emulator: Any,
+) -> None:
+    """Access removed at Google: `calsync user` shows `disconnected (revoked)` and says to send a
+    reconnect link; `calsync resend-alert` emails the alert once more, with a working link; with
+    nothing wrong there is nothing to resend."""
+    async with operating(start_chain, common_config, google_config) as op:
+        user_id, mail = op.chain.user_id, op.chain.mail
+        nothing = await op.calsync("resend-alert", user_id)
+        assert nothing.code == 1 and nothing.err.startswith(f"calsync: nothing to resend for {user_id}:")
+        emulator.revoke_user(EMAIL)
+        op.chain.clock.advance(timedelta(hours=6))  # the grant's next refresh is due; it fails
+        await mail.wait_for(timeout=15)
+        lines = _fields((await op.calsync("user", user_id)).out)
+        assert lines["connection"].startswith("disconnected (revoked)"), lines
+        assert f"calsync reconnect-link {user_id}" in lines["next step"], lines
+        revoked = await op.calsync("connections", "--state", "disconnected", "--reason", "revoked")
+        assert user_id in revoked.out, revoked.out
+        again = await op.calsync("resend-alert", user_id)
+        assert again.code == 0, again.err
+        assert "alert (revoked) queued" in again.out
+
+        async def second_alert() -> str:
+            assert len(mail.received) == 2, len(mail.received)
+            return plain(mail.messages[1])
+
+        text = await eventually(second_alert, timeout=20)
+        link = re.search(r"Reconnect Google Calendar:\s+(\S+)", text)
+        assert link is not None, text
+        async with browser() as http, http.get(link.group(1)) as page:
+            assert page.status == 200 and "Reconnect" in await page.text()
 
 
 async def test_resync_fetches_the_calendar_from_google_again(
@@ -172,7 +209,7 @@ async def test_refusals_are_one_line_errors_with_exit_code_1(
     start_chain: StartChain, common_config: Callable[..., CommonConfig], google_config: GoogleConfig
 ) -> None:
     """A wrong token, an unknown user, a service that is down and a missing setting each give one
-    line on stderr and exit 1, from the installed program as from its in-process entry point."""
+    line on stderr and exit 1, from the program run as a process as from its in-process entry point."""
     async with operating(start_chain, common_config, google_config) as op:
         wrong = await op.program("user", op.chain.user_id, SERVICE_TOKEN="not-the-token")
         assert wrong.code == 1 and wrong.out == ""
@@ -186,6 +223,11 @@ async def test_refusals_are_one_line_errors_with_exit_code_1(
         down = await op.calsync("user", op.chain.user_id, SYNC_API_URL=f"http://127.0.0.1:{_closed_port()}")
         assert down.code == 1 and down.err.startswith("calsync: sync is unreachable at http://127.0.0.1:")
         assert len(down.err.splitlines()) == 1
+        refused = await op.calsync("resend-alert", op.chain.user_id, SERVICE_TOKEN="not-the-token")
+        assert (refused.code, refused.err) == (
+            1,
+            "calsync: notifier refused the service token (401): check SERVICE_TOKEN\n",
+        )
         unset = await op.calsync("connections", AUTH_API_URL="")
         assert unset.code == 1 and unset.err.startswith("calsync: AUTH_API_URL is not set")
         ok = await op.program("user", op.chain.user_id, "--json")
