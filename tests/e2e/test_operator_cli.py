@@ -98,6 +98,13 @@ async def test_a_disconnected_user_gets_the_alert_again_and_is_told_to_reconnect
         assert f"calsync reconnect-link {user_id}" in lines["next step"], lines
         revoked = await op.calsync("connections", "--state", "disconnected", "--reason", "revoked")
         assert user_id in revoked.out, revoked.out
+
+        async def resync_refused() -> None:
+            refused = await op.calsync("resync", user_id)
+            assert refused.code == 1, refused.out
+            assert refused.err == f"calsync: cannot resync {user_id}: the Google connection is disconnected\n"
+
+        await eventually(resync_refused)
         again = await op.calsync("resend-alert", user_id)
         assert again.code == 0, again.err
         assert "alert (revoked) queued" in again.out
