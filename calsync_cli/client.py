@@ -73,21 +73,29 @@ class Services:
         *,
         params: Mapping[str, str] | None = None,
         body: Any = None,
+        timeout: float = TIMEOUT_SECONDS,
     ) -> Reply:
-        """One request to ``service``; a 401, no answer or an answer that is not JSON is a ``CliError``."""
+        """One request to ``service``; a 401, no answer (within ``timeout`` seconds) or an answer that is
+        not JSON is a ``CliError``."""
         base = self.base_url(service)
         headers = {"Authorization": f"Bearer {self._token()}"}
         url = URL(base + api_path, encoded=True)
         try:
             async with self._session.request(
-                method, url, params=params, json=body, headers=headers, allow_redirects=False
+                method,
+                url,
+                params=params,
+                json=body,
+                headers=headers,
+                allow_redirects=False,
+                timeout=aiohttp.ClientTimeout(total=timeout),
             ) as response:
                 text = await response.text()
                 status = response.status
         except aiohttp.ClientConnectionError as exc:
             raise CliError(f"{service} is unreachable at {base}: {_one_line(exc)}") from None
         except TimeoutError:
-            raise CliError(f"{service} did not answer within {TIMEOUT_SECONDS:g} s at {base}") from None
+            raise CliError(f"{service} did not answer within {timeout:g} s at {base}") from None
         if status == 401:
             raise CliError(f"{service} refused the service token (401): check SERVICE_TOKEN")
         return Reply(status, _json_or_text(text, service, status))

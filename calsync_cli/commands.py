@@ -160,3 +160,26 @@ async def resend_alert(services: Services, args: argparse.Namespace) -> Outcome:
     return Outcome(
         queued, [f"alert ({queued['reason']}) queued for {args.user_id}; it goes out within seconds"]
     )
+
+
+ROTATE_ROUNDS = 10
+ROTATE_TIMEOUT_SECONDS = 600.0
+
+
+async def rotate_keys(services: Services, args: argparse.Namespace) -> Outcome:  # noqa: ARG001
+    """``calsync rotate-keys``: auth re-encrypts every stored secret under its newest key, round after
+    round (each in small locked batches) until a round finds nothing left under an older key."""
+    rounds: list[int] = []
+    while len(rounds) < ROTATE_ROUNDS:
+        reply = await services.call("auth", "POST", "/api/v1/keys/rotate", timeout=ROTATE_TIMEOUT_SECONDS)
+        done = _expect(reply, "auth", 200)
+        rounds.append(int(done["values_reencrypted"]))
+        services.progress.write(
+            f"round {len(rounds)}: {rounds[-1]} value(s) re-encrypted under {done['key_id']}\n"
+        )
+        if rounds[-1] == 0:
+            data = {"key_id": done["key_id"], "values_reencrypted": sum(rounds), "rounds": len(rounds)}
+            return Outcome(data, [f"every stored secret is under key {done['key_id']}: older keys can go"])
+    raise CliError(
+        f"values were still re-encrypted after {ROTATE_ROUNDS} rounds: is an instance on older TOKEN_KEYS?"
+    )

@@ -75,6 +75,11 @@ def parser() -> argparse.ArgumentParser:
     alert.add_argument("user_id")
     alert.set_defaults(run=commands.resend_alert)
 
+    rotate = sub.add_parser(
+        "rotate-keys", parents=[common], help="re-encrypt stored secrets under auth's newest TOKEN_KEYS key"
+    )
+    rotate.set_defaults(run=commands.rotate_keys)
+
     dead_letters.add_parsers(sub, common)
     return top
 

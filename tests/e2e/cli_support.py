@@ -66,12 +66,20 @@ class Operator:
 
 @asynccontextmanager
 async def operating(
-    start_chain: StartChain, common_config: Callable[..., CommonConfig], google: GoogleConfig, **env: str
+    start_chain: StartChain,
+    common_config: Callable[..., CommonConfig],
+    google: GoogleConfig,
+    token_keys: Any = None,
+    **env: str,
 ) -> AsyncIterator[Operator]:
-    """auth, the notifier and sync running, with the chain's user connected and sync watching their
-    calendar through a live channel."""
+    """auth (with ``token_keys`` if given), the notifier and sync running, with the chain's user
+    connected and sync watching their calendar through a live channel; ``env`` adds to the CLI's."""
     channels = ChannelConfig(interval=0.1, cache_seconds=0.1)
-    async with start_chain() as chain, running_sync(common_config("sync"), google, channels=channels) as sync:
+    auth_changes = {"token_keys": token_keys} if token_keys else {}
+    async with (
+        start_chain(**auth_changes) as chain,
+        running_sync(common_config("sync"), google, channels=channels) as sync,
+    ):
         cli_env = {
             "AUTH_API_URL": chain.auth.url,
             "SYNC_API_URL": sync.url,

@@ -5,6 +5,7 @@ calendar: what an operator sees and does when a user says new appointments don't
 
 from __future__ import annotations
 
+import os
 import re
 import socket
 from collections.abc import Callable
@@ -14,11 +15,12 @@ from typing import Any
 import aiohttp
 import asyncpg
 
+from services.auth.adapters import crypto
 from shared.amqp import Broker
 from shared.config import CommonConfig, GoogleConfig
 from tests.e2e.cli_support import operating
 from tests.e2e.support import EMAIL, StartChain, plain
-from tests.service.auth.flow import browser
+from tests.service.auth.flow import TEST_KEYS, browser
 from tests.service.sync.support import booked
 from tests.support.bus import user_url
 from tests.support.helpers import eventually
@@ -247,3 +249,51 @@ def _closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+NEW_KEY = ("k2", os.urandom(32))
+
+
+async def test_rotate_keys_moves_every_stored_token_to_the_newest_key(
+    start_chain: StartChain,
+    common_config: Callable[..., CommonConfig],
+    google_config: GoogleConfig,
+    clean_db: asyncpg.Pool,
+) -> None:
+    """With a new key first in TOKEN_KEYS, `calsync rotate-keys` re-encrypts the tokens still under
+    the old one, says so round by round, and the user stays connected."""
+    async with operating(start_chain, common_config, google_config, token_keys=(NEW_KEY, *TEST_KEYS)) as op:
+        await _seal_under(clean_db, op.chain.user_id, crypto.TokenCipher([*TEST_KEYS, NEW_KEY]))
+        assert await _key_ids(clean_db, op.chain.user_id) == {TEST_KEYS[0][0]}
+        rotated = await op.calsync("rotate-keys", "--json")
+        assert rotated.json()["key_id"] == "k2" and rotated.json()["values_reencrypted"] == 2, rotated.out
+        assert "round 1: 2 value(s) re-encrypted under k2" in rotated.err
+        assert "round 2: 0 value(s)" in rotated.err
+        assert await _key_ids(clean_db, op.chain.user_id) == {"k2"}
+        assert (await op.user())["connection"]["state"] == "connected"
+
+
+async def _seal_under(db: asyncpg.Pool, user_id: str, cipher: crypto.TokenCipher) -> None:
+    """The user's stored tokens sealed again under ``cipher``'s first key (as before a rotation)."""
+    row = await db.fetchrow(
+        "SELECT grant_id, refresh_token_enc, access_token_enc FROM auth.grants WHERE user_id = $1", user_id
+    )
+    assert row is not None and row["access_token_enc"] is not None
+    gid = row["grant_id"]
+    old = [
+        cipher.encrypt(
+            cipher.decrypt(bytes(row[f"{f}_enc"]), aad=crypto.field_aad(gid, f)), aad=crypto.field_aad(gid, f)
+        )
+        for f in ("refresh_token", "access_token")
+    ]
+    await db.execute(
+        "UPDATE auth.grants SET refresh_token_enc = $2, access_token_enc = $3 WHERE grant_id = $1", gid, *old
+    )
+
+
+async def _key_ids(db: asyncpg.Pool, user_id: str) -> set[str]:
+    row = await db.fetchrow(
+        "SELECT refresh_token_enc, access_token_enc FROM auth.grants WHERE user_id = $1", user_id
+    )
+    assert row is not None
+    return {crypto.key_id(bytes(blob)) for blob in row.values() if blob is not None}

@@ -1,5 +1,6 @@
 """The internal JSON API (``/api/v1``, service token checked by shared.web): mint settings links,
-read a user's connection status, list connections by state and reason, delete a connection, and the disconnect circuit breaker's status
+read a user's connection status, list connections by state and reason, delete a connection, re-encrypt
+stored secrets under the newest key, and the disconnect circuit breaker's status
 and reset for operators (usecases/connection.py, usecases/breaker.py)."""
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from aiohttp import web
 
 from services.auth.adapters import links
 from services.auth.keys import CONNECTION, REVOKE_WAKE
-from services.auth.usecases import breaker, connection
+from services.auth.usecases import breaker, connection, rotate_keys
 from shared.web import read_json
 
 log = structlog.get_logger(__name__)
@@ -24,6 +25,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/v1/connections", list_connections)
     app.router.add_get("/api/v1/breaker", breaker_status)
     app.router.add_post("/api/v1/breaker/reset", breaker_reset)
+    app.router.add_post("/api/v1/keys/rotate", rotate_token_keys)
 
 
 MAX_DISPLAY_NAME = 100
@@ -125,3 +127,12 @@ async def breaker_reset(request: web.Request) -> web.Response:
     deps = request.app[CONNECTION]
     result = await breaker.reset_and_report(deps.pool, deps.outbox, deps.clock.now())
     return web.json_response(result)
+
+
+async def rotate_token_keys(request: web.Request) -> web.Response:
+    """Re-encrypt every stored secret under this instance's newest ``TOKEN_KEYS`` key (as
+    rotate_keys_command does) -> ``{"key_id", "values_reencrypted"}``; 0 means nothing is left under
+    an older key."""
+    deps = request.app[CONNECTION]
+    changed = await rotate_keys.rotate(deps.pool, deps.cipher)
+    return web.json_response({"key_id": deps.cipher.current_kid, "values_reencrypted": changed})
