@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+import aio_pika
 import aiohttp
 import asyncpg
 
@@ -194,6 +195,39 @@ async def test_a_parked_appointment_is_written_after_the_fix_and_a_redrive(
         assert "no dead letters" in empty.out
 
 
+async def test_a_forged_appointment_stays_parked_after_a_redrive(
+    start_chain: StartChain,
+    common_config: Callable[..., CommonConfig],
+    google_config: GoogleConfig,
+    amqp_channel: aio_pika.abc.AbstractChannel,
+    broker_users: Any,
+    amqp_url: str,
+    amqp_prefix: str,
+) -> None:
+    """An appointment nobody trusted published (no broker user of the platform on it) is parked;
+    a redrive sends it back as sync's own user, and sync still sees the forger and parks it again."""
+    sync_url = user_url(amqp_url, broker_users.of("sync"))
+    async with operating(
+        start_chain, common_config, google_config, AMQP_URL_SYNC=sync_url, AMQP_PREFIX=amqp_prefix
+    ) as op:
+        forged = booked("a-forged", op.chain.user_id)
+        exchange = await amqp_channel.get_exchange(amqp_prefix + forged.EXCHANGE, ensure=False)
+        body = aio_pika.Message(forged.to_json(), message_id=forged.message_id, type=forged.TYPE)
+        await exchange.publish(body, routing_key=forged.ROUTING_KEY)
+
+        async def parked() -> None:
+            listed = (await op.calsync("dead-letters", "list", "sync.appointments", "--json")).json()
+            assert listed["count"] == 1, listed
+            assert "untrusted publisher" in listed["messages"][0]["reason"], listed
+
+        await eventually(parked, timeout=30)
+        again = await op.calsync("dead-letters", "redrive", "sync.appointments")
+        assert again.code == 0 and "1 message(s) sent back" in again.out, again.err
+        await eventually(parked, timeout=30)
+        unknown = await _appointment(op.sync.url, op.env["SERVICE_TOKEN"], "a-forged", status=404)
+        assert unknown == {"error": "unknown appointment"}
+
+
 FAULT = """
 CREATE FUNCTION sync.refuse_parked() RETURNS trigger LANGUAGE plpgsql AS
   $$BEGIN RAISE EXCEPTION 'disk full (test fault)'; END$$;
@@ -205,11 +239,11 @@ FIX = (
 )
 
 
-async def _appointment(sync_url: str, token: str, appointment_id: str) -> dict[str, Any]:
+async def _appointment(sync_url: str, token: str, appointment_id: str, status: int = 200) -> dict[str, Any]:
     headers = {"Authorization": f"Bearer {token}"}
     url = f"{sync_url}/api/v1/appointments/{appointment_id}/sync"
     async with aiohttp.ClientSession(headers=headers) as http, http.get(url) as r:
-        assert r.status == 200, r.status
+        assert r.status == status, r.status
         answer: dict[str, Any] = await r.json()
         return answer
 
