@@ -17,7 +17,7 @@ CODE_DIRS := services shared calsync_cli tests devtools
 LINT_DIRS := $(CODE_DIRS) scripts
 VENV_STAMP := .venv/.calsync-synced
 
-.PHONY: help run test unit integration service e2e lint fmt bench screenshots docs up browser sync clean distclean \
+.PHONY: help run demo test unit integration service e2e lint fmt bench soak screenshots docs up browser sync clean distclean \
 	cluster-up cluster-down cluster-status cluster-node-stop cluster-node-start cluster-test
 
 help: ## list the targets
@@ -37,6 +37,9 @@ browser: ## make sure Debian's chromium and fonts are installed
 
 run: sync up ## start auth, sync, notifier, the Google emulator and the mail catcher
 	$(RUN) python scripts/run-local.py
+
+demo: sync ## play the story against what `make run` started (python -m devtools.demo), checking every step
+	$(RUN) python -m devtools.demo $(DEMO_ARGS)
 
 test: up browser sync ## run every test tier (unit, integration, service, e2e)
 	TZ=$(TEST_TZ) $(RUN) pytest $(PYTEST_ARGS)
@@ -66,6 +69,9 @@ fmt: sync ## fix imports and format the code
 
 bench: up sync ## run the benchmarks (devtools/bench); one alone: make bench BENCH_ARGS="--only sync_outbound"
 	$(RUN) python -m devtools.bench $(BENCH_ARGS)
+
+soak: up sync ## sync under a steady load for 10 minutes (SOAK_SECONDS): memory, connections, queues sampled
+	$(RUN) python -m devtools.soak
 
 screenshots: up browser sync ## render the user-facing pages and emails to PNG
 	$(RUN) python -m devtools.screenshots

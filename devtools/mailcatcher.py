@@ -1,7 +1,8 @@
 """A local mail catcher: a real SMTP server (aiosmtpd) that keeps every message, plus an HTML index.
 
 Run it for ``make run`` with ``python -m devtools.mailcatcher --smtp-port 1025 --http-port 8025``
-and open http://127.0.0.1:8025/ to read what the notifier sent. Tests use ``MailCatcher`` directly:
+and open http://127.0.0.1:8025/ to read what the notifier sent (``GET /api/messages``: the same mail
+as JSON, oldest first, with each text part, for scripts such as ``make demo``). Tests use ``MailCatcher`` directly:
 ``start()``/``stop()``, ``messages`` (parsed ``EmailMessage`` objects), ``wait_for(predicate, timeout)``
 and fault injection (``fail_next(count, code)`` answers the next messages with e.g. 451 or 550;
 ``before_reply`` is awaited with each accepted message before its 250 reply goes out).
@@ -210,10 +211,26 @@ def web_app(catcher: MailCatcher) -> web.Application:
     async def view(request: web.Request) -> web.Response:
         return await _view(catcher, request, request.match_info.get("part") or "html")
 
+    async def api_messages(_request: web.Request) -> web.Response:
+        return web.json_response([_summary(n, r) for n, r in enumerate(catcher.received)])
+
     app.router.add_get("/", index)
+    app.router.add_get("/api/messages", api_messages)
     app.router.add_get("/messages/{n:\\d+}", view)
     app.router.add_get("/messages/{n:\\d+}/{part:(plain|raw)}", view)
     return app
+
+
+def _summary(n: int, received: Received) -> dict[str, Any]:
+    """One caught message for the JSON view: envelope, subject and its text part."""
+    text = received.message.get_body(preferencelist=("plain",))
+    return {
+        "n": n,
+        "to": received.rcpt_tos,
+        "from": received.mail_from,
+        "subject": str(received.message["Subject"] or ""),
+        "text": str(text.get_content()) if text is not None else "",
+    }
 
 
 def _e(value: Any) -> str:

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""`make run`: starts the Google emulator, the mail catcher and auth, sync and notifier locally.
+"""`make run`: starts the Google emulator, the mail catcher and auth, sync and notifier locally
+(what runs on which port: devtools/localrun.py).
 
 Settings come from deploy/env.local (the environment wins). Each service connects to RabbitMQ as
 its own broker user, from AMQP_URL_AUTH / AMQP_URL_SYNC / AMQP_URL_NOTIFIER (docs/security.md;
@@ -16,109 +17,25 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a file (`python scripts/run-local.py`): make devtools importable
 
 from devtools.envfile import load_env_file  # noqa: E402
+from devtools.localrun import Proc, is_ready, launch, plan, port_in_use, stop  # noqa: E402
 
 ENV_FILE = ROOT / "deploy" / "env.local"
 READY_TIMEOUT = float(os.environ.get("RUN_READY_TIMEOUT", "60"))
 STOP_TIMEOUT = 10.0
 COLORS = ("36", "33", "35", "32", "34", "31")
 PRINT_LOCK = threading.Lock()
-
-
-@dataclass
-class Proc:
-    """One child process and how to tell that it is ready."""
-
-    name: str
-    argv: list[str]
-    port: int
-    ready_path: str | None  # HTTP path that must answer 200; None: an open TCP port is enough
-    internal_port: int | None = None  # where ready_path is served (the services' internal listener)
-    env: dict[str, str] = field(default_factory=dict)
-    popen: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def ready_url(self) -> str:
-        return f"http://127.0.0.1:{self.internal_port or self.port}{self.ready_path or ''}"
-
-    @property
-    def ports(self) -> list[int]:
-        return [self.port] + ([self.internal_port] if self.internal_port else [])
-
-
-def plan(base_env: dict[str, str]) -> list[Proc]:
-    py = sys.executable
-    procs = [
-        Proc(
-            "google",
-            [
-                py,
-                "-m",
-                "devtools.google_emulator",
-                "--port",
-                "8090",
-                "--allow-http-push",
-                "127.0.0.1",
-                "--risc-receiver",
-                "http://127.0.0.1:8081/risc",
-            ],
-            8090,
-            None,
-        ),
-        Proc(
-            "mail",
-            [py, "-m", "devtools.mailcatcher", "--smtp-port", "1025", "--http-port", "8025"],
-            8025,
-            None,
-        ),
-        Proc("auth", [py, "-m", "services.auth"], 8081, "/readyz", 9081),
-        Proc("sync", [py, "-m", "services.sync"], 8082, "/readyz", 9082),
-        Proc("notifier", [py, "-m", "services.notifier"], 8083, "/readyz", 9083),
-    ]
-    only = {name.strip() for name in base_env.get("RUN_ONLY", "").split(",") if name.strip()}
-    procs = [p for p in procs if not only or p.name in only]
-    colors = {"FORCE_COLOR": "1"} if sys.stdout.isatty() and not base_env.get("NO_COLOR") else {}
-    for proc in procs:
-        proc.env = {**base_env, **colors, "HTTP_PORT": str(proc.port), "PUBLIC_BASE_URL": proc.url}
-        own_url = base_env.get(f"AMQP_URL_{proc.name.upper()}")
-        if own_url:  # the service's own broker user, so publisher verification accepts its messages
-            proc.env["AMQP_URL"] = own_url
-        if proc.internal_port:
-            proc.env["INTERNAL_PORT"] = str(proc.internal_port)
-    return procs
-
-
-def port_in_use(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.settimeout(0.5)
-        return sock.connect_ex(("127.0.0.1", port)) == 0
-
-
-def is_ready(proc: Proc) -> bool:
-    if proc.ready_path is None:
-        return port_in_use(proc.port)
-    try:
-        with urllib.request.urlopen(proc.ready_url, timeout=2) as response:  # noqa: S310
-            return bool(response.status == 200)
-    except (urllib.error.URLError, OSError):
-        return False
 
 
 def pump(proc: Proc, color: str) -> None:
@@ -133,33 +50,16 @@ def pump(proc: Proc, color: str) -> None:
 
 
 def start(proc: Proc, color: str) -> None:
-    proc.popen = subprocess.Popen(  # noqa: S603
-        proc.argv,
-        cwd=ROOT,
-        env={**proc.env, "PYTHONUNBUFFERED": "1"},
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,  # Ctrl-C reaches only us; we stop the children in order
-    )
+    launch(proc, subprocess.PIPE)
     threading.Thread(target=pump, args=(proc, color), daemon=True).start()
 
 
 def stop_all(procs: list[Proc]) -> None:
-    """SIGINT (graceful shutdown in aiohttp and asyncio.run), then SIGKILL after a grace period."""
-    running = [p for p in procs if p.popen is not None and p.popen.poll() is None]
-    for proc in running:
-        assert proc.popen is not None
-        os.killpg(proc.popen.pid, signal.SIGINT)
-    deadline = time.monotonic() + STOP_TIMEOUT
-    for proc in running:
-        assert proc.popen is not None
-        try:
-            proc.popen.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            say(f"{proc.name} did not stop within {STOP_TIMEOUT:.0f} s; killing it")
-            os.killpg(proc.popen.pid, signal.SIGKILL)
-            proc.popen.wait()
+    stop(
+        procs,
+        STOP_TIMEOUT,
+        on_kill=lambda name: say(f"{name} did not stop within {STOP_TIMEOUT:.0f} s; killing it"),
+    )
 
 
 def say(message: str) -> None:
@@ -226,6 +126,8 @@ def print_start(procs: list[Proc], base_env: dict[str, str]) -> None:
             ]
     if "google" in by_name:
         lines += [f"  Google emulator: {by_name['google'].url}/_emulator/", "    (accounts, events, grants)"]
+    if len(by_name) == 5:  # everything runs: the story can be played against it
+        lines += ["  Play the whole story: make demo", "    (in another terminal; checks every step)"]
     lines += ["", "  Also:"]
     notes = {"google": "google emulator", "mail": "mail catcher (SMTP on 127.0.0.1:1025)"}
     for proc in procs:
@@ -237,7 +139,7 @@ def print_start(procs: list[Proc], base_env: dict[str, str]) -> None:
 
 def main() -> int:
     base_env = {**load_env_file(ENV_FILE), **os.environ}
-    procs = plan(base_env)
+    procs = plan(base_env, colors=sys.stdout.isatty())
     busy = [(p, port) for p in procs for port in p.ports if port_in_use(port)]
     if busy:
         for proc, port in busy:

@@ -1,5 +1,6 @@
-"""``python -m devtools.bench`` (``make bench``): runs every benchmark module in this package in turn;
-``--only NAME`` (repeatable, e.g. ``--only sync_outbound``) runs just those."""
+"""``python -m devtools.bench`` (``make bench``): runs every benchmark module in this package in turn,
+then writes the day's report (``bench/results/<date>.md`` with plots, see ``_report``); ``--only
+NAME`` (repeatable, e.g. ``--only sync_outbound``) runs just those."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import importlib
 import pkgutil
 import sys
 from pathlib import Path
+
+from devtools.bench import _report
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,6 +29,9 @@ def main(argv: list[str] | None = None) -> int:
             continue
         print(f"== {name}", flush=True)
         failures += 1 if runner() else 0
+    report = _report.write()
+    if report is not None:
+        print(f"== report written to {report}", flush=True)
     return 1 if failures else 0
 
 

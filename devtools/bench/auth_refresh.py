@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import multiprocessing
 import os
 import random
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -34,6 +36,7 @@ from shared.logs import configure_logging
 from shared.rpc import RpcClient
 from tests.support.helpers import eventually, serve
 
+RESULTS = Path(__file__).resolve().parents[2] / "bench" / "results"
 GRANTS = int(os.environ.get("BENCH_GRANTS", "10000"))
 # Calls to Google in flight at once, in both runs. 16 keeps the bare run bound by the token endpoint's
 # latency rather than by this machine's CPU (the emulator, auth, PostgreSQL and RabbitMQ share it).
@@ -95,7 +98,7 @@ CLIENT_ID = "calsync-test-client.apps.googleusercontent.com"
 CLIENT_SECRET = "calsync-test-secret"
 
 
-async def main() -> dict[str, float]:
+async def main() -> dict[str, Any]:
     admin_dsn = os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL)
     db_name = f"calsync_bench_{uuid.uuid4().hex[:8]}"
     admin = await asyncpg.connect(admin_dsn)
@@ -298,7 +301,7 @@ async def _bare(http: aiohttp.ClientSession, base: str, seed: str) -> dict[str, 
     }
 
 
-async def _run(base: str, seed: str, dsn: str, prefix: str) -> dict[str, float]:
+async def _run(base: str, seed: str, dsn: str, prefix: str) -> dict[str, Any]:
     app = create_app(_config(base, dsn, prefix), overrides={"clock": SystemClock()})
     broker = Broker(os.environ.get("AMQP_URL", DEFAULT_AMQP_URL), prefix=prefix, users=ONE_LOGIN)
     await broker.connect()
@@ -313,7 +316,21 @@ async def _run(base: str, seed: str, dsn: str, prefix: str) -> dict[str, float]:
         await broker.close()
     ratio = storm["rate"] / bare["rate"]
     _print_table(storm, bare, ratio)
-    return {"ratio": ratio, "expired": storm["expired"]}
+    return {
+        "benchmark": "auth refresh",
+        "at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "settings": {
+            "grants": GRANTS,
+            "concurrency": CONCURRENCY,
+            "latency_ms": LATENCY_MS,
+            "jitter_ms": JITTER_MS,
+        },
+        "ours": storm,
+        "bare": bare,
+        "ratio": round(ratio, 2),
+        "expired": storm["expired"],
+        "machine": {"cpus": os.cpu_count(), "load_after": [round(v, 2) for v in os.getloadavg()]},
+    }
 
 
 def _print_table(storm: dict[str, float], bare: dict[str, float], ratio: float) -> None:
@@ -346,8 +363,12 @@ def _print_table(storm: dict[str, float], bare: dict[str, float], ratio: float) 
 
 def run() -> int:
     configure_logging("WARNING")  # the app's per-message info logs would dominate the CPU profile
-    result = asyncio.run(main())
-    return 0 if result["expired"] == 0 else 1
+    figures = asyncio.run(main())
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{datetime.now(UTC):%Y-%m-%d}-auth-refresh.json"
+    path.write_text(json.dumps(figures, indent=2) + "\n")
+    print(f"\nwritten to {path}")
+    return 0 if figures["expired"] == 0 else 1
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Screenshots of auth's settings page in every state and language (with its Calendar section: sync
-runs beside auth), the delete confirmation, the OAuth result pages and a link error, against the
-Google emulator. The Calendar shots are in ``calendar_shots``."""
+runs beside auth, with watch channels), the delete confirmation, the OAuth result pages and a link
+error, against the Google emulator. The Calendar shots are in ``calendar_shots``, the connection
+test's in ``connection_test_shots``."""
 
 from __future__ import annotations
 
@@ -14,10 +15,11 @@ from typing import Any
 import asyncpg
 
 from devtools.google_emulator import GoogleEmulator
-from devtools.screenshots import calendar_shots
+from devtools.screenshots import calendar_shots, connection_test_shots
 from devtools.screenshots.browser import chromium, scratch_infrastructure
 from services.auth.adapters import links
 from services.auth.config import SyncApiSettings
+from services.sync.config import ChannelConfig
 from shared.amqp import Broker
 from shared.config import BrokerUsers, CommonConfig
 from tests.service.auth.flow import LINK_SECRET, Auth, running_auth
@@ -26,6 +28,7 @@ from tests.support.service_apps import google_for
 
 EMAIL = {"de": "jürgen.müller@example.com", "en": "alex.smith@example.com"}
 CAL_LIST = "https://www.googleapis.com/auth/calendar.calendarlist.readonly"
+CHANNELS = ChannelConfig(interval=0.2, cache_seconds=0.1)  # pushes reach sync (the connection test's step 3)
 
 
 class Shooter:
@@ -124,6 +127,7 @@ async def _all(s: Shooter, locale: str) -> None:
         "error-link-expired": expired_link,
     }
     shots.update(calendar_shots.shots(s, locale))
+    shots.update(connection_test_shots.shots(s, locale))
     for name, steps in shots.items():
         await s.shot(name, locale, steps)
 
@@ -151,7 +155,9 @@ async def capture(out_dir: Path) -> None:
             await bus.connect()
             try:
                 async with (
-                    running_sync(replace(common, service="sync"), google_for(emulator)) as sync,
+                    running_sync(
+                        replace(common, service="sync"), google_for(emulator), channels=CHANNELS
+                    ) as sync,
                     running_auth(common, google_for(emulator), sync=SyncApiSettings(url=sync.url)) as auth,
                     chromium() as browser,
                 ):

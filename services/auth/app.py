@@ -107,6 +107,7 @@ async def _dependencies(
         base_url=config.sync.url,
         service_token=config.sync.service_token or config.common.service_token,
         timeout=config.sync.timeout,
+        test_timeout=config.sync.test_timeout,
     )
     yield
 

@@ -24,11 +24,13 @@ MIN_LINK_SECRET_BYTES = 32
 @dataclass(frozen=True)
 class SyncApiSettings:
     """Where the settings page asks sync for the user's calendars and sync health: SYNC_API_URL,
-    SYNC_SERVICE_TOKEN (empty: auth's own SERVICE_TOKEN) and SYNC_API_TIMEOUT_SECONDS."""
+    SYNC_SERVICE_TOKEN (empty: auth's own SERVICE_TOKEN) and SYNC_API_TIMEOUT_SECONDS; the connection
+    test (a probe write and the push it causes) may take SYNC_API_TEST_TIMEOUT_SECONDS."""
 
     url: str = "http://127.0.0.1:8082"
     service_token: str = field(default="", repr=False)
     timeout: float = 3.0
+    test_timeout: float = 20.0
 
     @classmethod
     def from_env(cls, env: Env) -> SyncApiSettings:
@@ -36,6 +38,7 @@ class SyncApiSettings:
             url=env.url("SYNC_API_URL", cls.url),
             service_token=env.text("SYNC_SERVICE_TOKEN", ""),
             timeout=env.number("SYNC_API_TIMEOUT_SECONDS", cls.timeout, minimum=0.1),
+            test_timeout=env.number("SYNC_API_TEST_TIMEOUT_SECONDS", cls.test_timeout, minimum=0.1),
         )
 
 

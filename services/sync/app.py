@@ -27,6 +27,7 @@ from services.sync.entrypoints import consumers, http_handlers, webhooks
 from services.sync.entrypoints.jobs import ChannelKeeper, InboundSyncs, Writer
 from services.sync.usecases.calendars import ChoiceDeps, ResolveDeps
 from services.sync.usecases.channels import ChannelDeps
+from services.sync.usecases.connection_test import ProbeDeps
 from services.sync.usecases.inbound_sync import InboundDeps
 from services.sync.usecases.push_intake import PushIntake
 from services.sync.usecases.push_receiver import ChannelCache, ReceiverDeps
@@ -51,7 +52,7 @@ def create_app(config: SyncConfig, *, overrides: dict[str, Any] | None = None) -
     app[keys.CONFIG] = config
     app[keys.CLOCK] = clock
     app[keys.OUTBOX] = outbox
-    app.router.add_routes(http_handlers.routes(POOL, keys.CHOICE))
+    app.router.add_routes(http_handlers.routes(POOL, keys.CHOICE, keys.PROBE))
     app.router.add_routes(webhooks.routes(keys.RECEIVER, keys.METRICS))
     quiet_access_log(app, webhooks.PATH)  # calsync_sync_push_notifications_total counts each one
     add_landing_page(
@@ -95,6 +96,15 @@ async def _outbound(app: web.Application) -> AsyncIterator[None]:
     writer = Writer(deps, resolve, workers=config.writer.workers)
     app[keys.WRITER] = writer
     app[keys.CHOICE] = ChoiceDeps(pool, tokens, google, clock, outbox, writer.wake)
+    app[keys.PROBE] = ProbeDeps(
+        pool,
+        tokens,
+        google,
+        clock,
+        config.mapping.source_tag,
+        pushes_on=config.channels.webhook_url is not None,
+        push_wait=config.channels.test_push_wait,
+    )
     reader = EventReader(calendar, page_size=config.inbound.page_size)
     inbound = InboundDeps(
         pool, tokens, reader, clock, config.inbound, config.mapping.source_tag, outbox, metrics, f"{owner}-in"

@@ -50,6 +50,8 @@ class ChannelConfig:
     renew_before: timedelta = timedelta(days=1)  # a replacement is made when less is left
     interval: float = 60.0  # seconds between reconciling rounds
     cache_seconds: float = 5.0  # how long the webhook trusts a channel row it read
+    batch: int = 20  # channels made, and stops tried, per round; a full batch runs the next at once
+    test_push_wait: float = 5.0  # seconds a connection test waits for the push its probe causes
 
 
 @dataclass(frozen=True)
@@ -114,6 +116,7 @@ def _channels(env: Env) -> ChannelConfig:
         renew_before=timedelta(seconds=env.integer("SYNC_CHANNEL_RENEW_BEFORE_SECONDS", 86400, minimum=1)),
         interval=env.number("SYNC_CHANNEL_RECONCILE_SECONDS", 60.0, minimum=0.01),
         cache_seconds=env.number("SYNC_CHANNEL_CACHE_SECONDS", 5.0, minimum=0.0),
+        test_push_wait=env.number("SYNC_CONNECTION_TEST_PUSH_WAIT_SECONDS", 5.0, minimum=0.1),
     )
 
 

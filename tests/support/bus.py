@@ -82,6 +82,7 @@ class PublishingBroker(Broker):
             await super().publish_raw(exchange, routing_key, body, **properties)
             return
         broker = await self.as_publisher(publisher)
+        broker.publish_timeout = self.publish_timeout  # a test may have made it more patient
         await broker.publish_raw(exchange, routing_key, body, **properties)
 
     async def close(self) -> None:

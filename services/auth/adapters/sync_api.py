@@ -1,6 +1,7 @@
 """Outbound to sync for the settings page's Calendar section: the user's sync health, the calendars
 they may write to, and their choice (docs/sync.md, "HTTP API"), on the app's shared HTTP session
-with the service token and a short timeout: the page must never hang on sync."""
+with the service token and a short timeout: the page must never hang on sync. The connection test
+(a probe write and the push it causes) has a longer one of its own."""
 
 from __future__ import annotations
 
@@ -26,12 +27,19 @@ class SyncApi:
     """sync's service API, as the settings page needs it."""
 
     def __init__(
-        self, http: aiohttp.ClientSession, *, base_url: str, service_token: str, timeout: float
+        self,
+        http: aiohttp.ClientSession,
+        *,
+        base_url: str,
+        service_token: str,
+        timeout: float,
+        test_timeout: float,
     ) -> None:
         self._http = http
         self._base_url = base_url.rstrip("/")
         self._headers = {"Authorization": f"Bearer {service_token}"}
         self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._test_timeout = aiohttp.ClientTimeout(total=test_timeout)
 
     async def health(self, user_id: str) -> dict[str, Any]:
         """GET .../sync-health."""
@@ -45,13 +53,23 @@ class SyncApi:
         """PUT .../calendar: ``{"calendar_id"}`` of the concrete calendar now written to."""
         return await self._call("PUT", user_id, "calendar", {"calendar_id": calendar_id})
 
+    async def connection_test(self, user_id: str) -> dict[str, Any]:
+        """POST .../connection-test: ``{"calendar_id", "calendar": step, "channel": step}``."""
+        return await self._call("POST", user_id, "connection-test", timeout=self._test_timeout)
+
     async def _call(
-        self, method: str, user_id: str, what: str, body: dict[str, Any] | None = None
+        self,
+        method: str,
+        user_id: str,
+        what: str,
+        body: dict[str, Any] | None = None,
+        *,
+        timeout: aiohttp.ClientTimeout | None = None,
     ) -> dict[str, Any]:
         url = f"{self._base_url}/api/v1/users/{quote(user_id, safe='')}/{what}"
         try:
             async with self._http.request(
-                method, url, json=body, headers=self._headers, timeout=self._timeout
+                method, url, json=body, headers=self._headers, timeout=timeout or self._timeout
             ) as resp:
                 data = await resp.json(content_type=None)
                 status = resp.status

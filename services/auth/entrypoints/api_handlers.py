@@ -1,7 +1,7 @@
 """The internal JSON API (``/api/v1``, service token checked by shared.web): mint settings links,
-read a user's connection status, list connections by state and reason, delete a connection, re-encrypt
-stored secrets under the newest key, and the disconnect circuit breaker's status
-and reset for operators (usecases/connection.py, usecases/breaker.py)."""
+read a user's connection status, list connections by state and reason, delete a connection, test it
+live (usecases/connection_test.py), re-encrypt stored secrets under the newest key, and the disconnect
+circuit breaker's status and reset for operators (usecases/connection.py, usecases/breaker.py)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ import structlog
 from aiohttp import web
 
 from services.auth.adapters import links
-from services.auth.keys import CONNECTION, REVOKE_WAKE
-from services.auth.usecases import breaker, connection, rotate_keys
+from services.auth.entrypoints.connection_test_texts import sentence
+from services.auth.keys import CONNECTION, GRANT_LOCKS, REFRESH, REVOKE_WAKE, SYNC_API
+from services.auth.usecases import breaker, connection, connection_test, rotate_keys
 from shared.web import read_json
 
 log = structlog.get_logger(__name__)
@@ -23,6 +24,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/v1/users/{user_id}/connection", get_connection)
     app.router.add_delete("/api/v1/users/{user_id}/connection", delete_connection)
     app.router.add_get("/api/v1/connections", list_connections)
+    app.router.add_post("/api/v1/users/{user_id}/connection/test", test_connection)
     app.router.add_get("/api/v1/breaker", breaker_status)
     app.router.add_post("/api/v1/breaker/reset", breaker_reset)
     app.router.add_post("/api/v1/keys/rotate", rotate_token_keys)
@@ -114,6 +116,24 @@ async def delete_connection(request: web.Request) -> web.Response:
         raise web.HTTPNotFound(text='{"error": "no connection"}', content_type="application/json")
     request.app[REVOKE_WAKE].set()  # the revocation job tries the queued revoke now
     return web.Response(status=204)
+
+
+async def test_connection(request: web.Request) -> web.Response:
+    """``{"locale"?: "de"|"en"}`` -> ``{"user_id", "ok", "calendar_id", "steps": [...]}``, each step
+    ``{"step", "status", "code", "message"}`` (the message in plain words, in ``locale``)."""
+    body = await _json_body(request)
+    locale = body.get("locale", "en")
+    if locale not in links.LOCALES:
+        raise _bad_request("locale must be 'de' or 'en'")
+    user_id, app = request.match_info["user_id"], request.app
+    report = await connection_test.run(app[REFRESH], app[GRANT_LOCKS], app[SYNC_API], user_id)
+    steps = [
+        {"step": s.name, "status": s.status, "code": s.code, "message": sentence(s, report, locale)}
+        for s in report.steps
+    ]
+    return web.json_response(
+        {"user_id": user_id, "ok": report.ok, "calendar_id": report.calendar_id, "steps": steps}
+    )
 
 
 async def breaker_status(request: web.Request) -> web.Response:

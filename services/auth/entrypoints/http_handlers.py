@@ -1,5 +1,6 @@
 """HTTP entry points of auth for people: the settings page behind signed links, delete with
-confirmation (usecases/connection.py), and the OAuth round trip with Google (usecases/connect.py).
+confirmation (usecases/connection.py), the connection test (usecases/connection_test.py), and the
+OAuth round trip with Google (usecases/connect.py).
 The JSON API is in ``api_handlers``."""
 
 from __future__ import annotations
@@ -8,7 +9,8 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from services.auth.entrypoints import calendar_page, pages, websession
+from services.auth.adapters.links import LinkClaims
+from services.auth.entrypoints import calendar_page, connection_test_page, pages, websession
 from services.auth.entrypoints.websession import PageError, see_other
 from services.auth.keys import CONNECTION, REVOKE_WAKE
 from services.auth.usecases import connect, connection
@@ -23,6 +25,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/settings/delete", _pages(delete_page))
     app.router.add_post("/settings/delete", _pages(delete_submit))
     app.router.add_post("/settings/calendar", _pages(calendar_page.choose))
+    app.router.add_post("/settings/connection-test", _pages(connection_test_submit))
     app.router.add_post("/oauth/start", _pages(oauth_start))
     app.router.add_get("/oauth/callback", _pages(oauth_callback))
 
@@ -47,18 +50,37 @@ async def settings_page(request: web.Request) -> web.StreamResponse:
     if "token" in request.query:
         return websession.open_link(request, request.query["token"])
     claims = websession.session(request)
+    notice = request.query.get("done")
+    return await _settings(request, claims, notice=notice if notice in NOTICES else None)
+
+
+async def _settings(
+    request: web.Request,
+    claims: LinkClaims,
+    *,
+    notice: str | None = None,
+    tested: connection_test_page.ResultView | None = None,
+) -> web.Response:
     async with request.app[CONNECTION].pool.acquire() as conn:
         status = await connection.status(conn, claims.user_id)
-    notice = request.query.get("done")
     return pages.settings(
         status,
         account=claims.account,
         locale=claims.locale,
         csrf=claims.nonce,
-        notice=notice if notice in NOTICES else None,
+        notice=notice,
         google_auth_url=request.app[CONNECTION].config.google.auth_url,
         calendar=await calendar_page.view(request, claims.user_id, status, claims.locale),
+        tested=tested,
     )
+
+
+async def connection_test_submit(request: web.Request) -> web.StreamResponse:
+    """POST /settings/connection-test (CSRF-checked): run the test, then the page with its results
+    (the state shown is the one after the test: a dead grant found by it shows as disconnected)."""
+    claims, _ = await websession.checked_form(request)
+    report = await connection_test_page.run(request, claims.user_id)
+    return await _settings(request, claims, tested=connection_test_page.view(report, claims.locale))
 
 
 async def delete_page(request: web.Request) -> web.StreamResponse:

@@ -14,6 +14,7 @@ from aiohttp import web
 
 from services.auth.domain.outcomes import Outcome
 from services.auth.entrypoints.calendar_texts import TEXTS as CALENDAR_TEXTS
+from services.auth.entrypoints.connection_test_texts import TEXTS as TEST_TEXTS
 from services.auth.entrypoints.texts import MONTHS_EN, TEXTS
 from services.auth.usecases.connection import Status
 
@@ -78,6 +79,7 @@ def settings(
     notice: str | None,
     google_auth_url: str,
     calendar: Any = None,  # calendar_page.CalendarView: the Calendar section (_calendar.html)
+    tested: Any = None,  # connection_test_page.ResultView: the test's results (_connection_test.html)
 ) -> web.Response:
     t = TEXTS[locale]
     return _render(
@@ -93,6 +95,8 @@ def settings(
         notice=t[f"notice.{notice}"] if notice else None,
         calendar=calendar,
         ct=CALENDAR_TEXTS[locale],
+        tested=tested,
+        xt=TEST_TEXTS[locale],
     )
 
 

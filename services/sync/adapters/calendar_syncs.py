@@ -110,3 +110,35 @@ async def extend(
         lease_until,
     )
     return status != "UPDATE 0"
+
+
+async def purge(pool: asyncpg.Pool, ended_before: datetime) -> tuple[int, int]:
+    """Drop inbound state nothing needs any more: calendars that are no longer a connection's
+    destination (switched away from, connection or user deleted) with what sync knew of their
+    events, and known events, tombstones included, that ended before ``ended_before`` (outside any
+    full list's window). Returns (calendars, events) dropped."""
+    async with pool.acquire() as conn, conn.transaction():
+        calendars = await conn.execute(
+            "DELETE FROM calendar_syncs c WHERE NOT EXISTS (SELECT 1 FROM grant_states g"
+            " WHERE g.user_id = c.user_id AND g.calendar_id = c.calendar_id"
+            " AND g.state NOT IN ('deleted', 'user_deleted'))"
+        )
+        events = await conn.execute(
+            "DELETE FROM calendar_events_known k WHERE k.ends_at < $1 OR NOT EXISTS (SELECT 1 FROM grant_states g"
+            " WHERE g.user_id = k.user_id AND g.calendar_id = k.calendar_id"
+            " AND g.state NOT IN ('deleted', 'user_deleted'))",
+            ended_before,
+        )
+    return int(calendars.split()[-1]), int(events.split()[-1])
+
+
+async def last_push_at(
+    conn: asyncpg.Connection | asyncpg.Pool, user_id: str, calendar_id: str
+) -> datetime | None:
+    """When the calendar's last push notification arrived (None: never, or no sync row)."""
+    value: datetime | None = await conn.fetchval(
+        "SELECT last_push_at FROM calendar_syncs WHERE user_id = $1 AND calendar_id = $2",
+        user_id,
+        calendar_id,
+    )
+    return value

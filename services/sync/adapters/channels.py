@@ -171,3 +171,15 @@ async def deleted_grant_outcome(conn: Conn, user_id: str, grant_id: str) -> tupl
     )
     assert row is not None
     return None if row["left"] else (int(row["stopped"]), int(row["abandoned"]))
+
+
+async def live_on(conn: Conn, user_id: str, calendar_id: str, now: datetime) -> bool:
+    """Whether the user has a live (push-confirmed), unexpired channel on the calendar."""
+    found = await conn.fetchval(
+        "SELECT 1 FROM watch_channels WHERE user_id = $1 AND calendar_id = $2 AND state = 'live'"
+        " AND (expires_at IS NULL OR expires_at > $3) LIMIT 1",
+        user_id,
+        calendar_id,
+        now,
+    )
+    return found is not None

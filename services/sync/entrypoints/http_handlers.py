@@ -1,13 +1,14 @@
 """sync's HTTP API for the platform (service token required, see shared.web): an appointment's
-sync state, a user's sync health, the calendars the user may choose, the choice itself, and an
-operator's forced inbound sync."""
+sync state, a user's sync health, the calendars the user may choose, the choice itself, the
+connection test's calendar and channel steps (usecases/connection_test), and an operator's forced
+inbound sync."""
 
 from __future__ import annotations
 
 import asyncpg
 from aiohttp import web
 
-from services.sync.usecases import calendar_list, calendars, resync, sync_state
+from services.sync.usecases import calendar_list, calendars, connection_test, resync, sync_state
 from shared.web import bad_request, read_json
 
 MAX_CALENDAR_ID = 1024
@@ -33,7 +34,9 @@ def _id(request: web.Request, name: str) -> str:
 
 
 def routes(
-    pool_of: web.AppKey[asyncpg.Pool], choice_of: web.AppKey[calendars.ChoiceDeps]
+    pool_of: web.AppKey[asyncpg.Pool],
+    choice_of: web.AppKey[calendars.ChoiceDeps],
+    probe_of: web.AppKey[connection_test.ProbeDeps],
 ) -> list[web.RouteDef]:
     async def appointment_sync(request: web.Request) -> web.Response:
         appointment_id = _id(request, "appointment_id")
@@ -82,9 +85,15 @@ def routes(
             )
         return web.json_response({"user_id": user_id, "calendar_id": calendar_id}, status=202)
 
+    async def test_connection(request: web.Request) -> web.Response:
+        user_id = _id(request, "user_id")
+        result = await connection_test.run(request.app[probe_of], user_id)
+        return web.json_response({"user_id": user_id, **result})
+
     return [
         web.get("/api/v1/users/{user_id}/calendars", list_calendars),
         web.post("/api/v1/users/{user_id}/resync", request_resync),
+        web.post("/api/v1/users/{user_id}/connection-test", test_connection),
         web.get("/api/v1/appointments/{appointment_id}/sync", appointment_sync),
         web.get("/api/v1/users/{user_id}/sync-health", user_sync_health),
         web.put("/api/v1/users/{user_id}/calendar", choose_calendar),

@@ -1,7 +1,8 @@
 """sync's background loops: writer workers claiming due appointments (woken after a consumer
 commit, otherwise polling), the destination-calendar resolver, the retention purge, inbound
 workers claiming calendars due for a sync (requested, or due by the safety net), and the channel
-keeper (watch channels created, renewed and stopped, docs/sync.md)."""
+keeper (watch channels created, renewed and stopped, docs/sync.md), and the hourly purge of inbound
+state no calendar needs any more."""
 
 from __future__ import annotations
 
@@ -37,6 +38,10 @@ async def _forever(step: Callable[[], Awaitable[bool]], idle: Callable[[], Await
             busy = False
         if not busy:
             await idle()
+
+
+async def _hourly() -> None:
+    await asyncio.sleep(PURGE_EVERY.total_seconds())
 
 
 async def _wait(wake: asyncio.Event, seconds: float) -> None:
@@ -125,7 +130,12 @@ class InboundSyncs(_Woken[inbound_sync.InboundDeps]):
     """N workers each claim one due calendar at a time and sync it; ``wake()`` makes them look now."""
 
     def loops(self) -> Loops:
-        return self._workers_of("sync-inbound", self._sync_once, self._deps.config.workers)
+        workers = self._workers_of("sync-inbound", self._sync_once, self._deps.config.workers)
+        return [*workers, ("sync-inbound-purge", _forever(self._purge, _hourly))]
+
+    async def _purge(self) -> bool:
+        await inbound_sync.purge(self._deps)
+        return False
 
     async def _sync_once(self) -> bool:
         deps, now = self._deps, self._deps.clock.now()
@@ -143,5 +153,4 @@ class ChannelKeeper(_Woken[channels.ChannelDeps]):
         return [("sync-channel-keeper", _forever(self._round, self._idle))]
 
     async def _round(self) -> bool:
-        await channels.keep(self._deps)
-        return False  # a round does all there is: wait for the interval or a wake-up
+        return await channels.keep(self._deps)  # True after a full batch: the next round at once

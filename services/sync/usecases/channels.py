@@ -29,7 +29,6 @@ from shared.outbox import Outbox
 log = structlog.get_logger(__name__)
 
 ROUND_LOCK = 0x63616C7379_6368  # pg advisory lock key of the keeper's round
-BATCH = 20  # channels created, and stops tried, per round
 WATCH_RETRY = timedelta(minutes=5)  # a calendar whose watch failed is tried again after this
 UNCONFIRMED = timedelta(minutes=10)  # a watch with no answer by then is taken as lost
 TRANSIENT_STATUS = 500
@@ -47,34 +46,40 @@ class ChannelDeps:
     metrics: SyncMetrics
 
 
-async def keep(deps: ChannelDeps) -> None:
-    """One round, unless another replica runs one now."""
+async def keep(deps: ChannelDeps) -> bool:
+    """One round, unless another replica runs one now; True when it did a full batch of work and
+    more may be waiting (the keeper then runs the next round at once)."""
     async with deps.pool.acquire() as lock_conn:
         if not await lock_conn.fetchval("SELECT pg_try_advisory_lock($1)", ROUND_LOCK):
-            return
+            return False
         try:
-            await _round(deps)
+            return await _round(deps)
         finally:
             await lock_conn.execute("SELECT pg_advisory_unlock($1)", ROUND_LOCK)
 
 
-async def _round(deps: ChannelDeps) -> None:
+async def _round(deps: ChannelDeps) -> bool:
     now = deps.clock.now()
     await channels.abandon_unconfirmed(deps.pool, now - UNCONFIRMED, now)
     await channels.retire_switched(deps.pool)
+    created = 0
+    due: list[asyncpg.Record] = []
     if deps.config.webhook_url is not None:
         due = await channels.due_for_watch(
-            deps.pool, now + deps.config.renew_before, now - WATCH_RETRY, BATCH
+            deps.pool, now + deps.config.renew_before, now - WATCH_RETRY, deps.config.batch
         )
         for row in due:
-            await _create(deps, row["user_id"], row["calendar_id"], row["grant_id"])
-    await _stop_pending(deps)
+            created += await _create(deps, row["user_id"], row["calendar_id"], row["grant_id"])
+    stopping, settled = await _stop_pending(deps)
+    batch = deps.config.batch
+    return (len(due) == batch and created > 0) or (stopping == batch and settled > 0)
 
 
-async def _create(deps: ChannelDeps, user_id: str, calendar_id: str, grant_id: str | None) -> None:
+async def _create(deps: ChannelDeps, user_id: str, calendar_id: str, grant_id: str | None) -> bool:
+    """Watch the calendar; False when no token could be had (the calendar stays due)."""
     answer = await deps.tokens.token(user_id)
     if answer.access_token is None:
-        return
+        return False
     channel_id, secret = str(uuid.uuid4()), secrets.token_urlsafe(32)
     await channels.insert_creating(
         deps.pool, channel_id, user_id, calendar_id, grant_id, token_hash(secret), deps.clock.now()
@@ -89,28 +94,33 @@ async def _create(deps: ChannelDeps, user_id: str, calendar_id: str, grant_id: s
             deps.tokens.forget(user_id)
         deps.metrics.channels.labels("watch_failed").inc()
         log.warning("channel_watch_failed", user_id=user_id, error=str(exc))
-        return
+        return True
     async with transaction(deps.pool) as conn:
         await channels.store_watched(conn, channel_id, resource_id, expires_at)
         await channels.retire_renewed(conn, user_id, calendar_id, channel_id)
     deps.metrics.channels.labels("created").inc()
     log.info("channel_created", user_id=user_id, channel_id=channel_id, expires_at=expires_at.isoformat())
+    return True
 
 
-async def _stop_pending(deps: ChannelDeps) -> None:
-    """Stop the channels marked stopping: a deleted grant's with its own token, then tell auth."""
+async def _stop_pending(deps: ChannelDeps) -> tuple[int, int]:
+    """Stop the channels marked stopping: a deleted grant's with its own token, then tell auth.
+    Returns how many were up for stopping, and how many of them were settled."""
     answers: dict[tuple[str, str | None], TokenAnswer] = {}
     grants: set[tuple[str, str]] = set()
-    for row in await channels.stopping(deps.pool, BATCH):
+    rows = await channels.stopping(deps.pool, deps.config.batch)
+    settled = 0
+    for row in rows:
         deleted = row["stop_reason"] == "grant_deleted"
         key = (row["user_id"], row["grant_id"] if deleted else None)
         if key not in answers:
             answers[key] = await _token(deps, row["user_id"], key[1])
-        await _stop_one(deps, row, answers[key])
+        settled += await _stop_one(deps, row, answers[key])
         if deleted:
             grants.add((row["user_id"], row["grant_id"]))
     for user_id, grant_id in sorted(grants):
         await _report_deleted_grant(deps, user_id, grant_id)
+    return len(rows), settled
 
 
 async def _token(deps: ChannelDeps, user_id: str, deleted_grant: str | None) -> TokenAnswer:
@@ -119,29 +129,31 @@ async def _token(deps: ChannelDeps, user_id: str, deleted_grant: str | None) -> 
     return await deps.tokens.deleted_grant_token(user_id, deleted_grant)
 
 
-async def _stop_one(deps: ChannelDeps, row: asyncpg.Record, answer: TokenAnswer) -> None:
+async def _stop_one(deps: ChannelDeps, row: asyncpg.Record, answer: TokenAnswer) -> bool:
+    """Stop one channel at Google; False when it is left for a later round."""
     channel_id, now = row["channel_id"], deps.clock.now()
     if answer.status == "temporarily_unavailable":
-        return  # the next round asks again
+        return False  # the next round asks again
     if answer.access_token is None or row["resource_id"] is None:
         await channels.settle(deps.pool, channel_id, now, at_google=False)
         deps.metrics.channels.labels("abandoned").inc()
         log.info("channel_abandoned", user_id=row["user_id"], channel_id=channel_id, token=answer.status)
-        return
+        return True
     try:
         await deps.google.stop(answer.access_token, channel_id, row["resource_id"])
     except GoogleFailure as exc:
         if isinstance(exc, GoogleTransportError) or exc.status >= TRANSIENT_STATUS or exc.status == 429:
             deps.metrics.channels.labels("stop_failed").inc()
             log.warning("channel_stop_failed", user_id=row["user_id"], channel_id=channel_id, error=str(exc))
-            return  # tried again next round
+            return False  # tried again next round
         await channels.settle(deps.pool, channel_id, now, at_google=False)
         deps.metrics.channels.labels("abandoned").inc()
         log.warning("channel_abandoned", user_id=row["user_id"], channel_id=channel_id, error=str(exc))
-        return
+        return True
     await channels.settle(deps.pool, channel_id, now, at_google=True)
     deps.metrics.channels.labels("stopped").inc()
     log.info("channel_stopped", user_id=row["user_id"], channel_id=channel_id, reason=row["stop_reason"])
+    return True
 
 
 async def _report_deleted_grant(deps: ChannelDeps, user_id: str, grant_id: str) -> None:

@@ -21,7 +21,7 @@ from services.sync.adapters.auth_tokens import AuthTokens
 from services.sync.adapters.google_calendar import EventReader
 from services.sync.adapters.metrics import SyncMetrics
 from services.sync.config import InboundConfig
-from services.sync.domain import inbound
+from services.sync.domain import event_ids, inbound
 from services.sync.usecases.authorised import NoToken, authorised
 from shared.clock import Clock
 from shared.db import transaction
@@ -116,7 +116,11 @@ async def _pages(deps: InboundDeps, run: _Run, token: str, sync_token: str | Non
 
 async def _page(deps: InboundDeps, run: _Run, page: dict[str, Any], listed: set[str]) -> int:
     """One page in one transaction, with the lease kept; the last page settles the run."""
-    items = [inbound.seen(item, deps.source_tag) for item in page.get("items") or [] if item.get("id")]
+    items = [
+        inbound.seen(item, deps.source_tag)
+        for item in page.get("items") or []
+        if item.get("id") and not event_ids.is_probe(str(item["id"]))  # a connection test's, gone again
+    ]
     listed.update(event.event_id for event in items)
     zone = page.get("timeZone")
     async with transaction(deps.pool) as conn:
@@ -211,3 +215,12 @@ async def _release(deps: InboundDeps, row: asyncpg.Record, *, retry: bool, error
     await calendar_syncs.release(deps.pool, row["user_id"], row["calendar_id"], deps.owner, due)
     log.info("calendar_sync_deferred", user_id=row["user_id"], calendar_id=row["calendar_id"],
              error=error, due_at=due.isoformat())  # fmt: skip
+
+
+async def purge(deps: InboundDeps) -> None:
+    """The hourly clean-up of inbound state (``calendar_syncs.purge``): known events are kept for
+    the full list's window and a day more."""
+    ended_before = deps.clock.now() - deps.config.full_sync_past - timedelta(days=1)
+    calendars, events = await calendar_syncs.purge(deps.pool, ended_before)
+    if calendars or events:
+        log.info("inbound_state_purged", calendars=calendars, known_events=events)

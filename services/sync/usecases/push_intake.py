@@ -2,7 +2,9 @@
 ``PushIntake``, which answers at once and coalesces per calendar before touching the database.
 
 At most one request per calendar is being written at a time; notifications arriving meanwhile
-collapse into one more request after it. The row in ``calendar_syncs`` coalesces further, across
+collapse into one more request, written ``WRITE_SPACING_SECONDS`` after the previous one (a
+calendar's follow-up sync waits longer than that anyway, so a steady stream of notifications costs
+a few row writes a second, not one per notification). The row in ``calendar_syncs`` coalesces further, across
 replicas: a burst of notifications for one calendar costs at most one follow-up sync. A request
 lost to a database outage is caught by the safety-net sync."""
 
@@ -19,6 +21,7 @@ from shared.clock import Clock
 log = structlog.get_logger(__name__)
 
 TRANSIENT = (asyncpg.PostgresError, OSError, TimeoutError)
+WRITE_SPACING_SECONDS = 0.25
 
 
 class PushIntake:
@@ -51,6 +54,7 @@ class PushIntake:
                     return
                 if not self._writing[key]:
                     return
+                await asyncio.sleep(WRITE_SPACING_SECONDS)  # later notifications collapse meanwhile
         finally:
             del self._writing[key]
 

@@ -87,3 +87,18 @@ async def test_catcher_index_lists_and_opens_messages(mail: MailCatcher) -> None
             text = await r.text()
     assert "Ihr Google Kalender ist getrennt" in index and 'href="/messages/0"' in index
     assert "<p>Grüße</p>" in html and text.strip() == "Grüße"
+
+
+async def test_catcher_lists_messages_as_json(mail: MailCatcher) -> None:
+    """A script reads caught mail from the JSON view: recipients, subject and the text part."""
+    await SmtpSender(SmtpConfig(port=mail.port)).send(message())  # type: ignore[arg-type]
+    await mail.wait_for(timeout=5)
+    async with (
+        serve(web_app(mail)) as url,
+        aiohttp.ClientSession() as http,
+        http.get(url + "/api/messages") as r,
+    ):
+        listed = await r.json()
+    assert [(m["n"], m["to"], m["subject"], m["text"].strip()) for m in listed] == [
+        (0, ["anna@example.org"], "Ihr Google Kalender ist getrennt", "Grüße")
+    ]

@@ -12,6 +12,7 @@ from typing import Any
 import asyncpg
 
 from services.auth.config import SyncApiSettings
+from services.sync.config import ChannelConfig
 from shared.config import CommonConfig, GoogleConfig
 from tests.service.auth.flow import Auth, Page, running_auth
 from tests.service.sync.support import Sync, running_sync
@@ -25,9 +26,14 @@ StartAuthAndSync = Callable[..., AbstractAsyncContextManager[tuple[Auth, Sync]]]
 
 @asynccontextmanager
 async def auth_and_sync(
-    common_config: Callable[..., CommonConfig], google: GoogleConfig, **auth_changes: Any
+    common_config: Callable[..., CommonConfig],
+    google: GoogleConfig,
+    *,
+    channels: ChannelConfig | None = None,
+    **auth_changes: Any,
 ) -> AsyncIterator[tuple[Auth, Sync]]:
-    async with running_sync(common_config("sync"), google) as sync:
+    """``channels``: sync's watch channels (its webhook on its own port), none without."""
+    async with running_sync(common_config("sync"), google, channels=channels) as sync:
         settings = SyncApiSettings(url=sync.url, timeout=3.0)
         async with running_auth(common_config("auth"), google, sync=settings, **auth_changes) as auth:
             yield auth, sync

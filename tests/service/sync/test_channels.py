@@ -277,3 +277,30 @@ async def test_forged_notifications_change_nothing_and_call_no_google(world: Syn
         assert await _sync_row(world.db, "u1") == before
         assert [r.path for r in world.emulator.requests] == []
         assert [dict(r) for r in await _channels(world.db, "u1")] == [dict(row)]
+
+
+async def test_a_round_with_more_calendars_due_than_one_batch_carries_on_at_once(world: SyncWorld) -> None:
+    """Five calendars waiting for a channel, batches of two and 5 minutes between rounds: the
+    keeper goes on with the rest at once instead of waiting for the next round."""
+    slow = ChannelConfig(interval=300, cache_seconds=0.1, batch=2)
+    async with world.start(channels=slow):
+        users = [f"u{i}" for i in range(5)]
+        for user_id in users:
+            world.add_account(user_id, f"{user_id}@example.com")
+            await world.connect(user_id, f"{user_id}@example.com")
+
+        async def synced() -> None:
+            done = await world.db.fetchval(
+                "SELECT count(*) FROM sync.calendar_syncs WHERE sync_token IS NOT NULL"
+            )
+            assert done == len(users), done
+
+        await eventually(synced)
+        # a deleted grant (of a user sync never saw) wakes the keeper: one round, then the rest
+        await world.broker.publish(m.GrantDeleted(user_id="other", grant_id="g-other"))
+
+        async def all_live() -> None:
+            live = await world.db.fetchval("SELECT count(*) FROM sync.watch_channels WHERE state = 'live'")
+            assert live == len(users), live
+
+        await eventually(all_live)

@@ -256,3 +256,34 @@ def _running(db: asyncpg.Pool, *, follow_up: bool = False) -> Callable[[], Any]:
         assert row["state"] == "running" and row["follow_up"] is follow_up, dict(row)
 
     return check
+
+
+async def test_inbound_state_no_calendar_needs_is_purged(world: SyncWorld) -> None:
+    """The purge (hourly, and at start): what sync held of a calendar the user no longer syncs to
+    is dropped, and so are known events that ended before the full list's window; the destination
+    calendar and its recent events stay."""
+    world.add_account("u1", EMAIL)
+    async with world.start():
+        calendar_id = await _started(world)
+    old, long_ago = "old@example.com", datetime.now(UTC) - FAST_INBOUND.full_sync_past - timedelta(days=2)
+    await world.db.execute(
+        "INSERT INTO sync.calendar_syncs (user_id, calendar_id, state, due_at, requested_by)"
+        " VALUES ('u1', $1, 'idle', now() + interval '1 day', 'initial')",
+        old,
+    )
+    for calendar, event_id, ends_at in ((old, "oldcal1", None), (calendar_id, "ended1", long_ago),
+                                        (calendar_id, "soon1", datetime.now(UTC) + timedelta(days=1))):  # fmt: skip
+        await world.db.execute(
+            "INSERT INTO sync.calendar_events_known (user_id, calendar_id, event_id, status, ends_at)"
+            " VALUES ('u1', $1, $2, 'confirmed', $3)",
+            calendar, event_id, ends_at,
+        )  # fmt: skip
+
+    async def purged() -> None:
+        calendars = await world.db.fetch("SELECT calendar_id FROM sync.calendar_syncs WHERE user_id = 'u1'")
+        known = await world.db.fetch("SELECT event_id FROM sync.calendar_events_known WHERE user_id = 'u1'")
+        assert [r["calendar_id"] for r in calendars] == [calendar_id]
+        assert {r["event_id"] for r in known} == {"soon1"}, known
+
+    async with world.start():
+        await eventually(purged)

@@ -3,6 +3,8 @@ calendar, and new for every generation."""
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 from services.sync.domain import event_ids
@@ -38,3 +40,14 @@ def test_invalid_ids_are_recognised() -> None:
     assert not any(event_ids.is_valid(bad) for bad in ("ABCDE", "wxyz0", "ab-cd", "abcd", ""))
     with pytest.raises(ValueError):
         event_ids.event_id("a1", "cal", -1)
+
+
+def test_probe_ids_are_fresh_valid_and_never_an_appointments() -> None:
+    """A connection test's probe id is a valid client-chosen id, new each time, and told apart from
+    every appointment's event id (which is longer) by ``is_probe``."""
+    first, second = event_ids.probe_id(uuid.uuid4().hex), event_ids.probe_id(uuid.uuid4().hex)
+    assert first != second and event_ids.is_valid(first) and event_ids.is_probe(first)
+    assert not event_ids.is_probe(event_ids.event_id("a1", "cal", 0))
+    assert not event_ids.is_probe("csprobe")
+    with pytest.raises(ValueError):
+        event_ids.probe_id("not hex at all, and too short")

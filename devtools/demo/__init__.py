@@ -1,0 +1,1 @@
+"""``make demo``: calsync's story, played against a local run and checked step by step."""
