@@ -15,6 +15,7 @@ from calsync_cli.client import CliError, Reply, Services, path
 class Outcome:
     data: Any
     lines: list[str]
+    exit_code: int = 0  # non-zero: the command ran, and what it found is a failure (scripts see it)
 
 
 def _expect(reply: Reply, service: str, *ok: int) -> Any:
@@ -183,3 +184,26 @@ async def rotate_keys(services: Services, args: argparse.Namespace) -> Outcome: 
     raise CliError(
         f"values were still re-encrypted after {ROTATE_ROUNDS} rounds: is an instance on older TOKEN_KEYS?"
     )
+
+
+TEST_TIMEOUT_SECONDS = 60.0
+
+
+async def test_connection(services: Services, args: argparse.Namespace) -> Outcome:
+    """``calsync test-connection <user_id>``: the settings page's live test (auth refreshes the grant,
+    sync writes and removes a probe event and waits for its push); exit 1 when a step fails."""
+    services.progress.write(f"testing {args.user_id}'s connection: token refresh, probe write, push ...\n")
+    reply = await services.call(
+        "auth",
+        "POST",
+        path("/api/v1/users/{u}/connection/test", u=args.user_id),
+        body={"locale": args.locale},
+        timeout=TEST_TIMEOUT_SECONDS,
+    )
+    report = _expect(reply, "auth", 200)
+    steps = render.table(
+        ["STEP", "STATUS", "CODE", "WHAT IT MEANS"],
+        [[step["step"], step["status"], step["code"], step["message"]] for step in report["steps"]],
+    )
+    verdict = "the connection works" if report["ok"] else "the connection test failed"
+    return Outcome(report, [*steps, verdict], exit_code=0 if report["ok"] else 1)

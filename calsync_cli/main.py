@@ -71,6 +71,15 @@ def parser() -> argparse.ArgumentParser:
     resync.add_argument("user_id")
     resync.set_defaults(run=commands.resync)
 
+    test = sub.add_parser(
+        "test-connection",
+        parents=[common],
+        help="test the user's connection live (refresh, probe write, push)",
+    )
+    test.add_argument("user_id")
+    test.add_argument("--locale", choices=["en", "de"], default="en", help="language of the explanations")
+    test.set_defaults(run=commands.test_connection)
+
     alert = sub.add_parser("resend-alert", parents=[common], help="email the user's open alert again")
     alert.add_argument("user_id")
     alert.set_defaults(run=commands.resend_alert)
@@ -99,8 +108,9 @@ async def run(
     except SystemExit as exc:  # argparse has printed the usage and the problem
         return int(exc.code or 0)
     try:
+        command: Command = args.run
         async with session() as http:
-            outcome = await args.run(Services(env, http, err), args)
+            outcome = await command(Services(env, http, err), args)
     except CliError as exc:
         err.write(f"calsync: {exc}\n")
         return 1
@@ -108,7 +118,7 @@ async def run(
         render.as_json(outcome.data, out)
     else:
         out.write("".join(line + "\n" for line in outcome.lines))
-    return 0
+    return outcome.exit_code
 
 
 def main(argv: Sequence[str] | None = None) -> int:

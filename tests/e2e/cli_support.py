@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from calsync_cli.main import run
+from services.auth.config import SyncApiSettings
 from services.sync.config import ChannelConfig
 from shared.config import CommonConfig, GoogleConfig
 from tests.e2e.support import Chain, StartChain
@@ -72,13 +73,14 @@ async def operating(
     token_keys: Any = None,
     **env: str,
 ) -> AsyncIterator[Operator]:
-    """auth (with ``token_keys`` if given), the notifier and sync running, with the chain's user
-    connected and sync watching their calendar through a live channel; ``env`` adds to the CLI's."""
+    """sync, then auth (asking that sync; with ``token_keys`` if given) and the notifier running, with
+    the chain's user connected and sync watching their calendar through a live channel; ``env`` adds
+    to the CLI's."""
     channels = ChannelConfig(interval=0.1, cache_seconds=0.1)
     auth_changes = {"token_keys": token_keys} if token_keys else {}
     async with (
-        start_chain(**auth_changes) as chain,
         running_sync(common_config("sync"), google, channels=channels) as sync,
+        start_chain(sync=SyncApiSettings(url=sync.url), **auth_changes) as chain,
     ):
         cli_env = {
             "AUTH_API_URL": chain.auth.url,

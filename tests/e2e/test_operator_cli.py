@@ -5,6 +5,7 @@ calendar: what an operator sees and does when a user says new appointments don't
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
@@ -62,6 +63,33 @@ async def test_connections_are_listed_by_state(
         assert [row["user_id"] for row in listed["connections"]] == [op.chain.user_id]
         none = await op.calsync("connections", "--state", "disconnected", "--reason", "revoked")
         assert (none.code, none.out.strip()) == (0, "no connection matches")
+
+
+async def test_the_live_connection_test_passes_for_a_working_connection(
+    start_chain: StartChain,
+    common_config: Callable[..., CommonConfig],
+    google_config: GoogleConfig,
+    emulator: Any,
+) -> None:
+    """`calsync test-connection` runs the settings page's test: the token refresh, the probe write and
+    its push pass, each said in words, exit 0; once access is removed at Google it fails, exit 1."""
+    async with operating(start_chain, common_config, google_config) as op:
+        tested = await op.calsync("test-connection", op.chain.user_id)
+        assert tested.code == 0, tested.out + tested.err
+        assert "testing user-e2e's connection" in tested.err
+        assert [line.split()[:2] for line in tested.out.splitlines()[1:4]] == [
+            ["grant", "ok"],
+            ["calendar", "ok"],
+            ["channel", "ok"],
+        ], tested.out
+        assert tested.out.splitlines()[-1] == "the connection works"
+        emulator.revoke_user(EMAIL)
+        failed = await op.calsync("test-connection", op.chain.user_id, "--json")
+        assert failed.code == 1
+        report = json.loads(failed.out)
+        assert report["ok"] is False, report
+        assert "failed" in [step["status"] for step in report["steps"]], report
+        assert failed.err.startswith("testing")
 
 
 async def test_a_reconnect_link_opens_the_users_settings_page(
