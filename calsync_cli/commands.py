@@ -115,7 +115,10 @@ def next_step(user_id: str, connection: dict[str, Any], health: dict[str, Any]) 
         return (
             "appointments are waiting: see `last failure`, then `calsync dead-letters list sync.appointments`"
         )
-    return "nothing is waiting: ask for the appointment's id and check it in the platform"
+    return (
+        f"nothing is waiting: `calsync test-connection {user_id}` checks writing and pushes live;"
+        " then ask for the appointment's id"
+    )
 
 
 async def reconnect_link(services: Services, args: argparse.Namespace) -> Outcome:
