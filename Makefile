@@ -13,7 +13,7 @@ TEST_TZ ?= Pacific/Chatham
 # uv is looked up (and installed if missing) once, on first use only.
 UV = $(eval UV := $$(shell scripts/ensure-uv.sh))$(if $(UV),$(UV),$(error uv is missing and could not be installed; see the messages above))
 RUN = $(UV) run --frozen
-CODE_DIRS := services shared tests devtools
+CODE_DIRS := services shared calsync_cli tests devtools
 LINT_DIRS := $(CODE_DIRS) scripts
 VENV_STAMP := .venv/.calsync-synced
 

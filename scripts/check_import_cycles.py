@@ -1,4 +1,4 @@
-"""``make lint`` step: fails when any two modules of services, shared or devtools import each other,
+"""``make lint`` step: fails when any two modules of services, shared, devtools or calsync_cli import each other,
 directly or through other modules (imports under ``TYPE_CHECKING`` count too)."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import sys
 
 import grimp
 
-PACKAGES = ("services", "shared", "devtools")
+PACKAGES = ("services", "shared", "devtools", "calsync_cli")
 
 
 def cycles(graph: grimp.ImportGraph) -> list[tuple[str, ...]]:

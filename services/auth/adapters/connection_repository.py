@@ -47,6 +47,23 @@ async def get_grant_by_user(
     return grant_from_row(row) if row is not None else None
 
 
+async def list_connections(
+    conn: asyncpg.Connection, *, state: str | None, reason: str | None, limit: int
+) -> list[asyncpg.Record]:
+    """Users' connections for operators, newest state change first; ``state``/``reason`` filter when
+    given. Only what an operator may see: no token column is read."""
+    return list(
+        await conn.fetch(
+            "SELECT user_id, state, reason, state_since, google_email FROM grants"
+            " WHERE ($1::text IS NULL OR state = $1) AND ($2::text IS NULL OR reason = $2)"
+            " ORDER BY state_since DESC, user_id LIMIT $3",
+            state,
+            reason,
+            limit,
+        )
+    )
+
+
 async def last_used_at(conn: asyncpg.Connection, grant_id: str) -> datetime | None:
     """When a token of the grant was last handed out (migration 010), or None."""
     value: datetime | None = await conn.fetchval(

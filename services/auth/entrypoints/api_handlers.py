@@ -1,7 +1,7 @@
 """The internal JSON API (``/api/v1``, service token checked by shared.web): mint settings links,
-read a user's connection status, delete a connection, test it live (usecases/connection_test.py),
-and the disconnect circuit breaker's status and reset for operators (usecases/connection.py,
-usecases/breaker.py)."""
+read a user's connection status, list connections by state and reason, delete a connection, test it
+live (usecases/connection_test.py), re-encrypt stored secrets under the newest key, and the disconnect
+circuit breaker's status and reset for operators (usecases/connection.py, usecases/breaker.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from aiohttp import web
 from services.auth.adapters import links
 from services.auth.entrypoints.connection_test_texts import sentence
 from services.auth.keys import CONNECTION, GRANT_LOCKS, REFRESH, REVOKE_WAKE, SYNC_API
-from services.auth.usecases import breaker, connection, connection_test
+from services.auth.usecases import breaker, connection, connection_test, rotate_keys
 from shared.web import read_json
 
 log = structlog.get_logger(__name__)
@@ -23,9 +23,11 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/api/v1/users/{user_id}/link", create_link)
     app.router.add_get("/api/v1/users/{user_id}/connection", get_connection)
     app.router.add_delete("/api/v1/users/{user_id}/connection", delete_connection)
+    app.router.add_get("/api/v1/connections", list_connections)
     app.router.add_post("/api/v1/users/{user_id}/connection/test", test_connection)
     app.router.add_get("/api/v1/breaker", breaker_status)
     app.router.add_post("/api/v1/breaker/reset", breaker_reset)
+    app.router.add_post("/api/v1/keys/rotate", rotate_token_keys)
 
 
 MAX_DISPLAY_NAME = 100
@@ -87,6 +89,26 @@ async def get_connection(request: web.Request) -> web.Response:
     return web.json_response(result.as_json())
 
 
+STATES = ("connected", "disconnected", "suspended")
+MAX_LIST = 1000
+
+
+async def list_connections(request: web.Request) -> web.Response:
+    """``?state=&reason=&limit=`` -> ``{"connections": [{"user_id", "state", "reason", "since", "google_email"}]}``."""
+    query = request.query
+    state, reason = query.get("state") or None, query.get("reason") or None
+    if state is not None and state not in STATES:
+        raise _bad_request("state must be connected, disconnected or suspended")
+    if reason is not None and len(reason) > MAX_DISPLAY_NAME:
+        raise _bad_request(f"reason must be at most {MAX_DISPLAY_NAME} characters")
+    limit_text = query.get("limit", "100")
+    if not (limit_text.isascii() and limit_text.isdigit()) or not 1 <= int(limit_text) <= MAX_LIST:
+        raise _bad_request(f"limit must be a whole number from 1 to {MAX_LIST}")
+    async with request.app[CONNECTION].pool.acquire() as conn:
+        rows = await connection.listing(conn, state=state, reason=reason, limit=int(limit_text))
+    return web.json_response({"connections": rows})
+
+
 async def delete_connection(request: web.Request) -> web.Response:
     """Delete the user's connection (as the settings page's Delete does): 204, or 404 if none."""
     grant_id = await connection.delete_connection(request.app[CONNECTION], request.match_info["user_id"])
@@ -125,3 +147,12 @@ async def breaker_reset(request: web.Request) -> web.Response:
     deps = request.app[CONNECTION]
     result = await breaker.reset_and_report(deps.pool, deps.outbox, deps.clock.now())
     return web.json_response(result)
+
+
+async def rotate_token_keys(request: web.Request) -> web.Response:
+    """Re-encrypt every stored secret under this instance's newest ``TOKEN_KEYS`` key (as
+    rotate_keys_command does) -> ``{"key_id", "values_reencrypted"}``; 0 means nothing is left under
+    an older key."""
+    deps = request.app[CONNECTION]
+    changed = await rotate_keys.rotate(deps.pool, deps.cipher)
+    return web.json_response({"key_id": deps.cipher.current_kid, "values_reencrypted": changed})

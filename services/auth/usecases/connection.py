@@ -78,6 +78,20 @@ async def status(conn: asyncpg.Connection, user_id: str) -> Status:
     return Status(grant.state, grant.reason, grant.state_since, grant.google_email)
 
 
+async def listing(
+    conn: asyncpg.Connection, *, state: str | None, reason: str | None, limit: int
+) -> list[dict[str, str | None]]:
+    """Connections by state and reason (the operator CLI's ``calsync connections``)."""
+    rows = await connection_repository.list_connections(conn, state=state, reason=reason, limit=limit)
+    return [
+        {
+            "user_id": row["user_id"],
+            **Status(row["state"], row["reason"], row["state_since"], row["google_email"]).as_json(),
+        }
+        for row in rows
+    ]
+
+
 async def delete_connection(deps: ConnectionDeps, user_id: str) -> str | None:
     """Delete the user's grant (the user asked): token queued for revocation, ``grant.deleted`` emitted.
 

@@ -1,4 +1,5 @@
-"""Re-encrypt every stored secret under the newest key (run by entrypoints/rotate_keys_command.py).
+"""Re-encrypt every stored secret under the newest key (run by entrypoints/rotate_keys_command.py, and
+by ``POST /api/v1/keys/rotate`` for the operator CLI's ``calsync rotate-keys``).
 
 Grants are processed in small locked batches, so running services are never blocked for long.
 """

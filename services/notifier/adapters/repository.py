@@ -105,6 +105,14 @@ async def open_episode_of(conn: asyncpg.Connection, subject: str) -> asyncpg.Rec
     return await conn.fetchrow("SELECT * FROM episodes WHERE subject = $1 AND ended_at IS NULL", subject)
 
 
+async def open_episode_of_user(conn: asyncpg.Connection, user_id: str) -> asyncpg.Record | None:
+    """The user's newest open episode (a grant's or a calendar's problem), locked, or None."""
+    return await conn.fetchrow(
+        "SELECT * FROM episodes WHERE user_id = $1 AND ended_at IS NULL ORDER BY opened_at DESC LIMIT 1 FOR UPDATE",
+        user_id,
+    )
+
+
 async def end_episode(
     conn: asyncpg.Connection, episode_id: uuid.UUID, cause: str, now: datetime
 ) -> asyncpg.Record:

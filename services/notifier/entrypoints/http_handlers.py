@@ -1,4 +1,5 @@
-"""The notifier's public pages: the signed stop-reminders link from every alert and reminder.
+"""The notifier's public pages: the signed stop-reminders link from every alert and reminder; and
+its service API (``/api/v1``, service token checked by shared.web): an operator resends an alert.
 
 ``GET /reminders/stop?e=<episode>&sig=<signature>&l=<lang>`` shows a confirmation page (a link
 scanner that fetches it changes nothing); ``POST`` to the same URL stops the reminders. The POST is
@@ -14,7 +15,7 @@ from aiohttp import web
 from services.notifier.domain.language import language
 from services.notifier.domain.stop_links import stop_signature_valid
 from services.notifier.keys import CLOCK, CONFIG, TEMPLATES
-from services.notifier.usecases import stop_reminders
+from services.notifier.usecases import resend_alert, stop_reminders
 from shared.runtime import POOL
 
 STOP_PATH = "/reminders/stop"
@@ -58,3 +59,24 @@ async def stop_reminders_post(request: web.Request) -> web.Response:
 def add_routes(app: web.Application) -> None:
     app.router.add_get(STOP_PATH, stop_reminders_page)
     app.router.add_post(STOP_PATH, stop_reminders_post)
+    app.router.add_post("/api/v1/users/{user_id}/alert", resend_alert_post)
+
+
+MAX_USER_ID = 200
+
+
+async def resend_alert_post(request: web.Request) -> web.Response:
+    """Send the user's open alert again: 202 ``{"user_id", "episode_id", "reason", "subject"}``, or
+    404 ``no_open_problem``."""
+    user_id = request.match_info["user_id"]
+    if not 1 <= len(user_id) <= MAX_USER_ID:
+        return web.json_response(
+            {"error": "invalid_id", "detail": "user_id must be 1 to 200 characters"}, status=400
+        )
+    queued = await resend_alert.resend(request.app[POOL], request.app[CLOCK], user_id)
+    if queued is None:
+        return web.json_response(
+            {"error": "no_open_problem", "detail": "the user's connection and calendar have no open problem"},
+            status=404,
+        )
+    return web.json_response(queued, status=202)

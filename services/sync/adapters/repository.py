@@ -219,3 +219,22 @@ async def user_health(pool: asyncpg.Pool, user_id: str) -> tuple[asyncpg.Record 
     )
     assert counts is not None
     return user, counts
+
+
+async def user_inbound(
+    pool: asyncpg.Pool, user_id: str
+) -> tuple[asyncpg.Record | None, asyncpg.Record | None]:
+    """The user's open watch channel (the newest not stopped) and the inbound sync of the calendar
+    it watches, for sync health. No channel token or sync token is read."""
+    channel = await pool.fetchrow(
+        "SELECT calendar_id, state, expires_at, live_at FROM watch_channels"
+        " WHERE user_id = $1 AND state <> 'stopped' ORDER BY state = 'live' DESC, created_at DESC LIMIT 1",
+        user_id,
+    )
+    inbound = await pool.fetchrow(
+        "SELECT s.calendar_id, s.state, s.due_at, s.requested_by, s.last_synced_at"
+        " FROM calendar_syncs s JOIN grant_states g USING (user_id)"
+        " WHERE s.user_id = $1 AND s.calendar_id = g.calendar_id",
+        user_id,
+    )
+    return channel, inbound

@@ -1,13 +1,14 @@
 """sync's HTTP API for the platform (service token required, see shared.web): an appointment's
-sync state, a user's sync health, the calendars the user may choose, the choice itself, and the
-connection test's calendar and channel steps (usecases/connection_test)."""
+sync state, a user's sync health, the calendars the user may choose, the choice itself, the
+connection test's calendar and channel steps (usecases/connection_test), and an operator's forced
+inbound sync."""
 
 from __future__ import annotations
 
 import asyncpg
 from aiohttp import web
 
-from services.sync.usecases import calendar_list, calendars, connection_test, sync_state
+from services.sync.usecases import calendar_list, calendars, connection_test, resync, sync_state
 from shared.web import bad_request, read_json
 
 MAX_CALENDAR_ID = 1024
@@ -17,6 +18,8 @@ REFUSED_STATUS = {
     "unknown_calendar": 404,
     "google_unavailable": 503,
     "needs_consent": 409,
+    "unknown_user": 404,
+    "no_calendar": 409,
 }
 
 MAX_ID = 200
@@ -72,6 +75,16 @@ def routes(
             )
         return web.json_response({"user_id": user_id, **listed})
 
+    async def request_resync(request: web.Request) -> web.Response:
+        user_id, deps = _id(request, "user_id"), request.app[choice_of]
+        try:
+            calendar_id = await resync.request(deps.pool, deps.clock, user_id)
+        except resync.ResyncRefused as exc:
+            return web.json_response(
+                {"error": exc.code, "detail": exc.detail}, status=REFUSED_STATUS[exc.code]
+            )
+        return web.json_response({"user_id": user_id, "calendar_id": calendar_id}, status=202)
+
     async def test_connection(request: web.Request) -> web.Response:
         user_id = _id(request, "user_id")
         result = await connection_test.run(request.app[probe_of], user_id)
@@ -79,6 +92,7 @@ def routes(
 
     return [
         web.get("/api/v1/users/{user_id}/calendars", list_calendars),
+        web.post("/api/v1/users/{user_id}/resync", request_resync),
         web.post("/api/v1/users/{user_id}/connection-test", test_connection),
         web.get("/api/v1/appointments/{appointment_id}/sync", appointment_sync),
         web.get("/api/v1/users/{user_id}/sync-health", user_sync_health),

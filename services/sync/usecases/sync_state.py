@@ -1,4 +1,5 @@
-"""What the platform may see of sync's work: one appointment's sync state, one user's sync health."""
+"""What the platform may see of sync's work: one appointment's sync state, one user's sync health
+(with the calendar's watch channel and inbound sync)."""
 
 from __future__ import annotations
 
@@ -59,6 +60,7 @@ async def appointment_state(pool: asyncpg.Pool, appointment_id: str) -> dict[str
 
 async def user_health(pool: asyncpg.Pool, user_id: str) -> dict[str, Any]:
     user, counts = await repository.user_health(pool, user_id)
+    channel, inbound = await repository.user_inbound(pool, user_id)
     problem = None
     if user is not None and user["calendar_problem"] is not None:
         problem = {
@@ -77,4 +79,29 @@ async def user_health(pool: asyncpg.Pool, user_id: str) -> dict[str, Any]:
         "last_failure_at": _iso(user["last_failure_at"]) if user is not None else None,
         "last_failure": user["last_failure"] if user is not None else None,
         "calendar_problem": problem,
+        "channel": _channel(channel),
+        "inbound": _inbound(inbound),
+    }
+
+
+def _channel(row: asyncpg.Record | None) -> dict[str, Any] | None:
+    if row is None:
+        return None
+    return {
+        "calendar_id": row["calendar_id"],
+        "state": row["state"],
+        "expires_at": _iso(row["expires_at"]),
+        "live_at": _iso(row["live_at"]),
+    }
+
+
+def _inbound(row: asyncpg.Record | None) -> dict[str, Any] | None:
+    if row is None:
+        return None
+    return {
+        "calendar_id": row["calendar_id"],
+        "state": row["state"],
+        "due_at": _iso(row["due_at"]),
+        "requested_by": row["requested_by"],
+        "last_synced_at": _iso(row["last_synced_at"]),
     }
