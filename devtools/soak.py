@@ -27,16 +27,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import asyncpg
 
-from devtools.bench import _procs, sync_outbound, webhook
+from devtools.bench import sync_outbound, webhook
 from devtools.bench._procs import Child, EmulatorAdmin
 from shared import messages as m
 from shared.amqp import Broker
 from shared.logs import configure_logging
-from shared.rpc import serve as serve_rpc
-from tests.support.bus import PublishingBroker
 
 RESULTS = Path(__file__).resolve().parents[1] / "bench" / "results"
 AMQP_PORT_HEX = f"{5672:04X}"
@@ -82,48 +79,12 @@ async def measure(settings: Settings) -> dict[str, Any]:
 
 
 async def _run(soak: Soak, bench: sync_outbound.Bench) -> dict[str, Any]:
-    port = _procs.free_port()
-    emulator = bench.start(
-        "emulator", "devtools.google_emulator", "--port", str(port), "--latency-ms", soak.settings.latency_ms
-    )
-    sync_env = {**webhook._sync_env(bench, f"http://127.0.0.1:{port}/calendar/v3/", "WARNING")}
-    sync = bench.start("sync", "services.sync", **sync_env)
-    started = await _procs.wait_for_line(emulator, "emulator_started")
-    broker = _broker(bench)
-    await broker.connect()
-    try:
-        async with (
-            aiohttp.ClientSession() as http,
-            asyncpg.create_pool(bench.dsn, min_size=1, max_size=2) as db,
-        ):
-            emu = EmulatorAdmin(http, started["base_url"])
-            await sync_outbound._seed_accounts(bench, emu)
-            await broker.declare(["auth.token_requests"])
-            auth = await broker.as_publisher("auth") if isinstance(broker, PublishingBroker) else broker
-            await serve_rpc(
-                auth, "auth.token_requests", m.TokenRequested, sync_outbound._token_stand_in(bench.accounts)
-            )
-            await _procs.wait_ready(sync, f"http://127.0.0.1:{sync_env['INTERNAL_PORT']}/readyz")
-            await webhook._connect_users(bench, broker)
-            await webhook._watched_channels(bench, emu, db)
-            bench.reached("channels live")
-            await _steady(soak, bench, broker, db, sync)
-            bench.reached("load done")
-            missing = await _settled(soak, bench, emu, db, sync)
-            bench.reached("settled")
-    finally:
-        await broker.close()
+    async with webhook.watched(bench, soak.settings.latency_ms, "WARNING") as live:
+        await _steady(soak, bench, live.broker, live.db, live.sync)
+        bench.reached("load done")
+        missing = await _settled(soak, bench, live.emu, live.db, live.sync)
+        bench.reached("settled")
     return _figures(soak, bench, missing)
-
-
-def _broker(bench: sync_outbound.Bench) -> Broker:
-    if bench.users.verify:
-        return PublishingBroker(
-            bench.admin_url, users=bench.users, prefix=bench.prefix, retry_delays_ms=sync_outbound.DELAYS
-        )
-    return Broker(
-        bench.admin_url, prefix=bench.prefix, retry_delays_ms=sync_outbound.DELAYS, users=bench.users
-    )
 
 
 async def _steady(

@@ -23,6 +23,7 @@ fails. ``BENCH_WEBHOOK_DURATION`` (wrk's ``-d``, default 10s), ``BENCH_WEBHOOK_C
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -31,6 +32,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -105,14 +107,45 @@ async def measure(settings: Settings, wrk: str) -> dict[str, Any]:
 async def _run(run: Run) -> dict[str, Any]:
     bench = run.bench
     load_before = os.getloadavg()
-    port = _procs.free_port()
-    emulator = bench.start("emulator", "devtools.google_emulator", "--port", str(port),
-                           "--latency-ms", run.settings.latency_ms)  # fmt: skip
-    calendar_base = f"http://127.0.0.1:{port}/calendar/v3/"
-    sync_env = _sync_env(bench, calendar_base, run.settings.log_level)
-    sync = bench.start("sync", "services.sync", **sync_env)
     bare_port = _procs.free_port()
     bare = bench.start("bare", "devtools.bench.webhook", "bare", BARE_PORT=str(bare_port))
+    async with watched(bench, run.settings.latency_ms, run.settings.log_level) as live:
+        run.channels = live.channels
+        sync_url, bare_url = live.sync_url + PATH, f"http://127.0.0.1:{bare_port}{PATH}"
+        await _procs.wait_ready(bare, bare_url)
+        ours = await _wrk(run, sync_url, _steady_script(run.channels[0]), live.sync)
+        bench.reached("sync load done")
+        floor = await _wrk(run, bare_url, _steady_script(run.channels[0]), bare)
+        bench.reached("bare load done")
+        await _settled(live.db, live.emu, live.sync)
+        burst = await _burst(run, sync_url, live.db, live.emu, live.sync)
+        bench.reached("burst settled")
+    return _figures(run, ours, floor, burst, load_before)
+
+
+@dataclass(frozen=True)
+class Watched:
+    """sync and the emulator (each in its own process) with every bench user connected and its
+    watch channel live; what a benchmark drives them with."""
+
+    sync: Child
+    sync_url: str  # sync's public base URL
+    emu: EmulatorAdmin
+    db: asyncpg.Pool  # on the bench's database
+    broker: Broker  # publishes as each message's documented publisher
+    channels: list[WatchedChannel]
+
+
+@contextlib.asynccontextmanager
+async def watched(bench: sync_outbound.Bench, latency_ms: str, log_level: str) -> AsyncIterator[Watched]:
+    """Start the emulator (Calendar answered after ``latency_ms``) and sync with pushes on, stand
+    in for auth's token answers, connect every user and wait until each channel is live."""
+    port = _procs.free_port()
+    emulator = bench.start(
+        "emulator", "devtools.google_emulator", "--port", str(port), "--latency-ms", latency_ms
+    )
+    sync_env = _sync_env(bench, f"http://127.0.0.1:{port}/calendar/v3/", log_level)
+    sync = bench.start("sync", "services.sync", **sync_env)
     started = await _procs.wait_for_line(emulator, "emulator_started")
     broker: Broker = (
         PublishingBroker(bench.admin_url, users=bench.users, prefix=bench.prefix,
@@ -135,20 +168,11 @@ async def _run(run: Run) -> dict[str, Any]:
             await serve_rpc(auth, "auth.token_requests", m.TokenRequested, stand_in)
             await _procs.wait_ready(sync, f"http://127.0.0.1:{sync_env['INTERNAL_PORT']}/readyz")
             await _connect_users(bench, broker)
-            run.channels = await _watched_channels(bench, emu, db)
+            channels = await _watched_channels(bench, emu, db)
             bench.reached("channels live")
-            sync_url, bare_url = sync_env["PUBLIC_BASE_URL"] + PATH, f"http://127.0.0.1:{bare_port}{PATH}"
-            await _procs.wait_ready(bare, bare_url)
-            ours = await _wrk(run, sync_url, _steady_script(run.channels[0]), sync)
-            bench.reached("sync load done")
-            floor = await _wrk(run, bare_url, _steady_script(run.channels[0]), bare)
-            bench.reached("bare load done")
-            await _settled(db, emu, sync)
-            burst = await _burst(run, sync_url, db, emu, sync)
-            bench.reached("burst settled")
+            yield Watched(sync, sync_env["PUBLIC_BASE_URL"], emu, db, broker, channels)
     finally:
         await broker.close()
-    return _figures(run, ours, floor, burst, load_before)
 
 
 def _sync_env(bench: sync_outbound.Bench, calendar_base: str, log_level: str) -> dict[str, str]:
