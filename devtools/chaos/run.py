@@ -103,8 +103,8 @@ async def _run(settings: Settings, stack: Stack, emu: EmulatorAdmin, timeline: T
     timeline.note(
         f"stream done: {ledger.published} published ({ledger.publish_retries} sent again after a failed publish)"
     )
+    await injecting  # Google keeps failing until every other fault is over
     injected = await injector.google_recovers()
-    await injecting
     timeline.note("every fault injected, everything back up; checking the end state")
     checks, waited = await settle(stack, emu, injector, ledger, users, settings.settle_seconds)
     timeline.note(
