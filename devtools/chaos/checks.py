@@ -164,9 +164,16 @@ def _reason(message: aio_pika.abc.AbstractIncomingMessage) -> str:
     return "unknown"
 
 
+def recovered(injector: Injector) -> Check:
+    """Every fault was injected and everything it broke came back (restarts ready, users reconnected)."""
+    detail = "all" if not injector.failures else "; ".join(injector.failures[:3])
+    return Check("every fault injected and recovered from", not injector.failures, detail)
+
+
 async def all_checks(stack: Stack, emu: EmulatorAdmin, injector: Injector, ledger: Ledger,
                      users: list[User]) -> list[Check]:  # fmt: skip
     return [
+        recovered(injector),
         await google_matches(emu, ledger, users),
         alerts_once(stack, injector, users),
         await queues_empty(stack),

@@ -92,8 +92,10 @@ class Injector:
     connector: Connector
     users: list[User]
     timeline: Timeline
+    step_timeout: float = 240.0  # one fault, from injection to recovery (a restart, a reconnection)
     malformed_ids: list[str] = field(default_factory=list)
     revoked: list[User] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
     _service_locks: dict[str, asyncio.Lock] = field(default_factory=dict)
     _node_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -104,7 +106,12 @@ class Injector:
 
         async def at(second: float, action: Awaitable[None]) -> None:
             await asyncio.sleep(max(0.0, start + second - time.perf_counter()))  # the fault's moment
-            await action
+            try:
+                async with asyncio.timeout(self.step_timeout):
+                    await action
+            except (TimeoutError, RuntimeError, AssertionError, OSError) as exc:
+                self.failures.append(f"{type(exc).__name__}: {str(exc)[:200]}")
+                self.timeline.note(f"FAILED to inject or recover: {type(exc).__name__}: {str(exc)[:120]}")
 
         jobs = [at(s, self.kill_service(name, d)) for s, name, d in plan.kills]
         jobs += [at(s, self.restart_node(n)) for s, n in plan.node_restarts]
@@ -167,7 +174,7 @@ class Injector:
         def mine(msg: EmailMessage) -> bool:
             return ALERT in str(msg["Subject"]) and user.contact in str(msg["To"])
 
-        return await self.stack.mail.wait_for(mine, timeout=240)
+        return await self.stack.mail.wait_for(mine, timeout=self.step_timeout)
 
     async def publish_malformed(self, n: int) -> None:
         message_id = f"chaos-malformed-{n}"

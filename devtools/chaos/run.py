@@ -41,13 +41,14 @@ class Settings:
     google_share: float = 0.2
     workers: int = 16
     settle_seconds: float = 600.0
+    step_seconds: float = 240.0  # one fault from injection to recovery, at most
 
     @classmethod
     def short(cls) -> Settings:
         """One of each fault kind on 500 events for 20 users."""
         return cls(events=_env_int("CHAOS_EVENTS", 500), users=_env_int("CHAOS_USERS", 20),
                    rate=float(os.environ.get("CHAOS_RATE", "40")), kills=1, nodes=1, revoked=2,
-                   malformed=2, workers=8, settle_seconds=60.0)  # fmt: skip
+                   malformed=2, workers=8, settle_seconds=45.0, step_seconds=75.0)  # fmt: skip
 
 
 @dataclass
@@ -90,7 +91,7 @@ async def _run(settings: Settings, stack: Stack, emu: EmulatorAdmin, timeline: T
     stream_seconds = settings.events / settings.rate
     plan = make_plan(draw, stream_seconds=stream_seconds, users=settings.users, kills=settings.kills,
                      nodes=settings.nodes, revoked=settings.revoked, malformed=settings.malformed)  # fmt: skip
-    injector = Injector(stack, emu, connector, users, timeline)
+    injector = Injector(stack, emu, connector, users, timeline, step_timeout=settings.step_seconds)
     await injector.google_faults(settings.google_share, settings.seed)
     timeline.note(f"stream of {settings.events} events begins ({settings.rate:g}/s)")
     injecting = asyncio.create_task(injector.run(plan))

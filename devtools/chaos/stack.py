@@ -164,7 +164,7 @@ async def running_stack(workers: int) -> AsyncIterator[Stack]:
         yield stack
         failed = False
     finally:
-        await _tear_down(stack)
+        await _tear_down(stack, keep_logs=failed or stack.keep_logs)
         if failed or stack.keep_logs:
             print(f"chaos: the processes' logs are kept in {logs}")
         else:
@@ -229,7 +229,7 @@ def _plan_services(stack: Stack, workers: int) -> None:
         stack.services[name] = Service(name, env, stack.logs)
 
 
-async def _tear_down(stack: Stack) -> None:
+async def _tear_down(stack: Stack, *, keep_logs: bool) -> None:
     for service in stack.services.values():
         service.stop()
     if stack.emulator is not None:
@@ -242,5 +242,8 @@ async def _tear_down(stack: Stack) -> None:
                 await broker.close()
     await stack.mail.stop()
     await stack.postgres.stop()
+    if keep_logs:  # the broker nodes' side of a failure, before their folder goes
+        for log in (ROOT / ".cluster").glob("*/log"):
+            shutil.copytree(log, stack.logs / f"rabbitmq-{log.parent.name}", dirs_exist_ok=True)
     if stack.cluster_started_here:
         await cluster("down")
