@@ -43,8 +43,18 @@ class Timeline:
     def now(self) -> float:
         return time.perf_counter() - self.began
 
-    def note(self, what: str) -> None:
+    def note(self, what: str) -> int:
+        """Log ``what`` now; returns its index for ``amend``."""
         self.entries.append((round(self.now(), 1), what))
+        return len(self.entries) - 1
+
+    def amend(self, index: int, more: str) -> None:
+        """Add how a fault ended to its line (``more`` says after how many seconds)."""
+        second, what = self.entries[index]
+        self.entries[index] = (second, f"{what}; {more}")
+
+    def since(self, index: int) -> str:
+        return f"{self.now() - self.entries[index][0]:.1f} s"
 
 
 @dataclass(frozen=True)
@@ -125,23 +135,25 @@ class Injector:
         async with lock:  # a second kill waits until the first restart is ready
             service = self.stack.services[name]
             service.kill()
-            self.timeline.note(f"kill -9 {name}")
+            line = self.timeline.note(f"kill -9 {name}")
             await asyncio.sleep(down_seconds)  # how long it stays dead
             service.start()
             await service.ready()
-            self.timeline.note(f"{name} restarted and ready (down {down_seconds:.1f} s + start)")
+            self.timeline.amend(
+                line, f"started after {down_seconds:.1f} s, ready after {self.timeline.since(line)}"
+            )
 
     async def restart_node(self, node: int) -> None:
         async with self._node_lock:
             await cluster("kill", str(node))
-            self.timeline.note(f"kill -9 RabbitMQ node {node}")
+            line = self.timeline.note(f"kill -9 RabbitMQ node {node}")
             await cluster("start", str(node))
-            self.timeline.note(f"RabbitMQ node {node} running again, rejoined")
+            self.timeline.amend(line, f"restarted, rejoined after {self.timeline.since(line)}")
 
     async def restart_postgres(self) -> None:
-        self.timeline.note("PostgreSQL restart begins (pg_ctl restart -m fast)")
+        line = self.timeline.note("PostgreSQL restart (pg_ctl restart -m fast)")
         await self.stack.postgres.restart()
-        self.timeline.note("PostgreSQL accepts connections again")
+        self.timeline.amend(line, f"accepting connections after {self.timeline.since(line)}")
 
     async def google_faults(self, share: float, seed: int) -> None:
         await self.emu.call("fail_share", share=share, statuses=[500, 503, 429, "timeout"],
@@ -161,14 +173,14 @@ class Injector:
         else:
             await self.emu.call("change_password", email=user.google_email, revokes_calendar=True)
         self.revoked.append(user)
-        self.timeline.note(f"{how.replace('_', ' ')} at Google for {user.user_id}")
+        line = self.timeline.note(f"{how.replace('_', ' ')} at Google for {user.user_id}")
         alert = await self._alert_for(user)
-        self.timeline.note(f"alert email for {user.user_id} arrived")
+        self.timeline.amend(line, f"alert after {self.timeline.since(line)}")
         match = LINK.search(_plain(alert))
         if match is None:
             raise AssertionError(f"the alert for {user.user_id} has no reconnect link")
         await self.connector.connect(user, match.group(1))
-        self.timeline.note(f"{user.user_id} reconnected through the email's link")
+        self.timeline.amend(line, f"reconnected through its link after {self.timeline.since(line)}")
 
     async def _alert_for(self, user: User) -> EmailMessage:
         def mine(msg: EmailMessage) -> bool:
@@ -184,7 +196,7 @@ class Injector:
         await surely(lambda: platform.publish_raw(m.PLATFORM_EVENTS, m.AppointmentCreated.ROUTING_KEY, body,
                                                   message_id=message_id, message_type="appointment.created"))  # fmt: skip
         self.malformed_ids.append(message_id)
-        self.timeline.note(f"malformed message {message_id} published ({body[:24]!r})")
+        self.timeline.note(f"malformed message {message_id}: {body[:24]!r}")
 
 
 def _plain(msg: EmailMessage) -> str:
