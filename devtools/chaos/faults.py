@@ -23,6 +23,7 @@ from devtools.chaos.workload import Connector, User, surely
 from shared import messages as m
 
 ALERT = "no longer connected"
+STARTUP_PROBE_SECONDS = 45.0
 LINK = re.compile(r"Reconnect Google Calendar:\s+(\S+)")
 MALFORMED = (
     b"{not json",
@@ -106,6 +107,7 @@ class Injector:
     malformed_ids: list[str] = field(default_factory=list)
     revoked: list[User] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
+    supervised: list[str] = field(default_factory=list)  # restarts a supervisor would have made
     _service_locks: dict[str, asyncio.Lock] = field(default_factory=dict)
     _node_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -137,11 +139,27 @@ class Injector:
             service.kill()
             line = self.timeline.note(f"kill -9 {name}")
             await asyncio.sleep(down_seconds)  # how long it stays dead
-            service.start()
-            await service.ready()
+            await self._start_supervised(name, line)
             self.timeline.amend(
                 line, f"started after {down_seconds:.1f} s, ready after {self.timeline.since(line)}"
             )
+
+    async def _start_supervised(self, name: str, line: int) -> None:
+        """Start the service as its supervisor would (Kubernetes' startup probe and restart policy):
+        a process that exits during start-up, or is not ready within ``STARTUP_PROBE_SECONDS``, is
+        stopped and started again, up to three times; each such restart is reported."""
+        service = self.stack.services[name]
+        for attempt in range(1, 4):
+            service.start()
+            try:
+                await service.ready(timeout=STARTUP_PROBE_SECONDS)
+                return
+            except (TimeoutError, RuntimeError) as exc:
+                how = "not ready in time" if isinstance(exc, TimeoutError) else "exited during start-up"
+                service.stop()
+                self.supervised.append(f"{name} {how} (start {attempt}), started again")
+                self.timeline.amend(line, f"{how} (start {attempt}) after {self.timeline.since(line)}")
+        raise RuntimeError(f"{name} did not start in three attempts")
 
     async def restart_node(self, node: int) -> None:
         async with self._node_lock:

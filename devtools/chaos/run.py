@@ -60,7 +60,7 @@ class Outcome:
 
     @property
     def ok(self) -> bool:
-        return all(check.ok for check in self.checks)
+        return all(check.passed for check in self.checks)
 
 
 async def chaos(settings: Settings) -> Outcome:
@@ -109,7 +109,7 @@ async def _run(settings: Settings, stack: Stack, emu: EmulatorAdmin, timeline: T
     timeline.note("every fault injected, everything back up; checking the end state")
     checks, waited = await settle(stack, emu, injector, ledger, users, settings.settle_seconds)
     timeline.note(
-        f"end state {'reached' if all(c.ok for c in checks) else 'NOT reached'} after {waited:.0f} s"
+        f"end state {'reached' if all(c.passed for c in checks) else 'NOT reached'} after {waited:.0f} s"
     )
     facts = {
         "seed": str(settings.seed),
@@ -146,8 +146,8 @@ def report(outcome: Outcome) -> str:
     lines += [f"  {name}: {value}" for name, value in outcome.facts.items()]
     lines += ["", "Injected (seconds since start):"]
     lines += [f"  {second:7.1f}  {what}" for second, what in outcome.timeline.entries]
-    lines += ["", "Checked:"]
-    lines += [f"  {'✓' if c.ok else '✗'} {c.name}: {c.detail}" for c in outcome.checks]
+    lines += ["", "Checked (! marks a finding that does not change the end state):"]
+    lines += [f"  {c.mark} {c.name}: {c.detail}" for c in outcome.checks]
     lines += ["", "RESULT: " + ("all checks hold" if outcome.ok else "FAILED")]
     return "\n".join(lines)
 
