@@ -18,7 +18,7 @@ LINT_DIRS := $(CODE_DIRS) scripts
 VENV_STAMP := .venv/.calsync-synced
 
 .PHONY: help run demo test unit integration service e2e lint fmt bench soak screenshots docs up browser sync clean distclean \
-	cluster-up cluster-down cluster-status cluster-node-stop cluster-node-start cluster-test
+	cluster-up cluster-down cluster-status cluster-node-stop cluster-node-start cluster-test chaos
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -99,6 +99,9 @@ cluster-test: up sync ## bring the local cluster up, run tests/integration/clust
 	@scripts/cluster.sh up || { scripts/cluster.sh down; exit 1; }
 	@rc=0; CLUSTER_AMQP_URL="$$(scripts/cluster.sh url)" TZ=$(TEST_TZ) $(RUN) pytest tests/integration/cluster \
 		$(PYTEST_ARGS) || rc=$$?; scripts/cluster.sh down; exit $$rc
+
+chaos: sync ## fault injection: 10,000 events for 200 users while services, broker nodes and PostgreSQL die (devtools/chaos); report in bench/results/
+	$(RUN) python -m devtools.chaos --results bench/results
 
 clean: ## remove caches and test artefacts (keeps .venv)
 	find . -path ./.venv -prune -o -path ./.git -prune -o -name __pycache__ -type d -print0 \

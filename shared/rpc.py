@@ -9,12 +9,18 @@ requests from anyone but the documented publisher, and ``RpcClient`` accepts rep
 serving service's broker user. Each accepted request is answered in its own task (``RpcServer``), so
 slow answers never hold the queue's prefetch slots. A failing handler is not retried: the caller has
 timed out by then.
+
+A request carries the moment its caller stops waiting (``x-calsync-answer-by-ms``, Unix milliseconds
+as an integer: AMQP tables carry floats in single precision) rather than a broker TTL: an expired
+message in a work queue is dead-lettered by RabbitMQ, so every request made while the server was down
+would end in its dead-letter queue. The server acks a request whose moment has passed unanswered.
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 
@@ -32,6 +38,7 @@ RpcHandler = Callable[[m.Message], Awaitable[m.Message]]
 
 REPLY_QUEUE_PREFIX = "rpc.reply."
 DIRECT_REPLY_TO = "amq.rabbitmq.reply-to"
+ANSWER_BY = "x-calsync-answer-by-ms"  # header: Unix milliseconds after which the caller no longer waits
 _REPLY_QUEUE_ID = re.compile(r"[0-9a-f]{32}")
 
 
@@ -78,6 +85,9 @@ class RpcServer:
         reply_to = delivery.reply_to or ""
         if not is_reply_queue(reply_to, self._broker.prefix):
             raise Reject(f"reply_to {reply_to[:100]!r} is not a reply queue")
+        if _too_late(delivery.headers.get(ANSWER_BY)):
+            log.info("rpc_request_stale")  # its caller has given up; acked without an answer
+            return
         await self._slots.acquire()
         task = asyncio.create_task(self._answer(message, reply_to, delivery.correlation_id))
         self._tasks.add(task)
@@ -109,6 +119,11 @@ class RpcServer:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+def _too_late(answer_by: object) -> bool:
+    """Whether the caller's answer-by moment (an integer, if the request has one) has passed."""
+    return isinstance(answer_by, int) and not isinstance(answer_by, bool) and answer_by < time.time() * 1000
 
 
 async def serve(
@@ -170,7 +185,7 @@ class RpcClient:
                 request,
                 reply_to=self._queue.name,
                 correlation_id=correlation_id,
-                expiration=timeout,
+                headers={ANSWER_BY: int((time.time() + timeout) * 1000)},
             )
             async with asyncio.timeout(timeout):
                 return await future

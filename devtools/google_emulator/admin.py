@@ -43,6 +43,7 @@ OPERATIONS = frozenset(
         "grant_token",
         "fail_next",
         "fail_for",
+        "fail_share",
         "rate_limit",
         "set_latency",
         "set_calendar_latency",
@@ -86,6 +87,7 @@ def _views(state: EmulatorState, request: web.Request) -> dict[str, Callable[[],
     return {
         "requests": lambda: state.requests,
         "stats": lambda: {
+            "injected": state.faults.injected(),
             "token_calls": state.token_calls,
             "token_calls_by_grant": dict(state.token_calls_by_grant),
             "token_inflight_peak": state.token_inflight_peak,

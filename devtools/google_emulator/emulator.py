@@ -230,6 +230,7 @@ class GoogleEmulator:
     invalidate_sync_token = _on_state(EmulatorState.invalidate_sync_token)
     fail_next = _on_faults(FaultPlan.fail_next)
     fail_for = _on_faults(FaultPlan.fail_for)
+    fail_share = _on_faults(FaultPlan.fail_share)
     rate_limit = _on_faults(FaultPlan.rate_limit)
     set_latency = _on_faults(FaultPlan.set_latency)
     set_calendar_latency = _on_faults(FaultPlan.set_calendar_latency)

@@ -23,6 +23,19 @@ class Fault:
     skip: int = 0  # requests let through before this fault starts answering
 
 
+@dataclass
+class RandomFaults:
+    """A share of the requests under `prefix` fails, each drawn from a seeded generator: answered
+    with one of `statuses` ("timeout" holds the reply for `hang_seconds`, then drops the connection)."""
+
+    prefix: str
+    share: float
+    statuses: tuple[int | str, ...]
+    hang_seconds: float
+    draw: random.Random
+    injected: dict[str, int]
+
+
 class FaultPlan:
     """What the emulator does wrong on purpose, and how slowly it answers."""
 
@@ -31,6 +44,7 @@ class FaultPlan:
         self.latency: dict[str, tuple[float, float]] = {}
         self.drops: dict[str, int] = {}
         self.push_drops_next, self.push_drops_all = 0, False
+        self.random: RandomFaults | None = None
 
     def fail_next(
         self,
@@ -73,8 +87,42 @@ class FaultPlan:
         """Close the socket without any response for the next `count` matching requests."""
         self.drops[path_prefix] = self.drops.get(path_prefix, 0) + count
 
+    def fail_share(
+        self,
+        share: float,
+        statuses: list[int | str] | None = None,
+        *,
+        path_prefix: str = CALENDAR_PREFIX,
+        hang_seconds: float = 15.0,
+        seed: int = 0,
+    ) -> None:
+        """Fail a `share` (0..1) of the requests under `path_prefix` until `clear_faults()`: each
+        failing one gets a status from `statuses` (default 500, 503, 429), or with "timeout" is held
+        `hang_seconds` and dropped unanswered. Draws come from a generator seeded with `seed`."""
+        if not 0 <= share <= 1:
+            raise ValueError(f"share must be between 0 and 1, got {share}")
+        chosen = tuple(statuses or (500, 503, 429))
+        for status in chosen:
+            if status != "timeout" and not (isinstance(status, int) and 400 <= status <= 599):
+                raise ValueError(f"a status is 400-599 or 'timeout', got {status!r}")
+        self.random = RandomFaults(path_prefix, share, chosen, hang_seconds, random.Random(seed), {})
+
+    def take_random(self, path: str) -> int | str | None:
+        """The status (or "timeout") a random fault answers this request with, if it hits."""
+        plan = self.random
+        if plan is None or not path.startswith(plan.prefix) or plan.draw.random() >= plan.share:
+            return None
+        status = plan.draw.choice(plan.statuses)
+        plan.injected[str(status)] = plan.injected.get(str(status), 0) + 1
+        return status
+
+    def injected(self) -> dict[str, int]:
+        """How many requests the random fault answered, by status ("timeout" for held ones)."""
+        return dict(self.random.injected) if self.random is not None else {}
+
     def clear_faults(self) -> None:
         """Remove every injected failure, latency and connection drop."""
+        self.random = None
         self.faults.clear()
         self.latency.clear()
         self.drops.clear()

@@ -55,6 +55,14 @@ async def _apply_faults(state: EmulatorState, request: web.Request, handler: Han
         if request.transport is not None:
             request.transport.abort()
         raise asyncio.CancelledError  # aiohttp ends the handler quietly on a lost peer
+    chance = state.faults.take_random(request.path)
+    if chance == "timeout":
+        await simulated_delay(state.faults.random.hang_seconds if state.faults.random else 0.0)
+        if request.transport is not None:
+            request.transport.abort()
+        raise asyncio.CancelledError
+    if isinstance(chance, int):
+        return fault_response(request.path, chance, None)
     fault = state.faults.take_fault(request.path)
     if fault is None:
         return await handler(request)

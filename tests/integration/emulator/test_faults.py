@@ -91,3 +91,38 @@ async def test_dropped_connection(
     with pytest.raises(aiohttp.ServerDisconnectedError):
         await _get(http, url, headers)
     assert (await _get(http, url, headers))[0] == 200
+
+
+async def test_fail_share_fails_a_seeded_share_with_the_chosen_statuses(
+    http: aiohttp.ClientSession, emu: GoogleEmulator, headers: dict[str, str]
+) -> None:
+    """fail_share answers about that share of the calls with the given statuses, the same calls for
+    the same seed, counts them, and stops after clear_faults."""
+    url = emu.calendar_base_url + LIST
+    runs = []
+    for _ in range(2):
+        emu.fail_share(0.3, [503, 429], seed=7)
+        runs.append([(await _get(http, url, headers))[0] for _ in range(60)])
+        assert sum(emu.state.faults.injected().values()) == sum(s != 200 for s in runs[-1])
+        emu.clear_faults()
+    assert runs[0] == runs[1] and set(runs[0]) == {200, 503, 429}
+    assert 8 <= sum(s != 200 for s in runs[0]) <= 30
+    assert (await _get(http, url, headers))[0] == 200 and emu.state.faults.injected() == {}
+
+
+async def test_fail_share_timeouts_drop_the_call_unanswered(
+    http: aiohttp.ClientSession, emu: GoogleEmulator, headers: dict[str, str]
+) -> None:
+    """A "timeout" draw holds the reply and closes the connection without one."""
+    emu.fail_share(1.0, ["timeout"], hang_seconds=0.2)
+    with pytest.raises(aiohttp.ClientError):
+        await _get(http, emu.calendar_base_url + LIST, headers)
+    assert list(emu.state.faults.injected()) == ["timeout"]  # aiohttp may try a GET twice
+
+
+def test_fail_share_refuses_what_is_not_a_share_or_status(emu: GoogleEmulator) -> None:
+    """A share outside 0..1 or a status that is no error is a clear ValueError."""
+    with pytest.raises(ValueError, match="share"):
+        emu.fail_share(1.5)
+    with pytest.raises(ValueError, match="status"):
+        emu.fail_share(0.2, [200])
