@@ -14,15 +14,17 @@ Cause = Literal["initial", "push", "safety_net", "operator"]
 async def request(
     conn: asyncpg.Connection | asyncpg.Pool, user_id: str, calendar_id: str, now: datetime, cause: Cause
 ) -> None:
-    """Make the calendar's sync due now. A sync already pending absorbs the request; a running one
-    gets one follow-up run (however many requests arrive meanwhile)."""
+    """Make the calendar's sync due now. A sync already pending absorbs the request and keeps its
+    time (a follow-up's pause, a retry's wait); a running one gets one follow-up run (however many
+    requests arrive meanwhile)."""
     await conn.execute(
         "INSERT INTO calendar_syncs (user_id, calendar_id, due_at, requested_by, last_push_at)"
         " VALUES ($1, $2, $3::timestamptz, $4::text, CASE WHEN $4 = 'push' THEN $3::timestamptz END)"
         " ON CONFLICT (user_id, calendar_id) DO UPDATE SET"
         " follow_up = calendar_syncs.follow_up OR calendar_syncs.state = 'running',"
         " state = CASE WHEN calendar_syncs.state = 'running' THEN 'running' ELSE 'pending' END,"
-        " due_at = least(calendar_syncs.due_at, $3), requested_by = $4,"
+        " due_at = CASE WHEN calendar_syncs.state = 'idle' THEN least(calendar_syncs.due_at, $3)"
+        " ELSE calendar_syncs.due_at END, requested_by = $4,"
         " last_push_at = CASE WHEN $4 = 'push' THEN $3::timestamptz ELSE calendar_syncs.last_push_at END",
         user_id,
         calendar_id,

@@ -248,6 +248,8 @@ async def test_a_follow_up_run_waits_its_pause_after_the_run(world: SyncWorld) -
         row = await eventually(functools.partial(_pending, world.db))
         assert row["due_at"] == row["last_synced_at"] + timedelta(seconds=10)
         assert _lists(world.emulator) == 2  # the first sync and the pushed one; the follow-up waits
+        await _request(world.db, clock, calendar_id)  # another push during the pause changes nothing
+        assert (await _row(world.db))["due_at"] == row["due_at"]
         clock.advance(timedelta(seconds=10))
         await eventually(lambda: _idle_after(world.db, row["last_synced_at"]))
         assert _lists(world.emulator) == 3
