@@ -59,8 +59,9 @@ def create_app(config: SyncConfig, *, overrides: dict[str, Any] | None = None) -
         app,
         title="calsync sync",
         description="Writes the platform's appointments into each user's chosen Google Calendar exactly"
-        " once, keeps them while a connection is broken and replays them after reconnecting. Its service"
-        " API (service token) shows each appointment's sync state and each user's sync health.",
+        " once, keeps them while a connection is broken and replays them after reconnecting, and reads back"
+        " what users change in Google (push notifications, incremental sync). Its service API (service"
+        " token) shows each appointment's sync state and each user's sync health.",
     )
     app.cleanup_ctx.append(_outbound)
     return app
