@@ -17,7 +17,6 @@ with the plots; ``python -m devtools.soak`` runs it (``SOAK_RESULTS=`` writes no
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import statistics
 import sys
@@ -29,7 +28,7 @@ from typing import Any
 
 import asyncpg
 
-from devtools.bench import sync_outbound, webhook
+from devtools.bench import _procs, sync_outbound, webhook
 from devtools.bench._procs import Child, EmulatorAdmin
 from shared import messages as m
 from shared.amqp import Broker
@@ -302,13 +301,13 @@ def plot(figures: dict[str, Any], path: Path) -> None:
 
 def write(figures: dict[str, Any], directory: Path) -> Path:
     """``<date>-soak.json``, ``.png`` and ``.md`` in ``directory``; the Markdown file's path."""
-    directory.mkdir(parents=True, exist_ok=True)
-    stem = directory / f"{datetime.now(UTC):%Y-%m-%d}-soak"
-    stem.with_suffix(".json").write_text(json.dumps(figures, indent=2) + "\n")
-    plot(figures, stem.with_suffix(".png"))
+    name = f"{datetime.now(UTC):%Y-%m-%d}-soak"
     heading = f"# sync soak, {figures['at']}\n\n`make soak` (`python -m devtools.soak`)\n\n"
-    stem.with_suffix(".md").write_text(heading + table(figures) + f"\n\n![soak]({stem.name}.png)\n")
-    return stem.with_suffix(".md")
+    report = _procs.write_results(
+        directory, "soak", figures, heading + table(figures) + f"\n\n![soak]({name}.png)"
+    )
+    plot(figures, report.with_suffix(".png"))
+    return report
 
 
 def run() -> int:

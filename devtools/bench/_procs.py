@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -124,3 +125,13 @@ class EmulatorAdmin:
             if resp.status != 200:
                 raise RuntimeError(f"emulator view {name}: {resp.status} {body}")
             return body
+
+
+def write_results(directory: Path, name: str, figures: dict[str, Any], markdown: str) -> Path:
+    """``<date>-<name>.json`` (the figures) and ``.md`` (``markdown``) in ``directory``; the
+    Markdown file's path."""
+    directory.mkdir(parents=True, exist_ok=True)
+    stem = directory / f"{datetime.now(UTC):%Y-%m-%d}-{name}"
+    stem.with_suffix(".json").write_text(json.dumps(figures, indent=2) + "\n")
+    stem.with_suffix(".md").write_text(markdown.rstrip("\n") + "\n")
+    return stem.with_suffix(".md")

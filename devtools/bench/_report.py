@@ -9,6 +9,7 @@ It reads the figures each benchmark wrote that day (``<date>-auth-refresh.json``
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -56,32 +57,21 @@ def _auth(figures: dict[str, Any], path: Path) -> Headline:
     )
 
 
-def _outbound(figures: dict[str, Any], path: Path) -> Headline:
-    ours, floor = figures["ours"], figures["floor"]
-    latency = {q: (ours[f"{q}_ms"], floor[f"{q}_ms"]) for q in ("p50", "p99")}
-    return Headline(
-        "sync outbound",
-        "events/s",
-        ours["events_per_second"],
-        floor["events_per_second"],
-        0.7,
-        latency,
-        path.with_suffix(".md").name,
-    )
+def _timed(
+    name: str, unit: str, rate: str, baseline: str, aim: float
+) -> Callable[[dict[str, Any], Path], Headline]:
+    """A reader for a benchmark whose ``ours`` and ``baseline`` figures carry ``rate`` and p50/p99."""
+
+    def read(figures: dict[str, Any], path: Path) -> Headline:
+        ours, bare = figures["ours"], figures[baseline]
+        latency = {q: (ours[f"{q}_ms"], bare[f"{q}_ms"]) for q in ("p50", "p99")}
+        return Headline(name, unit, ours[rate], bare[rate], aim, latency, path.with_suffix(".md").name)
+
+    return read
 
 
-def _webhook(figures: dict[str, Any], path: Path) -> Headline:
-    ours, bare = figures["ours"], figures["bare"]
-    latency = {q: (ours[f"{q}_ms"], bare[f"{q}_ms"]) for q in ("p50", "p99")}
-    return Headline(
-        "sync webhook",
-        "requests/s",
-        ours["requests_per_second"],
-        bare["requests_per_second"],
-        0.5,
-        latency,
-        path.with_suffix(".md").name,
-    )
+_outbound = _timed("sync outbound", "events/s", "events_per_second", "floor", 0.7)
+_webhook = _timed("sync webhook", "requests/s", "requests_per_second", "bare", 0.5)
 
 
 READERS = {"auth-refresh": _auth, "sync-outbound": _outbound, "sync-webhook": _webhook}

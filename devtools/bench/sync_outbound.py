@@ -427,12 +427,10 @@ def table(figures: dict[str, Any]) -> str:
 
 
 def _write(figures: dict[str, Any], directory: Path) -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
-    stem = directory / f"{datetime.now(UTC):%Y-%m-%d}-sync-outbound"
-    stem.with_suffix(".json").write_text(json.dumps(figures, indent=2) + "\n")
     heading = f"# sync outbound benchmark, {figures['at']}\n\n`make bench` (`python -m devtools.bench --only sync_outbound`)\n\n"
-    stem.with_suffix(".md").write_text(heading + table(figures) + "\n")
-    return stem.with_suffix(".json")
+    return _procs.write_results(directory, "sync-outbound", figures, heading + table(figures)).with_suffix(
+        ".json"
+    )
 
 
 def run() -> int:

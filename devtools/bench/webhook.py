@@ -448,16 +448,9 @@ def table(figures: dict[str, Any]) -> str:
 
 def _write(figures: dict[str, Any], directory: Path) -> Path:
     """``<date>-sync-webhook.json`` (the figures) and ``.md`` (the table) in ``directory``."""
-    directory.mkdir(parents=True, exist_ok=True)
-    stem = directory / f"{datetime.now(UTC):%Y-%m-%d}-sync-webhook"
     how = "`make bench` (`python -m devtools.bench --only webhook`)"
-    texts = {
-        ".json": json.dumps(figures, indent=2),
-        ".md": f"# sync webhook benchmark, {figures['at']}\n\n{how}\n\n{table(figures)}",
-    }
-    for suffix, text in texts.items():
-        stem.with_suffix(suffix).write_text(text + "\n")
-    return stem.with_suffix(".json")
+    markdown = f"# sync webhook benchmark, {figures['at']}\n\n{how}\n\n{table(figures)}"
+    return _procs.write_results(directory, "sync-webhook", figures, markdown).with_suffix(".json")
 
 
 def run() -> int:
