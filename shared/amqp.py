@@ -12,9 +12,10 @@ who published it. ``Broker.consume`` applies the consumer contract of ``shared.c
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Unpack
+from typing import Any, TypeVar, Unpack
 from urllib.parse import unquote, urlsplit
 
 import aio_pika
@@ -27,6 +28,7 @@ from aio_pika.abc import (
 )
 from aio_pika.exceptions import CONNECTION_EXCEPTIONS
 from aio_pika.robust_connection import RobustConnection
+from aiormq import exceptions as amqp_errors
 from prometheus_client import CollectorRegistry, Counter
 from yarl import URL
 
@@ -37,6 +39,30 @@ from shared.consumer import Consumer, LegacyHandler, Routes
 from shared.forwarding import Properties
 
 log = structlog.get_logger(__name__)
+
+T = TypeVar("T")
+
+# A start-up step that fails with one of these lost its connection (a node died, a network cut):
+# it is run again once the connection is back. Refused logins and missing or clashing entities are
+# configuration errors and end the start at once.
+_CONNECTION_LOST = (
+    ConnectionError,
+    OSError,
+    TimeoutError,
+    amqp_errors.AMQPError,
+    amqp_errors.ChannelInvalidStateError,
+)
+_PERMANENT = (
+    amqp_errors.AuthenticationError,
+    amqp_errors.ProbableAuthenticationError,
+    amqp_errors.IncompatibleProtocolError,
+    amqp_errors.ChannelAccessRefused,
+    amqp_errors.ChannelNotFoundEntity,
+    amqp_errors.ChannelPreconditionFailed,
+    amqp_errors.ChannelLockedResource,
+)
+START_STEP_TIMEOUT = 15.0  # seconds one start-up step may take before it counts as lost
+CONNECT_TIMEOUT = 10.0  # seconds for one connection attempt to one address
 
 
 @dataclass
@@ -106,6 +132,7 @@ class Broker:
         publish_timeout: float = 10.0,
         return_backoff: float = 1.0,
         users: BrokerUsers | None = None,
+        start_timeout: float = 120.0,
     ) -> None:
         self.url = url
         self.addresses = amqp_addresses(url)
@@ -116,6 +143,7 @@ class Broker:
         self.name = name
         self.publish_timeout = publish_timeout
         self.return_backoff = return_backoff
+        self.start_timeout = start_timeout  # seconds start-up may spend waiting for a lost connection
         self.metrics = _Metrics(registry)
         self._connection: AbstractRobustConnection | None = None
         self._publish_channel: AbstractChannel | None = None
@@ -130,17 +158,64 @@ class Broker:
         return f"{self.prefix}{name}" if name else name
 
     async def connect(self) -> None:
-        """Connect to the first broker address that answers (raises if none does)."""
+        """Connect to the first broker address that answers; while none does, try again for up to
+        ``start_timeout`` seconds (a refused login ends it at once)."""
+        attempt_timeout = CONNECT_TIMEOUT * len(self.addresses) + 5
+        self._connection = await self.starting("connect", self._first_connection, timeout=attempt_timeout)
+        self._publish_channel = await self.starting("publish channel", self._open_publish_channel)
+        self._channels.append(self._publish_channel)
+
+    async def _first_connection(self) -> AbstractRobustConnection:
         urls = tuple(URL(address) for address in self.addresses)
         connection = _FailoverConnection(
             urls[0], client_properties={"connection_name": self.name}, reconnect_interval=2
         )
         connection.addresses = urls
         connection.reconnect_callbacks.add(self._on_reconnect)
-        await connection.connect(timeout=10)
-        self._connection = connection
-        self._publish_channel = await self._connection.channel(publisher_confirms=True, on_return_raises=True)
-        self._channels.append(self._publish_channel)
+        try:
+            await connection.connect(timeout=CONNECT_TIMEOUT)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(2):
+                    await connection.close()
+            raise
+        return connection
+
+    async def _open_publish_channel(self) -> AbstractChannel:
+        return await self._live().channel(publisher_confirms=True, on_return_raises=True)
+
+    async def starting(
+        self, step: str, run: Callable[[], Awaitable[T]], *, timeout: float = START_STEP_TIMEOUT
+    ) -> T:
+        """Run one start-up step on the broker; if the connection drops meanwhile (its node died), run
+        it again once aio-pika has reconnected, for up to ``start_timeout`` seconds in all. What the
+        earlier steps made is restored by aio-pika itself."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.start_timeout
+        for attempt in range(1, 1_000_000):
+            try:
+                async with asyncio.timeout(timeout):
+                    return await run()
+            except _PERMANENT:
+                raise
+            except _CONNECTION_LOST as exc:
+                if loop.time() >= deadline:
+                    raise ConnectionError(
+                        f"broker start-up step '{step}' failed for {self.start_timeout:.0f} s"
+                    ) from exc
+                log.warning("broker_start_step_retried", step=step, attempt=attempt, error=type(exc).__name__)
+                await self._reconnected(min(0.1 * attempt, 2.0), deadline)
+        raise AssertionError("unreachable")
+
+    async def _reconnected(self, pause: float, deadline: float) -> None:
+        """After ``pause`` (aio-pika may not have seen the loss yet), until the connection is back."""
+        await asyncio.sleep(pause)
+        if self._connection is None:  # not connected yet: the next attempt connects
+            return
+        remaining = max(deadline - asyncio.get_running_loop().time(), 0.0)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(remaining):
+                await self._connection.connected.wait()
 
     def _on_reconnect(self, connection: AbstractRobustConnection | None) -> None:
         log.info("broker_reconnected", address=str(connection))
@@ -165,8 +240,18 @@ class Broker:
             raise RuntimeError("Broker.connect() was not called")
         return self._publish_channel
 
+    def _live(self) -> AbstractRobustConnection:
+        if self._connection is None:
+            raise RuntimeError("Broker.connect() was not called")
+        return self._connection
+
     async def declare(self, queues: Iterable[str] = ()) -> None:
-        """Declare every exchange, and the given work queues with their retry and dead queues."""
+        """Declare every exchange, and the given work queues with their retry and dead queues (again,
+        from the start, if the connection drops meanwhile: declarations are idempotent)."""
+        names = tuple(queues)
+        await self.starting("declare topology", lambda: self._declare(names))
+
+    async def _declare(self, queues: Iterable[str]) -> None:
         channel = self._channel()
         for name, kind in t.EXCHANGES.items():
             self._exchanges[name] = await channel.declare_exchange(self.n(name), type=kind, durable=True)
@@ -281,11 +366,35 @@ class Broker:
         """Start consuming ``queue`` with a routing table (needs ``pool``) under the contract of
         ``shared.consumer``; a plain ``handler(message, delivery)`` is still accepted for now."""
         consumer = Consumer(self, queue, routes, pool)
-        channel = await self.channel(prefetch)
-        # A passive declare (not get_queue) registers the queue with the robust channel, so the
-        # consumer is restored after a reconnect.
-        amqp_queue = await channel.declare_queue(self.n(queue), passive=True)
-        await amqp_queue.consume(consumer.on_message)
+
+        async def attach(channel: AbstractChannel) -> None:
+            # A passive declare (not get_queue) registers the queue with the robust channel, so the
+            # consumer is restored after a reconnect.
+            amqp_queue = await channel.declare_queue(self.n(queue), passive=True)
+            await amqp_queue.consume(consumer.on_message)
+
+        await self.consumer_channel(f"consume {queue}", prefetch, attach)
+
+    async def consumer_channel(
+        self, step: str, prefetch: int, attach: Callable[[AbstractChannel], Awaitable[None]]
+    ) -> AbstractChannel:
+        """A new channel with ``attach`` run on it (declare, consume) as a start-up step: if the
+        connection drops meanwhile, the half-made channel is closed and both run again on a new one."""
+
+        async def run() -> AbstractChannel:
+            channel = self._live().channel()
+            try:
+                await channel
+                await channel.set_qos(prefetch_count=prefetch)
+                await attach(channel)
+            except BaseException:
+                await _discard(channel)
+                raise
+            return channel
+
+        channel = await self.starting(step, run)
+        self._channels.append(channel)
+        return channel
 
     def count_consumed(self, queue: str, outcome: str) -> None:
         self.metrics.consumed.labels(queue, outcome).inc()
@@ -298,3 +407,10 @@ class Broker:
         await channel.set_qos(prefetch_count=prefetch)
         self._channels.append(channel)
         return channel
+
+
+async def _discard(channel: AbstractChannel) -> None:
+    """Close a channel whose start-up step failed, so aio-pika does not restore it half-made."""
+    with contextlib.suppress(Exception):
+        async with asyncio.timeout(2):
+            await channel.close()

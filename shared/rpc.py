@@ -26,7 +26,7 @@ from collections.abc import Awaitable, Callable
 
 import aio_pika
 import structlog
-from aio_pika.abc import AbstractIncomingMessage, AbstractQueue
+from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue
 
 from shared import messages as m
 from shared.amqp import Broker
@@ -156,10 +156,13 @@ class RpcClient:
         self._queue: AbstractQueue | None = None
 
     async def start(self) -> None:
-        channel = await self._broker.channel(prefetch=100)
         name = reply_queue_name(self._broker.prefix)
-        self._queue = await channel.declare_queue(name, exclusive=True, auto_delete=True)
-        await self._queue.consume(self._on_reply, no_ack=True)
+
+        async def attach(channel: AbstractChannel) -> None:
+            self._queue = await channel.declare_queue(name, exclusive=True, auto_delete=True)
+            await self._queue.consume(self._on_reply, no_ack=True)
+
+        await self._broker.consumer_channel("rpc replies", 100, attach)
 
     async def _on_reply(self, incoming: AbstractIncomingMessage) -> None:
         if self._broker.users.verify and incoming.user_id != self._replier:

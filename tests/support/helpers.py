@@ -143,6 +143,8 @@ class TcpProxy:
         self._writers: set[asyncio.StreamWriter] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self.cut_off = False
+        self.sent = 0  # bytes the clients sent through the proxy so far
+        self._cut_at: int | None = None
 
     async def start(self) -> int:
         self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port)
@@ -159,22 +161,38 @@ class TcpProxy:
             writer.close()
             return
         self._writers.update({writer, up_writer})
-        pipes = [self._pipe(reader, up_writer), self._pipe(up_reader, writer)]
+        pipes = [self._pipe(reader, up_writer, upstream=True), self._pipe(up_reader, writer)]
         for coro in pipes:
             task = asyncio.create_task(coro)
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _pipe(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, upstream: bool = False
+    ) -> None:
         try:
             while data := await reader.read(65536):
                 writer.write(data)
                 await writer.drain()
+                if upstream:
+                    self._count(len(data))
         except (ConnectionError, asyncio.CancelledError):
             pass
         finally:
             writer.close()
             self._writers.discard(writer)
+
+    def _count(self, size: int) -> None:
+        self.sent += size
+        if self._cut_at is not None and self.sent >= self._cut_at:
+            self._cut_at = None
+            self.cut()
+            self.restore()
+
+    def cut_after(self, size: int) -> None:
+        """Drop every connection once, as soon as clients have sent ``size`` more bytes (a broker node
+        dying at that moment of the conversation); new connections pass again at once."""
+        self._cut_at = self.sent + size
 
     def cut(self) -> None:
         self.cut_off = True
