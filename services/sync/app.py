@@ -110,7 +110,7 @@ async def _outbound(app: web.Application) -> AsyncIterator[None]:
     inbound = InboundDeps(
         pool, tokens, reader, clock, config.inbound, config.mapping.source_tag, outbox, metrics, f"{owner}-in"
     )
-    intake = PushIntake(pool, clock)
+    intake = PushIntake(pool, clock, spacing=config.inbound.follow_up_after)
     app[keys.RECEIVER] = ReceiverDeps(
         pool, clock, ChannelCache(pool, ttl=config.channels.cache_seconds), intake
     )

@@ -3,7 +3,7 @@ user's calendar, coalesced in the row. Every time comes from the caller's clock.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
 import asyncpg
@@ -12,24 +12,33 @@ Cause = Literal["initial", "push", "safety_net", "operator"]
 
 
 async def request(
-    conn: asyncpg.Connection | asyncpg.Pool, user_id: str, calendar_id: str, now: datetime, cause: Cause
+    conn: asyncpg.Connection | asyncpg.Pool,
+    user_id: str,
+    calendar_id: str,
+    now: datetime,
+    cause: Cause,
+    *,
+    spacing: timedelta = timedelta(0),
 ) -> None:
-    """Make the calendar's sync due now. A sync already pending absorbs the request and keeps its
-    time (a follow-up's pause, a retry's wait); a running one gets one follow-up run (however many
-    requests arrive meanwhile)."""
+    """Make the calendar's sync due now, or ``spacing`` after its last run if that is later (so a
+    stream of pushes costs a calendar one run per ``spacing``). A sync already pending absorbs the
+    request and keeps its time (a follow-up's pause, a retry's wait); a running one gets one
+    follow-up run (however many requests arrive meanwhile)."""
     await conn.execute(
         "INSERT INTO calendar_syncs (user_id, calendar_id, due_at, requested_by, last_push_at)"
         " VALUES ($1, $2, $3::timestamptz, $4::text, CASE WHEN $4 = 'push' THEN $3::timestamptz END)"
         " ON CONFLICT (user_id, calendar_id) DO UPDATE SET"
         " follow_up = calendar_syncs.follow_up OR calendar_syncs.state = 'running',"
         " state = CASE WHEN calendar_syncs.state = 'running' THEN 'running' ELSE 'pending' END,"
-        " due_at = CASE WHEN calendar_syncs.state = 'idle' THEN least(calendar_syncs.due_at, $3)"
-        " ELSE calendar_syncs.due_at END, requested_by = $4,"
+        " due_at = CASE WHEN calendar_syncs.state = 'idle' THEN least(calendar_syncs.due_at,"
+        " greatest($3, calendar_syncs.last_synced_at + $5::interval)) ELSE calendar_syncs.due_at END,"
+        " requested_by = $4,"
         " last_push_at = CASE WHEN $4 = 'push' THEN $3::timestamptz ELSE calendar_syncs.last_push_at END",
         user_id,
         calendar_id,
         now,
         cause,
+        spacing,
     )
 
 

@@ -5,12 +5,14 @@ At most one request per calendar is being written at a time; notifications arriv
 collapse into one more request, written ``WRITE_SPACING_SECONDS`` after the previous one (a
 calendar's follow-up sync waits longer than that anyway, so a steady stream of notifications costs
 a few row writes a second, not one per notification). The row in ``calendar_syncs`` coalesces further, across
-replicas: a burst of notifications for one calendar costs at most one follow-up sync. A request
+replicas: a burst of notifications for one calendar costs at most one follow-up sync, and a calendar's
+runs start at least ``spacing`` (the follow-up pause) apart while notifications keep coming. A request
 lost to a database outage is caught by the safety-net sync."""
 
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 import asyncpg
 import structlog
@@ -27,8 +29,9 @@ WRITE_SPACING_SECONDS = 0.25
 class PushIntake:
     """Coalesces push-triggered sync requests per (user, calendar) in this process."""
 
-    def __init__(self, pool: asyncpg.Pool, clock: Clock) -> None:
+    def __init__(self, pool: asyncpg.Pool, clock: Clock, *, spacing: timedelta = timedelta(0)) -> None:
         self._pool, self._clock = pool, clock
+        self._spacing = spacing  # a calendar's runs start at least this far apart while pushes come
         self._writing: dict[tuple[str, str], bool] = {}  # calendar -> another request came meanwhile
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -48,7 +51,9 @@ class PushIntake:
             while True:
                 self._writing[key] = False
                 try:
-                    await calendar_syncs.request(self._pool, *key, self._clock.now(), "push")
+                    await calendar_syncs.request(
+                        self._pool, *key, self._clock.now(), "push", spacing=self._spacing
+                    )
                 except TRANSIENT as exc:
                     log.warning("push_request_failed", user_id=key[0], error=f"{type(exc).__name__}: {exc}")
                     return

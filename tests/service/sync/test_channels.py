@@ -7,6 +7,7 @@ notifications change nothing and cost no Google call."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -19,7 +20,7 @@ from services.sync.config import ChannelConfig
 from shared import messages as m
 from shared.clock import ManualClock
 from shared.web import REGISTRY
-from tests.service.sync.support import Sync, SyncWorld
+from tests.service.sync.support import FAST_INBOUND, Sync, SyncWorld
 from tests.service.sync.test_calendar_choice import choose
 from tests.support.helpers import eventually
 
@@ -128,6 +129,33 @@ async def test_a_channel_is_made_after_the_initial_sync_goes_live_and_pushes_ask
         await _synced_after_push(world, calendar_id, 2, None)
         await world.emulator.flush_pushes()
         assert {(p.state, p.status) for p in world.emulator.pushes} == {("sync", 200), ("exists", 200)}
+
+
+async def test_pushes_right_after_a_run_wait_for_the_pause_and_later_ones_do_not(world: SyncWorld) -> None:
+    """A calendar's runs start at least the follow-up pause apart while pushes keep coming: a push
+    just after a run is listed once the pause is over; a push after a quiet spell is listed at once."""
+    clock = ManualClock(datetime.now(UTC))
+    paced = dataclasses.replace(FAST_INBOUND, follow_up_after=timedelta(seconds=10))
+    async with world.start(channels=QUICK, clock=clock, inbound=paced):
+        calendar_id, _ = await _watched(world)
+        synced_at = (await _sync_row(world.db, "u1"))["last_synced_at"]
+        _user_changes(world, calendar_id, "dentist")
+        await world.emulator.flush_pushes()
+
+        async def paused() -> None:
+            row = await _sync_row(world.db, "u1")
+            assert row["state"] == "pending" and row["last_push_at"] is not None, row
+            assert row["due_at"] == synced_at + timedelta(seconds=10), row
+
+        await eventually(paused)
+        assert _calls(world, calendar_id) == ["full", "watch"]
+        clock.advance(timedelta(seconds=10))
+        await _synced_after_push(world, calendar_id, 2, None)
+
+        clock.advance(timedelta(minutes=5))
+        pushed = (await _sync_row(world.db, "u1"))["last_push_at"]
+        _user_changes(world, calendar_id, "haircut")
+        await _synced_after_push(world, calendar_id, 3, pushed)
 
 
 async def test_a_dropped_push_on_a_live_channel_is_caught_by_the_safety_net(
