@@ -1,5 +1,5 @@
-"""HTTP pieces every service shares: request context and access log, refusal of control
-characters in paths and queries, the service-token check, bounded JSON bodies (``read_json``), the
+"""HTTP pieces every service shares: one middleware for the request context and access log, the
+refusal of control characters in paths and queries and the service-token check, bounded JSON bodies (``read_json``), the
 landing page at ``/`` (``add_landing_page``), and the internal listener for health, readiness and
 metrics (shared.internal_http).
 
@@ -13,23 +13,26 @@ body ``{"error": <code>, "detail": <why>}``, never a 500.
 from __future__ import annotations
 
 import hmac
+import itertools
 import json
+import logging
 import re
+import secrets
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import structlog
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from structlog.contextvars import bound_contextvars
+from structlog.contextvars import bind_contextvars, reset_contextvars
 
 from shared.internal_http import ReadinessCheck, internal_app, listener_context
 from shared.jsonlimits import JsonRefused, first_unstorable, loads_bounded
 from shared.landing import Link, landing_html
 
 log = structlog.get_logger("calsync.http")
+_stdlib_log = logging.getLogger("calsync.http")  # its level decides whether a DEBUG line is made at all
 
 HandlerT = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -37,8 +40,7 @@ REGISTRY = web.AppKey("metrics_registry", CollectorRegistry)
 SERVICE_TOKEN = web.AppKey("service_token", str)
 READINESS = web.AppKey("readiness_checks", dict)
 INTERNAL_ADDRESS = web.AppKey("internal_address", tuple)  # (host, port) once the listener is up
-_HTTP_METRICS = web.AppKey("http_metrics", tuple)
-_QUIET_PATHS = web.AppKey("quiet_paths", set)
+_HTTP_METRICS: web.AppKey[_HttpMetrics] = web.AppKey("http_metrics")
 
 JSON_MAX_BYTES = 64 * 1024
 JSON_MAX_DEPTH = 32
@@ -60,14 +62,8 @@ def setup_http(
     app[SERVICE_TOKEN] = service_token
     checks: dict[str, ReadinessCheck] = {}
     app[READINESS] = checks
-    app[_QUIET_PATHS] = set()
-    app[_HTTP_METRICS] = (
-        Counter(
-            "calsync_http_requests_total", "HTTP requests", ["method", "route", "status"], registry=registry
-        ),
-        Histogram("calsync_http_request_seconds", "HTTP request duration", ["route"], registry=registry),
-    )
-    app.middlewares.extend([request_context, refuse_control_characters, service_token_check])
+    app[_HTTP_METRICS] = _HttpMetrics(registry)
+    app.middlewares.append(request_context)
 
     def bound(address: tuple[str, int]) -> None:
         app[INTERNAL_ADDRESS] = address
@@ -80,7 +76,7 @@ def setup_http(
 def quiet_access_log(app: web.Application, path: str) -> None:
     """Log requests to ``path`` answered below 400 at DEBUG (still counted and timed); refusals and
     failures stay at INFO and above."""
-    app[_QUIET_PATHS].add(path)
+    app[_HTTP_METRICS].quiet_paths.add(path)
 
 
 def add_readiness_check(app: web.Application, name: str, check: ReadinessCheck) -> None:
@@ -111,42 +107,79 @@ def add_landing_page(
 
 @web.middleware
 async def request_context(request: web.Request, handler: HandlerT) -> web.StreamResponse:
-    """Bind a request id, log one summary line (path without query), count and time the request."""
-    request_id = request.headers.get("X-Request-ID") or uuid.uuid4().hex
+    """Bind a request id, refuse bad input before any handler sees it (control characters, a
+    missing service token), log one summary line (path without query), count and time the request.
+    One middleware, not three: this runs for every request, Google's pushes included."""
+    request_id = request.headers.get("X-Request-ID") or _new_request_id()
     started = time.perf_counter()
     status = 500
-    with bound_contextvars(request_id=request_id):
-        try:
-            response = await handler(request)
-            status = response.status
-            response.headers.setdefault("X-Request-ID", request_id)
-            return response
-        except web.HTTPException as exc:
-            status = exc.status
-            raise
-        except Exception:
-            log.exception("request_failed", method=request.method, path=request.path)
-            raise web.HTTPInternalServerError(
-                text='{"error": "internal_error"}', content_type="application/json"
-            ) from None
-        finally:
-            _record(request, status, time.perf_counter() - started)
+    bound = bind_contextvars(request_id=request_id)
+    try:
+        refuse_control_characters(request)
+        check_service_token(request)
+        response = await handler(request)
+        status = response.status
+        response.headers.setdefault("X-Request-ID", request_id)
+        return response
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
+    except Exception:
+        log.exception("request_failed", method=request.method, path=request.path)
+        raise web.HTTPInternalServerError(
+            text='{"error": "internal_error"}', content_type="application/json"
+        ) from None
+    finally:
+        request.app[_HTTP_METRICS].record(request, status, time.perf_counter() - started)
+        reset_contextvars(**bound)
 
 
-def _record(request: web.Request, status: int, seconds: float) -> None:
-    route = request.match_info.route.resource
-    name = route.canonical if route is not None else "unmatched"
-    counter, histogram = request.app[_HTTP_METRICS]
-    counter.labels(request.method, name, str(status)).inc()
-    histogram.labels(name).observe(seconds)
-    quiet = status < 400 and request.path in request.app[_QUIET_PATHS]
-    (log.debug if quiet else log.info)(
-        "http_request",
-        method=request.method,
-        path=request.path,
-        status=status,
-        duration_ms=round(seconds * 1000, 1),
-    )
+_PROCESS_ID = secrets.token_hex(8)  # request ids: this process's random prefix and a counter
+_REQUEST_COUNT = itertools.count(1)
+
+
+def _new_request_id() -> str:
+    """A request id unique across processes, without a system call per request (uuid4 makes one)."""
+    return f"{_PROCESS_ID}{next(_REQUEST_COUNT):08x}"
+
+
+class _HttpMetrics:
+    """The request counter and timer, with each label combination's child kept (``labels()`` is
+    slow), and the access log line."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.quiet_paths: set[str] = set()
+        self._counter = Counter(
+            "calsync_http_requests_total", "HTTP requests", ["method", "route", "status"], registry=registry
+        )
+        self._timer = Histogram(
+            "calsync_http_request_seconds", "HTTP request duration", ["route"], registry=registry
+        )
+        self._counters: dict[tuple[str, str, int], Any] = {}
+        self._timers: dict[str, Any] = {}
+
+    def record(self, request: web.Request, status: int, seconds: float) -> None:
+        route = request.match_info.route.resource
+        name = route.canonical if route is not None else "unmatched"
+        key = (request.method, name, status)
+        counter = self._counters.get(key)
+        if counter is None:
+            counter = self._counters[key] = self._counter.labels(request.method, name, str(status))
+        counter.inc()
+        timer = self._timers.get(name)
+        if timer is None:
+            timer = self._timers[name] = self._timer.labels(name)
+        timer.observe(seconds)
+        quiet = status < 400 and request.path in self.quiet_paths
+        if quiet and not _stdlib_log.isEnabledFor(logging.DEBUG):
+            return
+        (log.debug if quiet else log.info)(
+            "http_request",
+            method=request.method,
+            path=request.path,
+            status=status,
+            duration_ms=round(seconds * 1000, 1),
+        )
 
 
 def bad_request(error: str, detail: str) -> web.HTTPBadRequest:
@@ -156,8 +189,7 @@ def bad_request(error: str, detail: str) -> web.HTTPBadRequest:
     )
 
 
-@web.middleware
-async def refuse_control_characters(request: web.Request, handler: HandlerT) -> web.StreamResponse:
+def refuse_control_characters(request: web.Request) -> None:
     """A path or query with a NUL or another control character is refused with 400 before any
     handler sees it (no user id, token or link legitimately contains one)."""
     if _CONTROL.search(request.path):
@@ -167,7 +199,6 @@ async def refuse_control_characters(request: web.Request, handler: HandlerT) -> 
             raise bad_request("invalid_characters", "a query parameter name contains a control character")
         if _CONTROL.search(value):
             raise bad_request("invalid_characters", f"query parameter {name!r} contains a control character")
-    return await handler(request)
 
 
 async def read_json(
@@ -194,8 +225,7 @@ async def read_json(
     return data
 
 
-@web.middleware
-async def service_token_check(request: web.Request, handler: HandlerT) -> web.StreamResponse:
+def check_service_token(request: web.Request) -> None:
     """Routes under /api/ need ``Authorization: Bearer <SERVICE_TOKEN>``."""
     if request.path.startswith("/api/"):
         expected = request.app[SERVICE_TOKEN]
@@ -213,4 +243,3 @@ async def service_token_check(request: web.Request, handler: HandlerT) -> web.St
                 content_type="application/json",
                 headers={"WWW-Authenticate": 'Bearer realm="calsync"'},
             )
-    return await handler(request)

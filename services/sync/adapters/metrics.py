@@ -4,6 +4,8 @@ answered and what the channel keeper does."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry
 
 from shared.metrics import MetricDefinitions
@@ -35,8 +37,17 @@ class SyncMetrics:
             " too_large, unavailable)",
             "outcome",
         )
+        self._push_outcomes: dict[str, Any] = {}
         self.channels = define.counter(
             "channels_total",
             "Watch channel actions, by kind (created, watch_failed, stopped, abandoned, stop_failed)",
             "action",
         )
+
+    def count_push(self, outcome: str) -> None:
+        """One push notification answered with ``outcome`` (its counter child kept: this runs for
+        every notification, and ``labels()`` costs more than the count)."""
+        child = self._push_outcomes.get(outcome)
+        if child is None:
+            child = self._push_outcomes[outcome] = self.pushes.labels(outcome)
+        child.inc()

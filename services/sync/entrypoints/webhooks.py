@@ -36,7 +36,7 @@ def routes(
     async def notification(request: web.Request) -> web.Response:
         metrics = request.app[metrics_of]
         if (request.content_length or 0) > MAX_BODY:
-            metrics.pushes.labels("too_large").inc()
+            metrics.count_push("too_large")
             return web.json_response(TOO_LARGE, status=413)
         headers = request.headers
         note = push_receiver.Notification(
@@ -48,10 +48,10 @@ def routes(
         try:
             verdict = await push_receiver.receive(request.app[deps_of], note)
         except TRANSIENT as exc:
-            metrics.pushes.labels("unavailable").inc()
+            metrics.count_push("unavailable")
             log.warning("push_not_recorded", error=f"{type(exc).__name__}: {exc}")
             return web.Response(status=503)
-        metrics.pushes.labels(verdict).inc()
+        metrics.count_push(verdict)
         if verdict == "forbidden":
             log.warning("push_refused", channel_id=note.channel_id)
             return web.json_response(FORBIDDEN, status=403)
