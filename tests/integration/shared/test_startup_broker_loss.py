@@ -32,11 +32,11 @@ async def _consumers(amqp_url: str, prefix: str, service: str) -> dict[str, int]
     connection = await aio_pika.connect(amqp_url)
     try:
         channel = await connection.channel()
-        found = {}
+        found: dict[str, int] = {}
         for spec in t.QUEUES.values():
             if spec.service == service:
                 queue = await channel.declare_queue(prefix + spec.name, passive=True)
-                found[spec.name] = queue.declaration_result.consumer_count
+                found[spec.name] = queue.declaration_result.consumer_count or 0
         return found
     finally:
         await connection.close()
