@@ -1,6 +1,7 @@
 """Run the Google emulator standalone (`make run`, benchmarks): seeds demo@example.com with a
 primary calendar and a few events, prints its URL and serves until interrupted; drive it over
-`/_emulator/...` or its page at `/_emulator/` (`--risc-receiver` is where its buttons send security events).
+`/_emulator/...` or its page at `/_emulator/` (`--risc-receiver` is where its buttons send security events;
+`--service-account-key` writes a key for the RISC management API, `calsync risc register`).
 
     python -m devtools.google_emulator --port 0 --latency-ms 30:50"""
 
@@ -11,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import sys
 import time
 
@@ -43,12 +45,23 @@ async def _serve(args: argparse.Namespace) -> None:
     seed_demo(emu.state)
     emu.state.risc_receiver_url = args.risc_receiver or ""
     base = await emu.start(args.host, args.port)
+    if args.service_account_key:
+        _write_key_file(args.service_account_key, emu.add_service_account())
     _log("emulator_started", base_url=base, calendar_base_url=emu.calendar_base_url)
     try:
         await asyncio.Event().wait()
     finally:
         await emu.stop()
         _log("emulator_stopped")
+
+
+def _write_key_file(path: str, key_file: dict[str, str]) -> None:
+    """A service account's JSON key, readable by its owner only (it holds the private key)."""
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as out:
+        json.dump(key_file, out, indent=2)
+    _log("service_account_key_written", path=path, client_email=key_file["client_email"])
 
 
 def latency_range(raw: str) -> tuple[float, float]:
@@ -81,6 +94,12 @@ def main(argv: list[str] | None = None) -> None:
         default=None,
         metavar="URL",
         help="where the page's buttons send security events, e.g. http://127.0.0.1:8081/risc",
+    )
+    parser.add_argument(
+        "--service-account-key",
+        default=None,
+        metavar="FILE",
+        help="make a service account for the RISC management API and write its JSON key to FILE",
     )
     parser.add_argument(
         "--latency-ms",

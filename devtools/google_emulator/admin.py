@@ -55,6 +55,7 @@ OPERATIONS = frozenset(
         "drop_next_push",
         "drop_pushes",
         "rotate_risc_key",
+        "add_service_account",
         "seed_event",
         "user_put_event",
         "user_delete_event",

@@ -8,6 +8,7 @@ import asyncio
 import random
 import secrets
 import time
+from collections.abc import Callable, Coroutine
 from email.utils import formatdate
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -32,7 +33,7 @@ class Pusher:
     def __init__(self, state: EmulatorState) -> None:
         self.state = state
         self.http: aiohttp.ClientSession | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
         self._locks: dict[str, asyncio.Lock] = {}
         state.change_listeners.append(self.calendar_changed)
 
@@ -66,10 +67,15 @@ class Pusher:
         if self.state.faults.take_push_drop():
             self.state.pushes.append(PushRecord(channel.id, resource_state, number, None, dropped=True))
             return
+        self.in_background(lambda: self._deliver(channel, resource_state, number))
+
+    def in_background(self, send: Callable[[], Coroutine[Any, Any, Any]]) -> None:
+        """Run one delivery in the background (`flush` waits for it, `close` cancels it)."""
         try:
-            task = asyncio.get_running_loop().create_task(self._deliver(channel, resource_state, number))
+            loop = asyncio.get_running_loop()
         except RuntimeError:  # changed from synchronous code with no loop: nobody to notify
             return
+        task = loop.create_task(send())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 

@@ -15,12 +15,12 @@ from aiohttp import web
 from shared.landing import Link
 from shared.web import add_landing_page
 
-from . import admin, calendar_list, channels, events, oauth, page, risc
+from . import admin, calendar_list, channels, events, oauth, page, risc, risc_management
 from .errors import denied_as_response
 from .faults import FaultPlan
 from .keys import SigningKeys
 from .middleware import fault_middleware
-from .records import ENDPOINT_PATHS, PushRecord, RecordedRequest
+from .records import ENDPOINT_PATHS, PushRecord, RecordedRequest, RiscStream
 from .state import EmulatorState
 
 P = ParamSpec("P")
@@ -98,6 +98,7 @@ class GoogleEmulator:
         app.add_routes(events.routes(state))
         app.add_routes(page.routes(state))
         app.add_routes(admin.routes(state, self.pusher))
+        app.add_routes(risc_management.routes(state, self.pusher))
         add_landing_page(
             app,
             title="Google emulator",
@@ -161,6 +162,7 @@ class GoogleEmulator:
 
     requests: _FromState[list[RecordedRequest]] = _FromState()
     pushes: _FromState[list[PushRecord]] = _FromState()
+    risc_stream: _FromState[RiscStream | None] = _FromState()
     revoked_tokens: _FromState[list[str]] = _FromState()
     token_calls: _FromState[int] = _FromState()
     token_calls_by_grant: _FromState[Counter[str]] = _FromState()
@@ -240,6 +242,7 @@ class GoogleEmulator:
     drop_next_push = _on_faults(FaultPlan.drop_next_push)
     drop_pushes = _on_faults(FaultPlan.drop_pushes)
     reset_stats = _on_state(EmulatorState.reset_stats)
+    add_service_account = _on_state(EmulatorState.add_service_account)
     rotate_risc_key = _on_keys(SigningKeys.rotate_risc_key)
     jwks = _on_keys(SigningKeys.jwks)
     sign_set = _on_keys(SigningKeys.sign_set)

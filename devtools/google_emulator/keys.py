@@ -1,5 +1,5 @@
 """Signing keys of the emulator (state): the JWKS, id_tokens and Security Event Tokens
-(RISC, docs/google.md §11) signed RS256 with a rotating key; pure, no I/O."""
+(RISC, docs/google.md §11) signed RS256 with a rotating key, and service-account keys; pure, no I/O."""
 
 from __future__ import annotations
 
@@ -10,9 +10,11 @@ import json
 import secrets
 import time
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 import jwt
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
@@ -116,16 +118,20 @@ class SigningKeys:
     def build_set(
         self,
         event_type: str,
-        subject: dict[str, Any],
+        subject: dict[str, Any] | None,
         *,
         reason: str | None = None,
         jti: str | None = None,
         aud: str | None = None,
+        state: str | None = None,
     ) -> dict[str, Any]:
-        """The claims of a Security Event Token as Google sends it (no `exp`)."""
-        event: dict[str, Any] = {"subject": subject}
+        """The claims of a Security Event Token as Google sends it (no `exp`); a verification event
+        carries the `state` it was asked for and no subject."""
+        event: dict[str, Any] = {} if subject is None else {"subject": subject}
         if reason is not None:
             event["reason"] = reason
+        if state is not None:
+            event["state"] = state
         return {
             "iss": self.risc_issuer,
             "aud": aud or self.client_id,
@@ -133,3 +139,32 @@ class SigningKeys:
             "jti": jti or uuid.uuid4().hex.upper(),
             "events": {EVENT_TYPES.get(event_type, event_type): event},
         }
+
+
+@dataclass(frozen=True)
+class ServiceAccount:
+    """A service account of the emulated Cloud project: its email and its key's id and public half."""
+
+    email: str
+    key_id: str
+    public_key: Any
+
+
+def new_service_account(name: str, project_id: str, token_uri: str) -> tuple[ServiceAccount, dict[str, str]]:
+    """A service account with a new RSA key, and the JSON key file Google's console hands out for it."""
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    email = f"{name}@{project_id}.iam.gserviceaccount.com"
+    key_id = secrets.token_hex(20)
+    pem = private.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    key_file = {
+        "type": "service_account",
+        "project_id": project_id,
+        "private_key_id": key_id,
+        "private_key": pem,
+        "client_email": email,
+        "client_id": str(secrets.randbelow(10**20)),
+        "token_uri": token_uri,
+    }
+    return ServiceAccount(email, key_id, private.public_key()), key_file

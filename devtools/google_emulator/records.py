@@ -151,6 +151,16 @@ class Channel:
 
 
 @dataclass
+class RiscStream:
+    """The project's Cross-Account Protection stream: where Google pushes security events, which
+    ones, and whether it sends them at all (`enabled` or `disabled`)."""
+
+    receiver_url: str
+    events_requested: list[str]
+    status: str = "enabled"
+
+
+@dataclass
 class RecordedRequest:
     """One request the emulator received (secrets included: tests may assert on them).
     ``answered_at``: ``time.perf_counter()`` when the reply was ready; ``error``: an OAuth error code."""

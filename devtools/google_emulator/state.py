@@ -13,7 +13,7 @@ from typing import Any
 
 from . import event_rules
 from .faults import FaultPlan
-from .keys import SigningKeys
+from .keys import ServiceAccount, SigningKeys, new_service_account
 from .paging import PageTable
 from .records import (
     ROLE_RANK,
@@ -27,6 +27,7 @@ from .records import (
     ListEntry,
     PushRecord,
     RecordedRequest,
+    RiscStream,
     new_access_token,
     new_refresh_token,
 )
@@ -65,6 +66,8 @@ class EmulatorState:
         self.insecure_push_hosts = {"127.0.0.1", "localhost", "::1"}
         self.faults = FaultPlan()
         self.keys = SigningKeys(client_id)
+        self.service_accounts: dict[str, ServiceAccount] = {}  # by key id
+        self.risc_stream: RiscStream | None = None
         self.requests: list[RecordedRequest] = []
         self.token_calls = self.token_inflight_peak = self.token_inflight = 0
         self.token_calls_by_grant: Counter[str] = Counter()
@@ -293,6 +296,14 @@ class EmulatorState:
     def invalidate_sync_token(self, calendar_id: str) -> None:
         """One calendar's sync tokens answer 410 fullSyncRequired from now on."""
         self.invalidate_sync_tokens(calendar_id)
+
+    # the Cloud project's service accounts (RISC management, docs/google.md §11)
+
+    def add_service_account(self, name: str = "calsync-risc") -> dict[str, str]:
+        """A service account with a new key; returns its JSON key file (the private key included)."""
+        account, key_file = new_service_account(name, "calsync-emulated", self.base_url + "/token")
+        self.service_accounts[account.key_id] = account
+        return key_file
 
     # request log
 
