@@ -50,6 +50,11 @@ class Services:
         self.progress = progress  # where long operations say how far they are (stderr)
         self._session = session
 
+    @property
+    def http(self) -> aiohttp.ClientSession:
+        """The CLI's HTTP session, for the calls that go to Google rather than to a service."""
+        return self._session
+
     def base_url(self, service: str) -> str:
         name = URL_VARIABLES[service]
         value = self.env.get(name, "").strip().rstrip("/")
@@ -93,7 +98,7 @@ class Services:
                 text = await response.text()
                 status = response.status
         except aiohttp.ClientConnectionError as exc:
-            raise CliError(f"{service} is unreachable at {base}: {_one_line(exc)}") from None
+            raise CliError(f"{service} is unreachable at {base}: {one_line(exc)}") from None
         except TimeoutError:
             raise CliError(f"{service} did not answer within {timeout:g} s at {base}") from None
         if status == 401:
@@ -101,7 +106,7 @@ class Services:
         return Reply(status, _json_or_text(text, service, status))
 
 
-def _one_line(exc: Exception) -> str:
+def one_line(exc: Exception) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
 

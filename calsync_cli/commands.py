@@ -18,7 +18,7 @@ class Outcome:
     exit_code: int = 0  # non-zero: the command ran, and what it found is a failure (scripts see it)
 
 
-def _expect(reply: Reply, service: str, *ok: int) -> Any:
+def expect(reply: Reply, service: str, *ok: int) -> Any:
     if reply.status not in ok:
         raise CliError(f"{service} answered {reply.status}: {reply.error()}")
     return reply.body
@@ -28,7 +28,7 @@ async def connections(services: Services, args: argparse.Namespace) -> Outcome:
     """``calsync connections [--state S] [--reason R]``: auth's connections, newest change first."""
     params = {"limit": str(args.limit)}
     params.update({name: value for name in ("state", "reason") if (value := getattr(args, name))})
-    listed = _expect(await services.call("auth", "GET", "/api/v1/connections", params=params), "auth", 200)
+    listed = expect(await services.call("auth", "GET", "/api/v1/connections", params=params), "auth", 200)
     rows = listed["connections"]
     if not rows:
         return Outcome(listed, ["no connection matches"])
@@ -42,7 +42,7 @@ async def connections(services: Services, args: argparse.Namespace) -> Outcome:
 
 async def _connection(services: Services, user_id: str) -> dict[str, Any]:
     reply = await services.call("auth", "GET", path("/api/v1/users/{u}/connection", u=user_id))
-    body: dict[str, Any] = _expect(reply, "auth", 200)
+    body: dict[str, Any] = expect(reply, "auth", 200)
     return body
 
 
@@ -51,7 +51,7 @@ async def user(services: Services, args: argparse.Namespace) -> Outcome:
     pending appointments (sync), with the next step to take."""
     connection = await _connection(services, args.user_id)
     reply = await services.call("sync", "GET", path("/api/v1/users/{u}/sync-health", u=args.user_id))
-    health = _expect(reply, "sync", 200)
+    health = expect(reply, "sync", 200)
     if connection["state"] == "none" and health["grant_state"] is None and not health["pending"]:
         raise CliError(f"unknown user {args.user_id}: auth has no connection and sync no record of them")
     data = {"user_id": args.user_id, "connection": connection, "sync": health}
@@ -130,7 +130,7 @@ async def reconnect_link(services: Services, args: argparse.Namespace) -> Outcom
     if args.ttl is not None:
         body["ttl_seconds"] = args.ttl
     reply = await services.call("auth", "POST", path("/api/v1/users/{u}/link", u=args.user_id), body=body)
-    link = _expect(reply, "auth", 201)
+    link = expect(reply, "auth", 201)
     data = {"user_id": args.user_id, "state": connection["state"], **link}
     lines = [link["url"], f"valid until {link['expires_at']}; the connection is {connection['state']}"]
     return Outcome(data, lines)
@@ -149,7 +149,7 @@ async def resync(services: Services, args: argparse.Namespace) -> Outcome:
     if reply.status != 202 and isinstance(reply.body, dict) and reply.body.get("error") in RESYNC_REFUSALS:
         message = RESYNC_REFUSALS[reply.body["error"]]
         raise CliError(message.format(user=args.user_id, detail=reply.error()))
-    done = _expect(reply, "sync", 202)
+    done = expect(reply, "sync", 202)
     return Outcome(
         done, [f"inbound sync of {done['calendar_id']} requested; `calsync user {args.user_id}` shows it"]
     )
@@ -160,7 +160,7 @@ async def resend_alert(services: Services, args: argparse.Namespace) -> Outcome:
     reply = await services.call("notifier", "POST", path("/api/v1/users/{u}/alert", u=args.user_id))
     if reply.status == 404 and isinstance(reply.body, dict) and reply.body.get("error") == "no_open_problem":
         raise CliError(f"nothing to resend for {args.user_id}: {reply.error()}")
-    queued = _expect(reply, "notifier", 202)
+    queued = expect(reply, "notifier", 202)
     return Outcome(
         queued, [f"alert ({queued['reason']}) queued for {args.user_id}; it goes out within seconds"]
     )
@@ -176,7 +176,7 @@ async def rotate_keys(services: Services, args: argparse.Namespace) -> Outcome: 
     rounds: list[int] = []
     while len(rounds) < ROTATE_ROUNDS:
         reply = await services.call("auth", "POST", "/api/v1/keys/rotate", timeout=ROTATE_TIMEOUT_SECONDS)
-        done = _expect(reply, "auth", 200)
+        done = expect(reply, "auth", 200)
         rounds.append(int(done["values_reencrypted"]))
         services.progress.write(
             f"round {len(rounds)}: {rounds[-1]} value(s) re-encrypted under {done['key_id']}\n"
@@ -203,7 +203,7 @@ async def test_connection(services: Services, args: argparse.Namespace) -> Outco
         body={"locale": args.locale},
         timeout=TEST_TIMEOUT_SECONDS,
     )
-    report = _expect(reply, "auth", 200)
+    report = expect(reply, "auth", 200)
     steps = render.table(
         ["STEP", "STATUS", "CODE", "WHAT IT MEANS"],
         [[step["step"], step["status"], step["code"], step["message"]] for step in report["steps"]],

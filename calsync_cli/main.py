@@ -11,7 +11,7 @@ import sys
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TextIO
 
-from calsync_cli import commands, dead_letters, render
+from calsync_cli import commands, dead_letters, render, risc
 from calsync_cli.client import CliError, Services, session
 
 Command = Callable[[Services, argparse.Namespace], Awaitable[commands.Outcome]]
@@ -22,6 +22,8 @@ ENVIRONMENT = """environment:
   SERVICE_TOKEN                 the services' API token
   AMQP_URL_<SERVICE>, AMQP_URL  the broker, as the queue's consuming service (dead-letters only)
   AMQP_PREFIX                   the broker names' prefix (dead-letters only)
+  RISC_SERVICE_ACCOUNT_KEY_FILE a service account's JSON key with roles/riscconfigs.admin (risc only)
+  RISC_API_URL                  Google's RISC API (default https://risc.googleapis.com; risc only)
 runbook: docs/operations.md"""
 
 
@@ -90,6 +92,7 @@ def parser() -> argparse.ArgumentParser:
     rotate.set_defaults(run=commands.rotate_keys)
 
     dead_letters.add_parsers(sub, common)
+    risc.add_parsers(sub, common)
     return top
 
 

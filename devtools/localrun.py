@@ -51,6 +51,7 @@ def wiring(ports: Ports) -> dict[str, str]:
         "GOOGLE_USERINFO_URL": f"{google}/v1/userinfo",
         "GOOGLE_RISC_CONFIG_URL": f"{google}/.well-known/risc-configuration",
         "GOOGLE_CALENDAR_BASE_URL": f"{google}/calendar/v3/",
+        "RISC_API_URL": google,
         "SYNC_API_URL": ports.url("sync"),
         "SYNC_WEBHOOK_URL": f"{ports.url('sync')}/webhooks/google/calendar",
         "AUTH_API_URL": ports.url("auth"),
@@ -84,10 +85,12 @@ class Proc:
         return [self.port] + ([self.internal_port] if self.internal_port else [])
 
 
-def _programs(ports: Ports) -> list[Proc]:
+def _programs(ports: Ports, risc_key_file: str | None) -> list[Proc]:
     py = sys.executable
     emulator = ["--port", str(ports.google), "--allow-http-push", LOCAL]
     emulator += ["--risc-receiver", f"{ports.url('auth')}/risc"]
+    if risc_key_file:  # for `calsync risc` (a relative path: in the checkout)
+        emulator += ["--service-account-key", risc_key_file]
     mail = ["--smtp-port", str(ports.smtp), "--http-port", str(ports.mail)]
     return [
         Proc("google", [py, "-m", "devtools.google_emulator", *emulator], ports.google, None),
@@ -103,8 +106,9 @@ def _programs(ports: Ports) -> list[Proc]:
 
 def plan(base_env: dict[str, str], ports: Ports | None = None, *, colors: bool = False) -> list[Proc]:
     """The programs of a local run on ``ports`` with ``base_env`` (RUN_ONLY=google,mail,auth picks
-    some); each service logs in to RabbitMQ as its own user (AMQP_URL_<NAME>)."""
-    procs = _programs(ports or Ports())
+    some); each service logs in to RabbitMQ as its own user (AMQP_URL_<NAME>); the emulator writes a
+    service-account key to ``RISC_SERVICE_ACCOUNT_KEY_FILE`` if that is set."""
+    procs = _programs(ports or Ports(), base_env.get("RISC_SERVICE_ACCOUNT_KEY_FILE"))
     only = {name.strip() for name in base_env.get("RUN_ONLY", "").split(",") if name.strip()}
     procs = [p for p in procs if not only or p.name in only]
     color = {"FORCE_COLOR": "1"} if colors and not base_env.get("NO_COLOR") else {}

@@ -22,7 +22,7 @@ from services.auth.adapters.metrics import RefreshMetrics
 from services.auth.adapters.risc_keys import RiscVerifier
 from services.auth.adapters.sync_api import SyncApi
 from services.auth.config import AuthConfig
-from services.auth.entrypoints import api_handlers, consumers, http_handlers, jobs, risc_receiver
+from services.auth.entrypoints import api_handlers, consumers, http_handlers, jobs, risc_api, risc_receiver
 from services.auth.keys import CLOCK, CONFIG, CONNECTION, GRANT_LOCKS, REFRESH, REVOKE_WAKE, RISC, SYNC_API
 from services.auth.usecases.answer_token_request import GrantLocks
 from services.auth.usecases.deps import ConnectionDeps, RefreshDeps
@@ -54,6 +54,7 @@ def create_app(config: AuthConfig, *, overrides: dict[str, Any] | None = None) -
     http_handlers.add_routes(app)
     api_handlers.add_routes(app)
     risc_receiver.add_routes(app)
+    risc_api.add_routes(app)
     add_landing_page(
         app,
         title="calsync auth",

@@ -91,6 +91,7 @@ async def local_run(
     """What ``make run`` starts, ready; the demo's targets."""
     ports = free_ports()
     env = settings(ports, database_url, amqp_url, amqp_prefix, broker_users)
+    env["RISC_SERVICE_ACCOUNT_KEY_FILE"] = str(tmp_path / "risc-service-account.json")  # not the checkout's
     procs = plan(env, ports)
     with started(procs, tmp_path):
         try:

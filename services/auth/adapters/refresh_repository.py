@@ -298,6 +298,19 @@ async def record_jti(conn: asyncpg.Connection, jti: str, event_types: list[str],
     return bool(value)
 
 
+async def note_verification(conn: asyncpg.Connection, jti: str, state: str) -> None:
+    """Keep the ``state`` of the verification event ``jti`` (recorded by ``record_jti``)."""
+    await conn.execute("UPDATE security_events SET verification_state = $2 WHERE jti = $1", jti, state)
+
+
+async def verification_received_at(conn: asyncpg.Connection, state: str) -> datetime | None:
+    """When the first verification event carrying ``state`` arrived, if one did."""
+    value: datetime | None = await conn.fetchval(
+        "SELECT min(received_at) FROM security_events WHERE verification_state = $1", state
+    )
+    return value
+
+
 async def grants_by_sub(conn: asyncpg.Connection, sub: str) -> list[RefreshGrant]:
     rows = await conn.fetch(
         f"SELECT {GRANT_COLUMNS}, {EXTRA_COLUMNS} FROM grants WHERE google_sub = $1 FOR UPDATE",  # noqa: S608

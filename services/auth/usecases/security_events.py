@@ -1,6 +1,7 @@
 """Act on a verified Security Event Token (docs/google.md §11; entrypoints/risc_receiver.py verifies it):
 dedupe on ``jti``, then revoke, suspend or lift a suspension at once, in one transaction with the outbox
-events; the rest is logged and counted."""
+events; a verification event's ``state`` is kept for ``calsync risc check``; the rest is logged and
+counted."""
 
 from __future__ import annotations
 
@@ -14,16 +15,11 @@ from services.auth.adapters import refresh_repository
 from services.auth.adapters.crypto import token_prefix_hash
 from services.auth.domain import grant_events
 from services.auth.domain.model import RefreshGrant
+from services.auth.domain.security_event_types import short_name
 from services.auth.usecases.deps import RefreshDeps
 from shared.db import transaction
 
 log = structlog.get_logger(__name__)
-
-PREFIX = "https://schemas.openid.net/secevent/"
-
-
-def short_name(event_type: str) -> str:
-    return event_type.removeprefix(PREFIX).rpartition("/")[2]
 
 
 async def handle(deps: RefreshDeps, claims: dict[str, Any]) -> bool:
@@ -37,7 +33,10 @@ async def handle(deps: RefreshDeps, claims: dict[str, Any]) -> bool:
         for event_type, body in events.items():
             name = short_name(event_type)
             deps.metrics.security_events.labels(name).inc()
-            await _act(deps, conn, name, body if isinstance(body, dict) else {}, now)
+            body = body if isinstance(body, dict) else {}
+            if name == "verification" and isinstance(body.get("state"), str):
+                await refresh_repository.note_verification(conn, claims["jti"], body["state"])
+            await _act(deps, conn, name, body, now)
     return True
 
 
