@@ -111,8 +111,13 @@ def _target(state: EmulatorState, op: str) -> Callable[..., Any]:
     raise KeyError(op)
 
 
+FORM_KEY = web.RequestKey("emulator_form", bool)
+
+
 def _is_form(request: web.Request) -> bool:
-    return request.content_type == "application/x-www-form-urlencoded"
+    """An HTML form of the page (answered with a 303 to it); `curl -d '{...}'` sends JSON under the
+    form content type, and is answered as JSON."""
+    return bool(request.get(FORM_KEY, request.content_type == "application/x-www-form-urlencoded"))
 
 
 def _form_value(value: str) -> Any:
@@ -134,12 +139,14 @@ def _same_origin(request: web.Request) -> bool:
 async def _arguments(request: web.Request) -> dict[str, Any]:
     if not request.can_read_body:
         return {}
+    raw = await request.text()
+    request[FORM_KEY] = _is_form(request) and not raw.lstrip().startswith("{")
     if _is_form(request):
         if not _same_origin(request):
             raise BadRequest("a form from another origin")
         return {k: _form_value(str(v)) for k, v in (await request.post()).items()}
     try:
-        body = await request.json()
+        body = json.loads(raw)
     except json.JSONDecodeError:
         raise BadRequest("the body must be a JSON object") from None
     if not isinstance(body, dict):

@@ -54,3 +54,19 @@ async def test_unknown_operation(http: aiohttp.ClientSession, emu: GoogleEmulato
     """Only the listed operations are reachable; bad arguments are a 400."""
     assert (await _admin(http, emu, "_init_accounts"))[0] == 404
     assert (await _admin(http, emu, "add_user", nope=1))[0] == 400
+
+
+async def test_json_sent_as_curl_d_sends_it_is_answered_as_json(
+    http: aiohttp.ClientSession, emu: GoogleEmulator
+) -> None:
+    """`curl -d '{...}'` labels its JSON as a form: the README's examples still work, and an error
+    comes back as JSON, not as a redirect to the page."""
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    url = f"{emu.base_url}/_emulator/revoke_user"
+    async with http.post(url, data='{"email": "alice@example.com"}', headers=form) as resp:
+        assert (resp.status, (await resp.json())["ok"]) == (200, True)
+    assert emu.live_grants("alice@example.com") == []
+    async with http.post(
+        url, data='{"mail": "alice@example.com"}', headers=form, allow_redirects=False
+    ) as resp:
+        assert resp.status == 400 and "mail" in (await resp.json())["error"]
