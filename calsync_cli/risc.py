@@ -81,7 +81,7 @@ async def check_stream(services: Services, args: argparse.Namespace) -> Outcome:
         checks["delivery"] = await _delivery(services, api, args.timeout)
     ok = all(passed for passed, _, _ in checks.values())
     lines = [
-        f"{name:<9} {'ok    ' if passed else 'FAILED'}  {seen}" + ("" if passed else f" ({fix})")
+        f"{name:<9} {'ok' if passed else 'FAILED':<6}  {seen}" + ("" if passed else f" ({fix})")
         for name, (passed, seen, fix) in checks.items()
     ]
     if not ok:

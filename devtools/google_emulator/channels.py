@@ -113,7 +113,8 @@ class Pusher:
         return status
 
 
-def _address_ok(state: EmulatorState, address: str) -> bool:
+def address_ok(state: EmulatorState, address: str) -> bool:
+    """An address Google would deliver to: HTTPS, or plain http on a host allowed for local runs."""
     parts = urlsplit(address)
     if parts.scheme == "https":
         return True
@@ -128,7 +129,7 @@ def _new_channel(
             raise Denied(errors.api_error(400, "required", f"Required parameter: {name}"))
     if body["type"] not in ("web_hook", "webhook"):
         raise Denied(errors.api_error(400, "invalid", "Invalid value for: type"))
-    if not _address_ok(state, body["address"]):
+    if not address_ok(state, body["address"]):
         msg = f"WebHook callback must be HTTPS: {body['address']}"
         raise Denied(errors.api_error(400, "push.webhookUrlNotHttps", msg, domain="push"))
     if body["id"] in state.channels or len(body["id"]) > 64:

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import contextlib
 import json
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
 import jwt
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
-from .channels import Pusher
+from .channels import Pusher, address_ok
 from .keys import EVENT_TYPES
 from .records import RiscStream
 from .risc import post_set
@@ -41,8 +43,8 @@ def _error(code: int, message: str) -> web.Response:
     )
 
 
-def _caller(state: EmulatorState, request: web.Request) -> str:
-    """The service account's email a valid Bearer JWT names; `_Refused` (401) otherwise."""
+def _authorise(state: EmulatorState, request: web.Request) -> None:
+    """A valid Bearer JWT of one of the project's service accounts, or `_Refused` (401)."""
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     invalid = _Refused(401, "Request had invalid authentication credentials.")
     if scheme.lower() != "bearer" or not token:
@@ -62,7 +64,6 @@ def _caller(state: EmulatorState, request: web.Request) -> str:
         raise invalid from None
     if not claims["iss"] == claims["sub"] == account.email or claims["exp"] - claims["iat"] > MAX_LIFETIME:
         raise invalid
-    return account.email
 
 
 async def _body(request: web.Request) -> dict[str, Any]:
@@ -94,18 +95,14 @@ def _new_stream(state: EmulatorState, body: dict[str, Any]) -> RiscStream:
     if not isinstance(delivery, dict) or delivery.get("delivery_method") != PUSH_DELIVERY:
         raise _Refused(400, f"delivery.delivery_method must be {PUSH_DELIVERY}")
     url = delivery.get("url")
-    parts = urlsplit(url if isinstance(url, str) else "")
-    secure = parts.scheme == "https" or (
-        parts.scheme == "http" and parts.hostname in state.insecure_push_hosts
-    )
-    if not parts.hostname or not secure:
+    if not isinstance(url, str) or not urlsplit(url).hostname or not address_ok(state, url):
         raise _Refused(403, "The receiver URL must use HTTPS on a domain of the project.")
     events = body.get("events_requested", [])
     supported = set(EVENT_TYPES.values())
     if not isinstance(events, list) or not all(isinstance(e, str) and e in supported for e in events):
         raise _Refused(400, "events_requested names an event type that is not supported.")
     status = state.risc_stream.status if state.risc_stream else "enabled"
-    return RiscStream(str(url), list(events), status)
+    return RiscStream(url, list(events), status)
 
 
 async def _push(pusher: Pusher, receiver_url: str, token: str) -> None:
@@ -145,10 +142,10 @@ def routes(state: EmulatorState, pusher: Pusher) -> list[web.RouteDef]:
             pusher.in_background(lambda: _push(pusher, stream.receiver_url, token))
         return {}
 
-    def authorised(call: Any) -> Any:
-        async def handler(request: web.Request) -> web.Response:
+    def authorised(call: Callable[[web.Request], Awaitable[dict[str, Any]]]) -> Handler:
+        async def handler(request: web.Request) -> web.StreamResponse:
             try:
-                _caller(state, request)
+                _authorise(state, request)
                 return web.json_response(await call(request))
             except _Refused as exc:
                 return _error(exc.code, str(exc))
